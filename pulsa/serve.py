@@ -1,0 +1,133 @@
+"""`pulsa serve`: every part of pulsa in one process, for small sites.
+
+The web admin (waitress, in its own threads), the FastAGI server, the AMI listener (when
+AMI servers are configured), the hotspot reconciler (when a router key is set) and the
+housekeeping that expires abandoned call holds. Larger sites run each alone instead
+(`pulsa web`, `pulsa fastagi`, `pulsa ami`, `pulsa hotspot sync`) against one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from pulsa.settings import Settings
+from wallet.db import Database
+
+log = logging.getLogger("pulsa.serve")
+
+HOUSEKEEPING_SECONDS = 60.0
+
+
+async def serve_everything(
+    settings: Settings,
+    database: Database,
+    *,
+    web_host: str | None = None,
+    web_port: int | None = None,
+    announce: Callable[[str], None] = log.info,
+) -> None:
+    """Run every service until SIGTERM or SIGINT, then stop them in reverse order."""
+    from agi.fastagi import FastAGIServer
+    from webadmin import create_app
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    stops: list[Callable[[], object]] = []
+    try:
+        web = _start_web(create_app(settings, database), settings, web_host, web_port)
+        stops.append(web.close)
+        announce(f"web admin on http://{web.effective_host}:{web.effective_port}/")
+
+        fastagi = FastAGIServer(settings, database)
+        host, port = await fastagi.start()
+        stops.append(fastagi.stop)
+        announce(f"FastAGI on agi://{host}:{port}/authorize ({settings.call_mode} mode)")
+
+        listener = await _start_listener(settings, database, announce)
+        if listener is not None:
+            stops.append(listener.stop)
+
+        finished = threading.Event()
+        stops.append(finished.set)
+        if settings.router_key:
+            _start_hotspot(settings, database, finished)
+            announce(f"hotspot sync every {settings.hotspot_sync_seconds} s")
+        else:
+            announce("hotspot sync off: PULSA_ROUTER_KEY is not set")
+        housekeeping = asyncio.ensure_future(_housekeeping(database))
+        stops.append(housekeeping.cancel)
+        announce("pulsa is running (Ctrl+C to stop)")
+        await stopping.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        log.info("pulsa stopping")
+        for stop in reversed(stops):
+            result = stop()
+            if asyncio.iscoroutine(result):
+                await result
+        log.info("pulsa stopped")
+
+
+def _start_web(app, settings: Settings, host: str | None, port: int | None):
+    from waitress import create_server
+
+    server = create_server(
+        app,
+        host=host or settings.web_host,
+        port=settings.web_port if port is None else port,
+        threads=8,
+    )
+    threading.Thread(target=server.run, name="pulsa-web", daemon=True).start()
+    return server
+
+
+async def _start_listener(settings: Settings, database: Database, announce):
+    if not settings.ami_servers.strip():
+        if settings.call_mode == "live":
+            announce(
+                "AMI listener off: PULSA_AMI_SERVERS is not set, so live calls end at the end "
+                "of their first slice (use PULSA_CALL_MODE=static without a listener)"
+            )
+        return None
+    from ami_listener.config import ListenerConfig
+    from ami_listener.listener import Listener
+    from wallet.calls import CallPolicy
+
+    config = ListenerConfig.from_settings(settings)
+    listener = Listener(config, database, CallPolicy.from_settings(settings))
+    await listener.start()
+    announce("AMI listener on " + ", ".join(f"{s.name} ({s.address})" for s in config.servers))
+    return listener
+
+
+def _start_hotspot(settings: Settings, database: Database, finished: threading.Event) -> None:
+    from hotspot.credentials import RouterKeyring
+    from hotspot.reconciler import HotspotScheduler
+
+    scheduler = HotspotScheduler(
+        database, RouterKeyring(settings.router_key), interval=settings.hotspot_sync_seconds
+    )
+    threading.Thread(
+        target=scheduler.run_forever, args=(finished,), name="pulsa-hotspot", daemon=True
+    ).start()
+
+
+async def _housekeeping(database: Database) -> None:
+    """Release the holds of calls nobody settled in time (they are never charged)."""
+    from wallet.calls import expire_calls
+
+    while True:
+        try:
+            expired = await asyncio.to_thread(database.run, expire_calls)
+            if expired:
+                log.warning("expired %d call(s) nobody settled: %s", len(expired), expired)
+        except Exception:  # the loop must survive a database outage
+            log.exception("housekeeping pass failed; trying again later")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)

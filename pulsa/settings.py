@@ -1,0 +1,255 @@
+"""All configuration of pulsa, read in one place.
+
+Values come from `PULSA_*` environment variables, over an optional file named by
+`PULSA_CONFIG` (lines of `PULSA_NAME=value`, `#` comments). Nothing is read at import
+time: call `load_settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Currencies usually shown without decimals; others default to 2.
+_ZERO_DECIMAL_CURRENCIES = {"IDR", "JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Each field is the variable PULSA_<FIELD NAME IN CAPITALS>."""
+
+    database_url: str = "sqlite:///pulsa.db"
+    currency: str = "IDR"
+    display_precision: int = -1  # -1: from the currency (IDR 0, USD 2)
+    timezone: str = "UTC"
+    call_slice_seconds: int = 60
+    call_mode: str = "live"  # live (AMI listener moves the limit) or static (Dial L())
+    hold_expiry_seconds: int = 4 * 3600
+    default_tariff_plan: str = "default"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int = 4573
+    agi_timeout_ms: int = 2000  # answer ERROR rather than keep a channel waiting longer
+    identify_by: str = "accountcode,peer,callerid"  # order in which callers are identified
+    outbound_prefix: str = ""  # e.g. "9": stripped from dialled numbers that start with it
+    country_code: str = ""  # e.g. "62": a national number 0812... becomes 62812...
+    trunk_prefix: str = "0"
+    free_destinations: str = ""  # prefixes called without credit, e.g. "112,110,113"
+    free_call_seconds: int = 3600
+    min_credit: str = "0"  # currency units an account needs to start a call
+    max_concurrent_calls: int = 0  # per account, unless the account sets its own; 0: no limit
+    secret_key: str = ""
+    log_level: str = "INFO"
+    # Internet (MikroTik hotspot).
+    router_key: str = ""  # Fernet key(s) encrypting router passwords; first one encrypts
+    hotspot_sync_seconds: int = 60  # reconciler pass interval inside `pulsa serve`
+    router_timeout_seconds: int = 5  # RouterOS API connect/read timeout
+    hotspot_login_url: str = "http://10.5.50.1/login"  # where voucher QR codes log in
+    portal_url: str = ""  # customer portal, linked from the hotspot pages
+    hotspot_brand_name: str = "Hotspot"  # operator name on hotspot pages and vouchers
+    # AMI listener (`pulsa ami`): follows live calls, debits them, moves their limit.
+    ami_servers: str = ""  # name=user:secret@host:port, comma-separated (secret %-encoded)
+    ami_renew_margin_seconds: int = 10  # renew a call this long before its paid time ends
+    ami_safety_ms: int = 1000  # a limit sent to Asterisk ends this much before the paid end
+    ami_limit_precision_ms: int = 1000  # limits sent in whole seconds (1000) or finer (1)
+    ami_cdr_wait_ms: int = 3000  # after a hangup, wait this long for Asterisk's Cdr
+    ami_recheck_seconds: int = 5  # a call its wallet could not lengthen asks again this often
+    ami_reconnect_max_seconds: int = 30  # longest wait between two connection attempts
+    ami_action_timeout_ms: int = 5000  # an AMI action unanswered this long has failed
+    ami_db_workers: int = 8  # threads doing the listener's database work
+    unknown: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def precision(self) -> int:
+        if self.display_precision >= 0:
+            return self.display_precision
+        return 0 if self.currency in _ZERO_DECIMAL_CURRENCIES else 2
+
+    @property
+    def identity_order(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.identify_by.split(",") if part.strip())
+
+    @property
+    def free_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.free_destinations.split(",") if p.strip())
+
+    @property
+    def min_credit_micro(self) -> int:
+        from rating.money import parse_money
+
+        return parse_money(self.min_credit)
+
+    def with_overrides(self, **values: object) -> Settings:
+        return _validated(replace(self, **values))
+
+
+_PREFIX = "PULSA_"
+_FIELDS = {f.name: f for f in fields(Settings) if f.name != "unknown"}
+# Variables that are not settings but are read elsewhere on purpose.
+_NOT_SETTINGS = {"PULSA_CONFIG"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (and the PULSA_CONFIG file), checked."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    config_path = environ.get("PULSA_CONFIG")
+    if config_path:
+        values.update(_read_config_file(Path(config_path)))
+    values.update({k: v for k, v in environ.items() if k.startswith(_PREFIX)})
+    kwargs: dict[str, object] = {}
+    unknown = []
+    for key, raw in values.items():
+        if key in _NOT_SETTINGS or key.startswith("PULSA_TEST_"):
+            continue
+        name = key[len(_PREFIX) :].lower()
+        spec = _FIELDS.get(name)
+        if spec is None:
+            unknown.append(key)
+            continue
+        kwargs[name] = _convert(key, raw, spec.type)
+    return _validated(Settings(**kwargs, unknown=tuple(sorted(unknown))))
+
+
+def _read_config_file(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read config file {path}: {error.strerror}") from None
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.startswith(_PREFIX):
+            raise SettingsError(f"{path}:{number}: expected PULSA_NAME=value")
+        values[key] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _convert(key: str, raw: str, kind: object) -> object:
+    if kind in (int, "int"):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+    return raw.strip()
+
+
+def _validated(settings: Settings) -> Settings:
+    if not settings.database_url:
+        raise SettingsError("PULSA_DATABASE_URL is empty")
+    currency = settings.currency.upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise SettingsError(f"PULSA_CURRENCY must be a 3-letter code, not {settings.currency!r}")
+    if not -1 <= settings.display_precision <= 6:
+        raise SettingsError("PULSA_DISPLAY_PRECISION must be between 0 and 6")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"PULSA_TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    if settings.call_slice_seconds < 1:
+        raise SettingsError("PULSA_CALL_SLICE_SECONDS must be at least 1")
+    if settings.call_mode not in ("live", "static"):
+        raise SettingsError("PULSA_CALL_MODE must be 'live' or 'static'")
+    if settings.hold_expiry_seconds < 60:
+        raise SettingsError("PULSA_HOLD_EXPIRY_SECONDS must be at least 60")
+    for name in ("web_port", "fastagi_port"):
+        if not 0 <= getattr(settings, name) <= 65535:
+            raise SettingsError(f"PULSA_{name.upper()} must be a TCP port")
+    order = settings.identity_order
+    if not order or set(order) - {"accountcode", "peer", "callerid"}:
+        raise SettingsError(
+            "PULSA_IDENTIFY_BY must list accountcode, peer and/or callerid, comma-separated"
+        )
+    for prefix in settings.free_prefixes:
+        if not prefix.isdigit():
+            raise SettingsError(f"PULSA_FREE_DESTINATIONS: {prefix!r} is not a digit prefix")
+    for name in ("outbound_prefix", "country_code", "trunk_prefix"):
+        value = getattr(settings, name)
+        if value and not value.isdigit():
+            raise SettingsError(f"PULSA_{name.upper()} must be digits, not {value!r}")
+    try:
+        if settings.min_credit_micro < 0:
+            raise ValueError("negative")
+    except ValueError:
+        raise SettingsError(
+            f"PULSA_MIN_CREDIT must be an amount, not {settings.min_credit!r}"
+        ) from None
+    if settings.agi_timeout_ms < 100:
+        raise SettingsError("PULSA_AGI_TIMEOUT_MS must be at least 100")
+    if settings.free_call_seconds < 1 or settings.max_concurrent_calls < 0:
+        raise SettingsError(
+            "PULSA_FREE_CALL_SECONDS must be positive, PULSA_MAX_CONCURRENT_CALLS zero or more"
+        )
+    _validate_hotspot(settings)
+    _validate_ami(settings)
+    secret = settings.secret_key or secrets.token_hex(32)
+    return replace(settings, currency=currency, secret_key=secret)
+
+
+def _validate_hotspot(settings: Settings) -> None:
+    if settings.router_key:
+        # Imported here: settings must load (and fail clearly) without touching crypto.
+        from cryptography.fernet import Fernet
+
+        for part in settings.router_key.split(","):
+            try:
+                Fernet(part.strip())
+            except ValueError:
+                raise SettingsError(
+                    "PULSA_ROUTER_KEY must be Fernet keys (32 url-safe base64 bytes), "
+                    "comma-separated; `pulsa router keygen` prints a new one"
+                ) from None
+    if settings.hotspot_sync_seconds < 5:
+        raise SettingsError("PULSA_HOTSPOT_SYNC_SECONDS must be at least 5")
+    if not 1 <= settings.router_timeout_seconds <= 300:
+        raise SettingsError("PULSA_ROUTER_TIMEOUT_SECONDS must be between 1 and 300")
+    for name in ("hotspot_login_url", "portal_url"):
+        value = getattr(settings, name)
+        if value and not value.startswith(("http://", "https://")):
+            raise SettingsError(f"PULSA_{name.upper()} must start with http:// or https://")
+    if not settings.hotspot_login_url:
+        raise SettingsError("PULSA_HOTSPOT_LOGIN_URL is empty")
+
+
+def _validate_ami(settings: Settings) -> None:
+    if settings.ami_servers.strip():
+        # Imported here: parsing lives with the listener, which pulsa may import.
+        from ami_listener.config import parse_ami_servers
+
+        try:
+            parse_ami_servers(settings.ami_servers)
+        except ValueError as error:
+            raise SettingsError(f"PULSA_AMI_SERVERS: {error}") from None
+    if not 2 <= settings.ami_renew_margin_seconds <= 3600:
+        raise SettingsError("PULSA_AMI_RENEW_MARGIN_SECONDS must be between 2 and 3600")
+    if not 0 <= settings.ami_safety_ms <= 10_000:
+        raise SettingsError("PULSA_AMI_SAFETY_MS must be between 0 and 10000")
+    if settings.ami_safety_ms + 1000 > settings.ami_renew_margin_seconds * 1000:
+        raise SettingsError(
+            "PULSA_AMI_RENEW_MARGIN_SECONDS must leave at least a second after PULSA_AMI_SAFETY_MS"
+        )
+    if settings.ami_limit_precision_ms not in (1, 10, 100, 1000):
+        raise SettingsError("PULSA_AMI_LIMIT_PRECISION_MS must be 1, 10, 100 or 1000")
+    if not 0 <= settings.ami_cdr_wait_ms <= 60_000:
+        raise SettingsError("PULSA_AMI_CDR_WAIT_MS must be between 0 and 60000")
+    if settings.ami_recheck_seconds < 1:
+        raise SettingsError("PULSA_AMI_RECHECK_SECONDS must be at least 1")
+    if not 1 <= settings.ami_reconnect_max_seconds <= 3600:
+        raise SettingsError("PULSA_AMI_RECONNECT_MAX_SECONDS must be between 1 and 3600")
+    if settings.ami_action_timeout_ms < 100:
+        raise SettingsError("PULSA_AMI_ACTION_TIMEOUT_MS must be at least 100")
+    if not 1 <= settings.ami_db_workers <= 64:
+        raise SettingsError("PULSA_AMI_DB_WORKERS must be between 1 and 64")

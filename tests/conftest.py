@@ -1,0 +1,65 @@
+"""Fixtures shared by every test: migrated databases on each backend, and builders."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import create_database, drop_database, selected_backends
+from wallet import ledger
+from wallet.customers import create_customer
+from wallet.db import Database
+from wallet.migrate import upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+_keys = itertools.count(1)
+
+
+def unique_key(label: str = "k") -> str:
+    return f"{label}-{next(_keys)}-{id(_keys)}"
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    folder = tmp_path_factory.mktemp("databases")
+    urls: dict[str, str] = {}
+    try:
+        for backend in selected_backends():
+            urls[backend] = create_database(backend, folder)
+            upgrade(urls[backend])
+        yield urls
+    finally:
+        for url in urls.values():
+            drop_database(url)
+
+
+@pytest.fixture(scope="session", params=selected_backends())
+def db(request: pytest.FixtureRequest, migrated_urls: dict[str, str]) -> Iterator[Database]:
+    """A migrated database on each selected backend, shared by the tests of a run: tests
+    make their own customers and never assume an empty database."""
+    database = Database(migrated_urls[request.param], pool_size=20)
+    yield database
+    database.dispose()
+
+
+def make_account(db: Database, balance: int = 0, *, credit_limit: int = 0, **kwargs) -> int:
+    """A new customer with a wallet topped up with `balance` micro-units; its account id."""
+
+    def work(session):
+        _, account = create_customer(
+            session,
+            kwargs.pop("name", "Test Customer"),
+            currency="IDR",
+            credit_limit=credit_limit,
+            **kwargs,
+        )
+        if balance:
+            ledger.top_up(session, account.id, balance, key=unique_key("opening"))
+        return account.id
+
+    return db.run(work)

@@ -1,0 +1,209 @@
+"""authorize_call and settle_call on every database: each status and the hold it opens."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.conftest import make_account
+from wallet import ledger
+from wallet.calls import (
+    BLOCKED,
+    LIMIT,
+    NOCREDIT,
+    NORATE,
+    OK,
+    UNKNOWN,
+    CallPolicy,
+    CallRequest,
+    TariffCache,
+    authorize_call,
+    expire_calls,
+    settle_call,
+)
+from wallet.customers import add_identity
+from wallet.models import Account, Call, CallRecord, Hold, TariffPlan
+from wallet.tariffs import ensure_plan, import_rates
+
+MONDAY_NOON = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+UNIT = 1_000_000  # one currency unit in micro-units
+_numbers = itertools.count(1000)
+
+
+@pytest.fixture
+def plan(db):
+    name = f"calls-{next(_numbers)}"
+
+    def work(session):
+        ensure_plan(session, name, "Asia/Jakarta")
+        import_rates(
+            session,
+            name,
+            "prefix,price_per_minute,initial_block,increment,grace\n"
+            "62,60,1,1,0\n"  # 1 unit per second, per-second billing
+            "44,120,60,60,0\n"  # 2 units per second, per-minute billing
+            "7,0,1,1,0\n",
+        )
+
+    db.run(work)
+    return name
+
+
+def caller(db, plan, balance_units: int) -> str:
+    number = f"62899{next(_numbers)}"
+    account_id = make_account(db, balance_units * UNIT)
+
+    def work(session):
+        plan_id = session.execute(select(TariffPlan.id).where(TariffPlan.name == plan)).scalar_one()
+        session.execute(
+            update(Account).where(Account.id == account_id).values(tariff_plan_id=plan_id)
+        )
+        add_identity(session, account_id, "callerid", number)
+
+    db.run(work)
+    return number
+
+
+LIVE = CallPolicy()
+
+
+def authorize(db, number, dialled="6221555", policy=LIVE, uniqueid=None):
+    uniqueid = uniqueid or f"1795410450.{next(_numbers)}"
+    request = CallRequest(
+        identities=[("callerid", number)],
+        dialled=dialled,
+        at=MONDAY_NOON,
+        uniqueid=uniqueid,
+        caller=number,
+    )
+    return db.run(lambda s: authorize_call(s, request, policy, TariffCache()))
+
+
+def test_a_caller_with_credit_gets_the_first_slice_held(db, plan):
+    number = caller(db, plan, 1000)
+    result = authorize(db, number)
+    assert (result.status, result.slice_ms, result.max_ms) == (OK, 60_000, 1_000_000)
+    with db.transaction() as session:
+        hold = session.execute(
+            select(Hold).join(Call, Call.hold_id == Hold.id).where(Call.id == result.call_id)
+        ).scalar_one()
+        assert hold.amount == 60 * UNIT
+    assert result.credit_left == 940 * UNIT
+
+
+def test_slice_ms_is_exactly_what_the_hold_pays_for_with_minute_billing(db, plan):
+    number = caller(db, plan, 1000)
+    result = authorize(db, number, dialled="4420", policy=CallPolicy(slice_seconds=61))
+    assert result.status == OK and result.slice_ms == 120_000  # 61 s costs two whole minutes
+
+
+def test_a_slice_is_less_when_less_is_available(db, plan):
+    number = caller(db, plan, 25)
+    result = authorize(db, number)
+    assert (result.status, result.slice_ms, result.max_ms) == (OK, 25_000, 25_000)
+    assert result.credit_left == 0
+
+
+def test_four_calls_on_one_wallet_are_all_let_in_and_never_hold_more_than_it_has(db, plan):
+    number = caller(db, plan, 100)
+    results = [authorize(db, number) for _ in range(4)]
+    assert [r.status for r in results] == [OK] * 4
+    assert [r.slice_ms for r in results] == [60_000, 20_000, 6_000, 3_000]
+    assert sum(r.slice_ms for r in results) <= 100_000
+
+
+def test_static_mode_holds_everything_and_a_second_call_gets_only_the_rest(db, plan):
+    number = caller(db, plan, 100)
+    static = CallPolicy(mode="static")
+    first = authorize(db, number, policy=static)
+    assert (first.status, first.slice_ms) == (OK, 100_000)
+    assert authorize(db, number, policy=static).status == NOCREDIT
+
+
+def test_an_unknown_caller_is_refused(db, plan):
+    assert authorize(db, "0000000").status == UNKNOWN
+
+
+def test_no_rate_for_the_destination(db, plan):
+    assert authorize(db, caller(db, plan, 100), dialled="999").status == NORATE
+
+
+def test_an_empty_wallet_gets_nocredit_and_no_hold(db, plan):
+    number = caller(db, plan, 0)
+    result = authorize(db, number)
+    assert result.status == NOCREDIT and result.call_id is None
+
+
+def test_minimum_credit_to_start_a_call(db, plan):
+    number = caller(db, plan, 10)
+    assert authorize(db, number, policy=CallPolicy(min_credit=11 * UNIT)).status == NOCREDIT
+
+
+def test_a_blocked_account_is_refused(db, plan):
+    number = caller(db, plan, 100)
+    db.run(
+        lambda s: s.execute(
+            update(Account)
+            .where(Account.id == authorize(db, number).account_id)
+            .values(status="blocked")
+        )
+    )
+    assert authorize(db, number).status == BLOCKED
+
+
+def test_simultaneous_call_limit(db, plan):
+    number = caller(db, plan, 1000)
+    policy = CallPolicy(max_concurrent_calls=2)
+    assert [authorize(db, number, policy=policy).status for _ in range(3)] == [OK, OK, LIMIT]
+
+
+def test_free_destinations_need_no_credit(db, plan):
+    number = caller(db, plan, 0)
+    result = authorize(db, number, dialled="112", policy=CallPolicy(free_prefixes=("112",)))
+    assert result.status == OK and result.slice_ms == 3_600_000
+
+
+def test_settling_charges_the_exact_cost_once_and_writes_one_cdr(db, plan):
+    number = caller(db, plan, 100)
+    result = authorize(db, number)
+    for _ in range(2):
+        record = db.run(
+            lambda s: settle_call(s, result.call_id, billsec=37, disposition="ANSWERED")
+        )
+    assert record.cost == 37 * UNIT and record.billsec == 37
+    with db.transaction() as session:
+        account = session.get(Account, result.account_id)
+        assert (account.balance, account.held) == (63 * UNIT, 0)
+        records = (
+            session.execute(select(CallRecord).where(CallRecord.hold_id == record.hold_id))
+            .scalars()
+            .all()
+        )
+        assert len(records) == 1
+
+
+def test_busy_and_unanswered_calls_cost_nothing(db, plan):
+    number = caller(db, plan, 100)
+    for disposition in ("BUSY", "NO ANSWER", "FAILED"):
+        result = authorize(db, number)
+        record = db.run(
+            lambda s, r=result, d=disposition: settle_call(s, r.call_id, billsec=0, disposition=d)
+        )
+        assert record.cost == 0 and record.disposition == disposition
+    with db.transaction() as session:
+        assert session.get(Account, result.account_id).balance == 100 * UNIT
+
+
+def test_expired_calls_release_their_hold_uncharged(db, plan):
+    number = caller(db, plan, 100)
+    result = authorize(db, number)
+    later = datetime(2030, 1, 1)
+    expired = db.run(lambda s: expire_calls(s, later))
+    assert result.call_id in expired
+    with db.transaction() as session:
+        account = session.get(Account, result.account_id)
+        assert (account.balance, account.held) == (100 * UNIT, 0)
+        assert ledger.lock_account(session, account.id).available == 100 * UNIT

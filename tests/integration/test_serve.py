@@ -1,0 +1,88 @@
+"""`pulsa serve` runs the web admin and the FastAGI server together and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PULSA = Path(sys.executable).parent / "pulsa"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_health(port: int, server: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 40
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                return json.load(reply)
+        except OSError:
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, "pulsa serve did not answer in 40 s"
+            time.sleep(0.2)
+
+
+def agi_session(port: int, caller: str) -> list[str]:
+    """Play Asterisk for one FastAGI request; return the SET VARIABLE commands received."""
+    environment = (
+        "agi_network: yes\nagi_network_script: authorize\n"
+        f"agi_request: agi://127.0.0.1:{port}/authorize\n"
+        "agi_channel: Local/0811111@prepaid-outbound-00000001;2\nagi_language: en\n"
+        "agi_type: Local\nagi_uniqueid: 1795410450.1\nagi_version: 20.21.0-rc1\n"
+        f"agi_callerid: {caller}\nagi_calleridname: Test\nagi_callingpres: 0\n"
+        "agi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: unknown\n"
+        "agi_rdnis: unknown\nagi_context: prepaid-outbound\nagi_extension: 0811111\n"
+        "agi_priority: 2\nagi_enhanced: 0.0\nagi_accountcode: \nagi_threadid: 1\n\n"
+    )
+    sets = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(environment.encode())
+        stream = sock.makefile("rwb")
+        while line := stream.readline():
+            command = line.decode().strip()
+            if command.startswith("SET VARIABLE"):
+                sets.append(command)
+            stream.write(b"200 result=0\n" if command.startswith("GET") else b"200 result=1\n")
+            stream.flush()
+    return sets
+
+
+def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path):
+    web_port, agi_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PULSA_DATABASE_URL": f"sqlite:///{tmp_path / 'pulsa.db'}",
+        "PULSA_FASTAGI_PORT": str(agi_port),
+        "PULSA_CALL_MODE": "static",
+    }
+    subprocess.run([str(PULSA), "db", "upgrade"], env=env, check=True, capture_output=True)
+    server = subprocess.Popen(
+        [str(PULSA), "serve", "--port", str(web_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        health = wait_for_health(web_port, server)
+        assert health["status"] == "ok" and health["revision"].isdigit()
+        sets = agi_session(agi_port, "6299999")
+        assert any("PULSA_STATUS" in line and "UNKNOWN" in line for line in sets), sets
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+        output = server.stdout.read().decode()
+        assert "FastAGI on agi://" in output and "hotspot sync off" in output
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from pulsa.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults_use_sqlite_in_the_working_folder_and_idr_without_decimals():
+    settings = load_settings({})
+    assert settings.database_url == "sqlite:///pulsa.db"
+    assert (settings.currency, settings.precision) == ("IDR", 0)
+    assert settings.call_slice_seconds == 60 and settings.call_mode == "live"
+    assert len(settings.secret_key) == 64
+
+
+def test_environment_variables_override_defaults():
+    settings = load_settings(
+        {
+            "PULSA_CURRENCY": "usd",
+            "PULSA_CALL_SLICE_SECONDS": "30",
+            "PULSA_TIMEZONE": "Asia/Jakarta",
+        }
+    )
+    assert (settings.currency, settings.precision) == ("USD", 2)
+    assert settings.call_slice_seconds == 30 and settings.timezone == "Asia/Jakarta"
+
+
+def test_config_file_is_read_and_the_environment_wins(tmp_path):
+    config = tmp_path / "pulsa.env"
+    config.write_text("# site settings\nPULSA_CURRENCY=USD\nPULSA_WEB_PORT=9000\n")
+    settings = load_settings({"PULSA_CONFIG": str(config), "PULSA_WEB_PORT": "9100"})
+    assert settings.currency == "USD" and settings.web_port == 9100
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"PULSA_CALL_SLICE_SECONDS": "ten"}, "whole number"),
+        ({"PULSA_CALL_SLICE_SECONDS": "0"}, "at least 1"),
+        ({"PULSA_CALL_MODE": "fast"}, "live"),
+        ({"PULSA_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
+        ({"PULSA_CURRENCY": "RUPIAH"}, "3-letter"),
+        ({"PULSA_WEB_PORT": "70000"}, "TCP port"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(variables, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(variables)
+
+
+def test_unknown_pulsa_variables_are_reported_not_silently_used():
+    settings = load_settings({"PULSA_CALL_SLICE": "30"})
+    assert settings.unknown == ("PULSA_CALL_SLICE",)
+    assert settings.call_slice_seconds == Settings().call_slice_seconds
+
+
+def test_a_bad_config_file_line_is_reported_with_its_number(tmp_path):
+    config = tmp_path / "pulsa.env"
+    config.write_text("PULSA_CURRENCY=USD\nslice = 30\n")
+    with pytest.raises(SettingsError, match=r"pulsa.env:2"):
+        load_settings({"PULSA_CONFIG": str(config)})

@@ -1,0 +1,15 @@
+"""Every module that defines tables, imported so that `Base.metadata` knows them all.
+
+Alembic's environment and the schema check import this. A new model module adds its
+import here.
+"""
+
+from wallet import backoffice as backoffice  # web admin: hang-up requests
+from wallet import hotspot_models as hotspot_models  # internet: routers, packages, vouchers
+from wallet import models  # noqa: F401
+from wallet import payments as payments  # web admin: payment requests, bank accounts
+from wallet import site_settings as site_settings  # web admin: runtime settings
+from wallet import staff as staff  # web admin: staff, roles, audit log
+from wallet.models import Base
+
+__all__ = ["Base"]

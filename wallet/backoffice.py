@@ -1,0 +1,456 @@
+"""What staff do from the web admin: each wallet action together with its audit record,
+customer edits, and requests to hang up a live call.
+
+Money still moves only through `wallet.ledger`; these functions add who did it (the
+audit log) and the idempotency key rules of the admin's forms, in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from wallet import ledger, tariffs
+from wallet.customers import (
+    _EMAIL,
+    _PHONE,
+    CUSTOMER_KINDS,
+    CUSTOMER_STATUSES,
+    add_identity,
+    create_customer,
+    get_customer,
+)
+from wallet.errors import InvalidInput, NotFound
+from wallet.models import (
+    Account,
+    Base,
+    Call,
+    Customer,
+    Id,
+    LedgerEntry,
+    RateRow,
+    SipIdentity,
+    TariffPlan,
+)
+from wallet.staff import record_audit
+
+
+class HangupRequest(Base):
+    """An admin asked for a live call to end. The AMI listener, which owns the Asterisk
+    connection, picks pending requests up and hangs the channel up; until a listener
+    does, a request is only a record."""
+
+    __tablename__ = "call_hangup_requests"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(60))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    result: Mapped[str | None] = mapped_column(String(200))
+
+
+def _replay_of(session: Session, key: str) -> LedgerEntry | None:
+    return session.execute(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
+def staff_top_up(
+    session: Session,
+    account_id: int,
+    amount: int,
+    *,
+    key: str,
+    method: str,
+    reference: str | None,
+    note: str | None,
+    actor: str,
+    address: str | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """A top-up typed by staff. Returns the entry and whether it is new (False: the same
+    form was submitted before and nothing more was credited)."""
+    replay = _replay_of(session, key)
+    entry = ledger.top_up(
+        session,
+        account_id,
+        amount,
+        key=key,
+        method=method,
+        reference=reference or None,
+        actor=actor,
+        note=note or None,
+    )
+    if replay is None:
+        record_audit(
+            session,
+            actor,
+            "wallet.top_up",
+            f"account {account_id}",
+            before={"balance": entry.balance_after - amount},
+            after={"balance": entry.balance_after, "entry": entry.id, "method": method},
+            address=address,
+        )
+    return entry, replay is None
+
+
+def staff_adjust(
+    session: Session,
+    account_id: int,
+    amount: int,
+    *,
+    key: str,
+    reason: str,
+    actor: str,
+    address: str | None = None,
+) -> tuple[LedgerEntry, bool]:
+    replay = _replay_of(session, key)
+    entry = ledger.adjust(session, account_id, amount, key=key, reason=reason, actor=actor)
+    if replay is None:
+        record_audit(
+            session,
+            actor,
+            "wallet.adjust",
+            f"account {account_id}",
+            before={"balance": entry.balance_after - amount},
+            after={"balance": entry.balance_after, "entry": entry.id, "reason": reason.strip()},
+            address=address,
+        )
+    return entry, replay is None
+
+
+def staff_transfer(
+    session: Session,
+    from_account_id: int,
+    to_account_id: int,
+    amount: int,
+    *,
+    key: str,
+    note: str | None,
+    actor: str,
+    address: str | None = None,
+) -> tuple[LedgerEntry, bool]:
+    replay = _replay_of(session, f"{key}:out")
+    out, into = ledger.transfer(
+        session, from_account_id, to_account_id, amount, key=key, actor=actor, note=note or None
+    )
+    if replay is None:
+        record_audit(
+            session,
+            actor,
+            "wallet.transfer",
+            f"account {from_account_id} -> {to_account_id}",
+            before={
+                "from_balance": out.balance_after + amount,
+                "to_balance": into.balance_after - amount,
+            },
+            after={"from_balance": out.balance_after, "to_balance": into.balance_after},
+            address=address,
+        )
+    return out, replay is None
+
+
+def _customer_state(customer: Customer) -> dict:
+    account = customer.accounts[0] if customer.accounts else None
+    return {
+        "name": customer.name,
+        "phone": customer.phone,
+        "email": customer.email,
+        "kind": customer.kind,
+        "status": customer.status,
+        "credit_limit": account.credit_limit if account else None,
+        "tariff_plan_id": account.tariff_plan_id if account else None,
+        "account_status": account.status if account else None,
+    }
+
+
+def update_customer(
+    session: Session,
+    customer_id: int,
+    *,
+    actor: str,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    kind: str,
+    status: str,
+    credit_limit: int,
+    tariff_plan_id: int | None,
+    address: str | None = None,
+) -> Customer:
+    """Edit a customer and their wallet's limits. Disabling a customer also blocks new
+    calls (authorization checks the customer's status)."""
+    customer = get_customer(session, customer_id)
+    before = _customer_state(customer)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a customer needs a name of at most 200 characters")
+    if kind not in CUSTOMER_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(CUSTOMER_KINDS)}")
+    if status not in CUSTOMER_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(CUSTOMER_STATUSES)}")
+    phone = (phone or "").strip() or None
+    if phone is not None and not _PHONE.match(phone):
+        raise InvalidInput(f"not a phone number: {phone!r}")
+    email = (email or "").strip() or None
+    if email is not None and not _EMAIL.match(email):
+        raise InvalidInput(f"not an e-mail address: {email!r}")
+    if credit_limit < 0:
+        raise InvalidInput("a credit limit cannot be negative")
+    if tariff_plan_id is not None and session.get(TariffPlan, tariff_plan_id) is None:
+        raise NotFound(f"tariff plan {tariff_plan_id} does not exist")
+    customer.name, customer.phone, customer.email = name, phone, email
+    customer.kind, customer.status = kind, status
+    for account in customer.accounts:
+        # The credit limit decides what may be spent: change it under the row lock.
+        locked = ledger.lock_account(session, account.id)
+        locked.credit_limit = credit_limit
+        locked.tariff_plan_id = tariff_plan_id
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "customer.update",
+        f"customer {customer.id}",
+        before=before,
+        after=_customer_state(customer),
+        address=address,
+    )
+    return customer
+
+
+def set_customer_status(
+    session: Session, customer_id: int, status: str, *, actor: str, address: str | None = None
+) -> Customer:
+    customer = get_customer(session, customer_id)
+    if status not in CUSTOMER_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(CUSTOMER_STATUSES)}")
+    before = customer.status
+    customer.status = status
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "customer.status",
+        f"customer {customer.id}",
+        before={"status": before},
+        after={"status": status},
+        address=address,
+    )
+    return customer
+
+
+def remove_identity(
+    session: Session, identity_id: int, *, actor: str, address: str | None = None
+) -> None:
+    identity = session.get(SipIdentity, identity_id)
+    if identity is None:
+        raise NotFound(f"identity {identity_id} does not exist")
+    record_audit(
+        session,
+        actor,
+        "identity.remove",
+        f"account {identity.account_id}",
+        before={"kind": identity.kind, "value": identity.value},
+        address=address,
+    )
+    session.execute(delete(SipIdentity).where(SipIdentity.id == identity_id))
+
+
+def request_hangup(
+    session: Session, call_id: int, *, actor: str, address: str | None = None
+) -> HangupRequest:
+    """Ask for a live call to be hung up (see HangupRequest); asking twice keeps one."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    if call.status not in ("authorized", "answered"):
+        raise InvalidInput(f"call {call_id} is not live ({call.status})")
+    pending = session.execute(
+        select(HangupRequest).where(
+            HangupRequest.call_id == call_id, HangupRequest.handled_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    if pending is not None:
+        return pending
+    request = HangupRequest(call_id=call_id, requested_by=actor, requested_at=ledger.utcnow())
+    session.add(request)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "call.hangup_request",
+        f"call {call_id}",
+        after={"channel": call.channel},
+        address=address,
+    )
+    return request
+
+
+def account_of_customer(session: Session, customer_id: int) -> Account:
+    account = (
+        session.execute(
+            select(Account).where(Account.customer_id == customer_id).order_by(Account.id)
+        )
+        .scalars()
+        .first()
+    )
+    if account is None:
+        raise NotFound(f"customer {customer_id} has no wallet")
+    return account
+
+
+def staff_create_customer(
+    session: Session,
+    *,
+    actor: str,
+    currency: str,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    kind: str,
+    credit_limit: int,
+    tariff_plan: str | None,
+    identities: list[tuple[str, str]],
+    address: str | None = None,
+) -> tuple[Customer, Account]:
+    """A customer with a wallet and the identities that pay from it, audited."""
+    customer, account = create_customer(
+        session,
+        name,
+        currency=currency,
+        phone=phone,
+        email=email,
+        kind=kind,
+        credit_limit=credit_limit,
+        tariff_plan=tariff_plan,
+    )
+    for kind_, value in identities:
+        if value and value.strip():
+            add_identity(session, account.id, kind_, value)
+    record_audit(
+        session,
+        actor,
+        "customer.create",
+        f"customer {customer.id}",
+        after=_customer_state(customer),
+        address=address,
+    )
+    return customer, account
+
+
+def staff_add_identity(
+    session: Session,
+    account_id: int,
+    kind: str,
+    value: str,
+    *,
+    actor: str,
+    address: str | None = None,
+) -> SipIdentity:
+    identity = add_identity(session, account_id, kind, value)
+    record_audit(
+        session,
+        actor,
+        "identity.add",
+        f"account {account_id}",
+        after={"kind": identity.kind, "value": identity.value},
+        address=address,
+    )
+    return identity
+
+
+# --- tariffs ----------------------------------------------------------------------------
+
+
+def staff_create_plan(
+    session: Session, name: str, timezone: str, *, actor: str, address: str | None = None
+) -> TariffPlan:
+    if session.execute(select(TariffPlan.id).where(TariffPlan.name == name.strip())).first():
+        raise InvalidInput(f"tariff plan {name.strip()!r} exists already")
+    plan = tariffs.ensure_plan(session, name, timezone)
+    record_audit(
+        session,
+        actor,
+        "tariff.plan_create",
+        f"plan {plan.name}",
+        after={"timezone": plan.timezone},
+        address=address,
+    )
+    return plan
+
+
+def staff_import_rates(
+    session: Session,
+    plan_name: str,
+    text: str,
+    *,
+    replace: bool,
+    actor: str,
+    address: str | None = None,
+) -> int:
+    """Import a tariff CSV (all or nothing), audited with the rate count before/after."""
+    plan = tariffs.get_plan(session, plan_name)
+    before = _rate_count(session, plan.id)
+    count = tariffs.import_rates(session, plan_name, text, replace=replace)
+    record_audit(
+        session,
+        actor,
+        "tariff.import",
+        f"plan {plan_name}",
+        before={"rates": before},
+        after={"rates": _rate_count(session, plan.id), "imported": count, "replace": replace},
+        address=address,
+    )
+    return count
+
+
+def _rate_count(session: Session, plan_id: int) -> int:
+    return session.execute(
+        select(func.count(RateRow.id)).where(RateRow.plan_id == plan_id)
+    ).scalar_one()
+
+
+def staff_add_band(
+    session: Session,
+    plan_name: str,
+    name: str,
+    days: str,
+    start: str,
+    end: str,
+    *,
+    actor: str,
+    address: str | None = None,
+) -> None:
+    row = tariffs.add_band(session, plan_name, name, days, start, end)
+    record_audit(
+        session,
+        actor,
+        "tariff.band",
+        f"plan {plan_name}",
+        after={"band": row.name, "days": row.days, "start": start, "end": end},
+        address=address,
+    )
+
+
+def staff_add_holiday(
+    session: Session,
+    plan_name: str,
+    day: date,
+    band: str,
+    name: str,
+    *,
+    actor: str,
+    address: str | None = None,
+) -> None:
+    tariffs.add_holiday(session, plan_name, day, band, name)
+    record_audit(
+        session,
+        actor,
+        "tariff.holiday",
+        f"plan {plan_name}",
+        after={"day": day.isoformat(), "band": band, "name": name},
+        address=address,
+    )

@@ -1,0 +1,486 @@
+"""Calls and money: authorize a call (hold its first slice), settle it (charge and CDR).
+
+The AGI adapters and the AMI listener call these; they never touch a balance themselves.
+Every second a call may run is paid for by a hold before it runs: the hold is opened under
+the account's row lock, so concurrent calls on one wallet can never hold more than it has.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from rating import CallPricing, Rate, Tariff, charged_seconds
+from rating.pricing import LONGEST_CALL_SECONDS
+from rating.sharing import LiveCall, share_credit
+from wallet import ledger
+from wallet.errors import NotFound
+from wallet.models import Account, Call, CallRecord, Customer, Hold, SipIdentity, TariffPlan
+from wallet.tariffs import load_tariff
+
+OK, NOCREDIT, NORATE, BLOCKED, UNKNOWN, LIMIT, ERROR = (
+    "OK",
+    "NOCREDIT",
+    "NORATE",
+    "BLOCKED",
+    "UNKNOWN",
+    "LIMIT",
+    "ERROR",
+)
+LIVE_STATUSES = ("authorized", "answered")
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """The operator's rules that shape an authorization (from pulsa's settings)."""
+
+    mode: str = "live"  # live: first slice only; static: everything available
+    slice_seconds: int = 60
+    hold_expiry_seconds: int = 4 * 3600
+    free_prefixes: tuple[str, ...] = ()
+    free_call_seconds: int = 3600
+    min_credit: int = 0
+    max_concurrent_calls: int = 0
+    default_plan: str = "default"
+    renew_within_seconds: int = 20  # live calls with less than this left get a new slice
+
+    @classmethod
+    def from_settings(cls, settings) -> CallPolicy:
+        return cls(
+            mode=settings.call_mode,
+            slice_seconds=settings.call_slice_seconds,
+            hold_expiry_seconds=settings.hold_expiry_seconds,
+            free_prefixes=settings.free_prefixes,
+            free_call_seconds=settings.free_call_seconds,
+            min_credit=settings.min_credit_micro,
+            max_concurrent_calls=settings.max_concurrent_calls,
+            default_plan=settings.default_tariff_plan,
+        )
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """What Asterisk tells about a call about to be dialled."""
+
+    identities: Sequence[tuple[str, str]]  # (kind, value) in the operator's order
+    dialled: str  # normalized: digits only
+    at: datetime  # aware
+    uniqueid: str = ""
+    linkedid: str | None = None
+    channel: str = ""
+    caller: str = ""
+    server: str = ""
+
+
+@dataclass(frozen=True)
+class Authorization:
+    status: str
+    reason: str
+    account_id: int | None = None
+    call_id: int | None = None
+    slice_ms: int = 0  # what the hold pays for, counted from answer
+    max_ms: int = 0  # what the whole available credit would pay for, this call alone
+    rate: Rate | None = None
+    credit_left: int = 0  # available after the hold
+
+
+@dataclass
+class TariffCache:
+    """Tariff plans loaded once per plan revision, so a change applies to the next call
+    without reloading a large plan for every call. One per process, not global."""
+
+    _plans: dict[int, tuple[int, Tariff]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, session: Session, plan_id: int, revision: int | None = None) -> Tariff:
+        """The plan as it is now; pass its `revision` when already read, to save a query."""
+        if revision is None:
+            revision = session.execute(
+                select(TariffPlan.revision).where(TariffPlan.id == plan_id)
+            ).scalar_one()
+        cached = self._plans.get(plan_id)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        tariff = load_tariff(session, plan_id)
+        with self._lock:
+            self._plans[plan_id] = (revision, tariff)
+        return tariff
+
+
+def find_account_id(session: Session, identities: Sequence[tuple[str, str]]) -> int | None:
+    """The first identity, in the operator's order, that belongs to an account."""
+    wanted = [(kind, value) for kind, value in identities if value]
+    if not wanted:
+        return None
+    rows = session.execute(
+        select(SipIdentity.kind, SipIdentity.value, SipIdentity.account_id).where(
+            or_(*(and_(SipIdentity.kind == k, SipIdentity.value == v) for k, v in wanted))
+        )
+    ).all()
+    found = {(kind, value): account_id for kind, value, account_id in rows}
+    return next((found[pair] for pair in wanted if pair in found), None)
+
+
+def authorize_call(
+    session: Session, request: CallRequest, policy: CallPolicy, tariffs: TariffCache
+) -> Authorization:
+    """Decide whether a call may be dialled and open the hold that pays for its start."""
+    account_id = find_account_id(session, request.identities)
+    if account_id is None:
+        shown = ", ".join(f"{k}={v}" for k, v in request.identities if v) or "nothing"
+        return Authorization(UNKNOWN, f"no account for {shown}")
+    account = ledger.lock_account(session, account_id)
+    plan_id = account.tariff_plan_id or _default_plan_id(session, policy.default_plan)
+    # One query for what the decision needs besides the account row.
+    customer_status, revision, live_calls = session.execute(
+        select(
+            Customer.status,
+            select(TariffPlan.revision).where(TariffPlan.id == plan_id).scalar_subquery(),
+            select(func.count(Call.id))
+            .where(Call.account_id == account_id, Call.status.in_(LIVE_STATUSES))
+            .scalar_subquery(),
+        ).where(Customer.id == account.customer_id)
+    ).one()
+    if account.status != "active" or customer_status != "active":
+        state = account.status if account.status != "active" else f"customer {customer_status}"
+        return Authorization(BLOCKED, f"account {account_id} is {state}", account_id)
+    if any(request.dialled.startswith(prefix) for prefix in policy.free_prefixes):
+        return _authorize_free(session, account, request, policy)
+    limit = account.max_concurrent_calls or policy.max_concurrent_calls
+    if limit and live_calls >= limit:
+        return Authorization(LIMIT, f"account {account_id} has {live_calls} calls up", account_id)
+    if plan_id is None:
+        return Authorization(NORATE, f"account {account_id} has no tariff plan", account_id)
+    tariff = tariffs.get(session, plan_id, revision)
+    pricing = CallPricing.for_call(tariff, request.dialled, request.at)
+    if pricing is None:
+        return Authorization(NORATE, f"no rate for {request.dialled}", account_id)
+    rate = pricing.rate
+    available = account.available
+    first_second = max(1, rate.grace)
+    if available < policy.min_credit or pricing.cost(first_second) > available:
+        return Authorization(
+            NOCREDIT,
+            f"account {account_id} has {available} available",
+            account_id,
+            rate=rate,
+            credit_left=available,
+        )
+    whole = pricing.max_duration(available)
+    if policy.mode == "static":
+        seconds = whole
+    else:
+        # A fair share: a call starting beside others on the same wallet gets no more
+        # than its part of what is left, so the first call cannot hold everything.
+        share = available // (live_calls + 1)
+        wanted = max(policy.slice_seconds, rate.initial_block)
+        seconds = min(wanted, pricing.max_duration(share))
+        seconds = min(max(seconds, charged_seconds(rate, first_second)), whole)
+    amount = pricing.cost(seconds)
+    paid = pricing.max_duration(amount)  # invariant 5: exactly what the hold pays for
+    hold = ledger.open_hold(
+        session,
+        account.id,
+        amount,
+        purpose="call",
+        reference=request.uniqueid or None,
+        expires_at=_expiry(request.at, policy, paid),
+    )
+    call = _record_call(session, account, hold, request, plan_id, rate.prefix, policy.mode, paid)
+    return Authorization(
+        OK,
+        f"{policy.mode} slice {paid}s of {whole}s at {rate.prefix or '*'}",
+        account.id,
+        call.id,
+        slice_ms=paid * 1000,
+        max_ms=whole * 1000,
+        rate=rate,
+        credit_left=account.available,
+    )
+
+
+def settle_call(
+    session: Session,
+    call_id: int,
+    *,
+    billsec: int,
+    disposition: str,
+    answered_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    tariffs: TariffCache | None = None,
+    dst_channel: str | None = None,
+    source: str = "cdr",
+) -> CallRecord:
+    """Charge a finished call exactly once and write its CDR.
+
+    The cost is `rating`'s cost of the billable seconds from the moment of answer, capped
+    at what the hold and the wallet can pay (a call never runs past its holds, so the cap
+    only matters if Asterisk was told otherwise). Unanswered calls cost nothing. Settling
+    the same call again returns the first CDR and charges nothing more.
+    """
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    account = ledger.lock_account(session, call.account_id)
+    session.refresh(call)
+    existing = session.execute(
+        select(CallRecord).where(CallRecord.hold_id == call.hold_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    answered = disposition == "ANSWERED" and billsec > 0
+    cost, charged, rate = 0, 0, None
+    answer_moment = answered_at or call.answered_at or call.authorized_at
+    if answered and call.mode != "free" and call.plan_id is not None:
+        tariff = (tariffs or TariffCache()).get(session, call.plan_id)
+        pricing = CallPricing.for_call(tariff, call.dialled, answer_moment.replace(tzinfo=UTC))
+        if pricing is not None:
+            rate = pricing.rate
+            cost = pricing.cost(billsec)
+            charged = charged_seconds(rate, billsec)
+    hold = session.get(Hold, call.hold_id) if call.hold_id else None
+    if hold is not None:
+        payable = hold.amount + max(account.available, 0)
+        cost = min(cost, payable)
+        ledger.settle_hold(session, hold.id, cost, key=f"call:{call.id}:settle")
+    now = ledger.utcnow()
+    call.status = "settled"
+    call.ended_at = ended_at or now
+    if answered and call.answered_at is None:
+        call.answered_at = answer_moment
+    record = CallRecord(
+        account_id=call.account_id,
+        hold_id=call.hold_id,
+        asterisk_server=call.asterisk_server,
+        uniqueid=call.uniqueid or f"pulsa-{call.id}",
+        linkedid=call.linkedid,
+        channel=call.channel,
+        dst_channel=dst_channel,
+        caller=call.caller,
+        callee=call.dialled,
+        destination_prefix=rate.prefix if rate else call.rate_prefix,
+        rate_description=rate.description if rate else None,
+        rate_band=rate.band if rate else None,
+        price_per_minute=rate.price_per_minute if rate else None,
+        start_at=call.authorized_at,
+        answer_at=answer_moment if answered else None,
+        end_at=call.ended_at,
+        duration=int(((ended_at or now) - call.authorized_at).total_seconds()),
+        billsec=billsec if answered else 0,
+        charged_seconds=charged,
+        cost=cost,
+        disposition=disposition,
+        source=source,
+        created_at=now,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _authorize_free(
+    session: Session, account: Account, request: CallRequest, policy: CallPolicy
+) -> Authorization:
+    seconds = policy.free_call_seconds
+    hold = ledger.open_hold(
+        session,
+        account.id,
+        0,
+        purpose="call",
+        reference=request.uniqueid or None,
+        expires_at=_expiry(request.at, policy, seconds),
+    )
+    call = _record_call(session, account, hold, request, None, None, "free", seconds)
+    return Authorization(
+        OK,
+        f"free destination {request.dialled}",
+        account.id,
+        call.id,
+        slice_ms=seconds * 1000,
+        max_ms=seconds * 1000,
+        credit_left=account.available,
+    )
+
+
+def _record_call(
+    session: Session,
+    account: Account,
+    hold: Hold,
+    request: CallRequest,
+    plan_id: int | None,
+    prefix: str | None,
+    mode: str,
+    paid_seconds: int,
+) -> Call:
+    call = Call(
+        account_id=account.id,
+        hold_id=hold.id,
+        asterisk_server=request.server,
+        uniqueid=request.uniqueid,
+        linkedid=request.linkedid,
+        channel=request.channel,
+        caller=request.caller,
+        dialled=request.dialled,
+        plan_id=plan_id,
+        rate_prefix=prefix,
+        mode=mode,
+        status="authorized",
+        paid_ms=paid_seconds * 1000,
+        debit_sequence=0,
+        authorized_at=request.at.astimezone(UTC).replace(tzinfo=None),
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def _default_plan_id(session: Session, name: str) -> int | None:
+    return session.execute(
+        select(TariffPlan.id).where(TariffPlan.name == name)
+    ).scalar_one_or_none()
+
+
+def _expiry(at: datetime, policy: CallPolicy, paid_seconds: int) -> datetime:
+    # Long enough for the listener (or the hangup AGI) to settle the call after an
+    # outage; an expired hold is released, never charged.
+    moment = at.astimezone(UTC).replace(tzinfo=None)
+    return moment + timedelta(seconds=max(policy.hold_expiry_seconds, paid_seconds + 3600))
+
+
+def expire_calls(session: Session, now: datetime | None = None) -> list[int]:
+    """Release the holds whose time is up and mark their calls expired (never charged);
+    returns the ids of those calls so the admin can look at them."""
+    hold_ids = ledger.expire_holds(session, now)
+    if not hold_ids:
+        return []
+    calls = session.execute(select(Call).where(Call.hold_id.in_(hold_ids))).scalars().all()
+    for call in calls:
+        call.status = "expired"
+        call.ended_at = call.ended_at or ledger.utcnow()
+    session.flush()
+    return [call.id for call in calls]
+
+
+@dataclass(frozen=True)
+class Share:
+    """What sharing a wallet decided for one live call (seconds counted from answer)."""
+
+    call_id: int
+    elapsed_s: int
+    paid_s: int  # what its holds pay for now
+    target_s: int  # what they should pay for after the sharing
+
+    @property
+    def shortens(self) -> bool:
+        return self.target_s < self.paid_s
+
+
+def answer_call(session: Session, call_id: int, answered_at: datetime) -> Call:
+    """Record the moment of answer (naive UTC); the first one seen wins."""
+    call = _get_call(session, call_id)
+    if call.answered_at is None and call.status == "authorized":
+        call.answered_at = answered_at
+        call.status = "answered"
+        session.flush()
+    return call
+
+
+def plan_shares(
+    session: Session, account_id: int, now: datetime, policy: CallPolicy, tariffs: TariffCache
+) -> list[Share]:
+    """Share a wallet between its live answered calls (rating.sharing): full slices when
+    it can pay one for every call, otherwise an end moment common to all of them.
+
+    Nothing is written. Apply the plan with `apply_share`: shortened calls only after
+    Asterisk has shortened them, lengthened calls before Asterisk is told.
+    """
+    account = ledger.lock_account(session, account_id)
+    calls = (
+        session.execute(
+            select(Call)
+            .where(Call.account_id == account_id, Call.status == "answered", Call.mode == "live")
+            .order_by(Call.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not calls:
+        return []
+    live: list[LiveCall] = []
+    pool = account.available
+    for call in calls:
+        pricing = _pricing(session, call, tariffs)
+        hold = session.get(Hold, call.hold_id)
+        paid = call.paid_ms // 1000
+        elapsed = min(_elapsed(call, now), paid)
+        pool += hold.amount - pricing.cost(elapsed)
+        cap = min(pricing.rate.max_duration or LONGEST_CALL_SECONDS, LONGEST_CALL_SECONDS)
+        live.append(LiveCall(pricing.cost, elapsed, paid, pricing.rate.increment, max(cap, paid)))
+    targets = share_credit(live, pool, policy.slice_seconds, policy.renew_within_seconds)
+    return [
+        Share(call.id, one.elapsed, one.paid, target)
+        for call, one, target in zip(calls, live, targets, strict=True)
+    ]
+
+
+def apply_share(
+    session: Session, call_id: int, now: datetime, target_s: int, tariffs: TariffCache
+) -> int:
+    """Debit a live call's usage so far, then make its hold pay exactly for `target_s`
+    seconds from answer (less when the wallet has less). Returns what the hold now pays
+    for, in ms from answer. Shrink only after Asterisk enforces the shorter limit."""
+    call = _get_call(session, call_id)
+    account = ledger.lock_account(session, call.account_id)
+    session.refresh(call)
+    if call.status != "answered" or call.hold_id is None:
+        return call.paid_ms
+    hold = session.get(Hold, call.hold_id)
+    session.refresh(hold)
+    pricing = _pricing(session, call, tariffs)
+    elapsed = min(_elapsed(call, now), call.paid_ms // 1000)
+    due = pricing.cost(elapsed) - hold.used
+    if due > 0:
+        call.debit_sequence += 1
+        ledger.debit_against_hold(
+            session, hold.id, due, key=f"call:{call.id}:debit:{call.debit_sequence}"
+        )
+    wanted = max(pricing.cost(max(target_s, elapsed)), hold.used)
+    affordable = hold.amount + max(account.available, 0)
+    amount = min(wanted, affordable)
+    if amount != hold.amount:
+        ledger.resize_hold(session, hold.id, amount)
+    paid = pricing.max_duration(amount)
+    call.paid_ms = paid * 1000
+    # A long call must not outlive its hold: keep the expiry an hour past its paid end.
+    expiry = (call.answered_at or now) + timedelta(seconds=paid + 3600)
+    if hold.expires_at is not None and hold.expires_at < expiry:
+        hold.expires_at = expiry
+    session.flush()
+    return call.paid_ms
+
+
+def _get_call(session: Session, call_id: int) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    return call
+
+
+def _elapsed(call: Call, now: datetime) -> int:
+    if call.answered_at is None:
+        return 0
+    return max(0, int((now - call.answered_at).total_seconds()))
+
+
+def _pricing(session: Session, call: Call, tariffs: TariffCache) -> CallPricing:
+    tariff = tariffs.get(session, call.plan_id)
+    moment = (call.answered_at or call.authorized_at).replace(tzinfo=UTC)
+    pricing = CallPricing.for_call(tariff, call.dialled, moment)
+    if pricing is None:
+        raise NotFound(f"call {call.id}: no rate for {call.dialled} any more")
+    return pricing

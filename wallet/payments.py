@@ -1,0 +1,308 @@
+"""Payment requests (top-ups customers ask for elsewhere, with a proof of transfer) and
+the bank accounts customers pay into.
+
+Confirming a request credits the wallet through `ledger.top_up` with a key derived from
+the request's id, so a double click, two admins at once or a retried request credit it
+once; the request row is locked while it is decided.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from wallet import ledger
+from wallet.errors import InvalidInput, NotFound, WalletError
+from wallet.models import Account, Base, Id
+from wallet.staff import record_audit
+
+REQUEST_STATUSES = ("pending", "confirmed", "rejected")
+REQUEST_SOURCES = ("portal", "chat", "admin")
+MAX_PROOF_BYTES = 5 * 1024 * 1024
+# Recognized by their first bytes, never by the name or the type the browser claims.
+_IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+
+
+class PaymentDecided(WalletError):
+    """The request was already confirmed or rejected (by someone else, or just now)."""
+
+
+class BankAccount(Base):
+    __tablename__ = "bank_accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bank_name: Mapped[str] = mapped_column(String(100))
+    account_number: Mapped[str] = mapped_column(String(60))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+
+class PaymentRequest(Base):
+    __tablename__ = "payment_requests"
+    __table_args__ = (Index("ix_payment_requests_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(30), default="bank_transfer")
+    bank_account_id: Mapped[int | None] = mapped_column(ForeignKey("bank_accounts.id"))
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    proof_path: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20), default="portal")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+
+    bank_account: Mapped[BankAccount | None] = relationship()
+    account: Mapped[Account] = relationship()
+
+
+# --- proofs on disk ---------------------------------------------------------------------
+
+
+def store_proof(folder: Path, data: bytes) -> str:
+    """Save an uploaded proof image under `folder`; returns its name relative to it.
+
+    The name is random (never the uploaded one) and the content must be a PNG, JPEG or
+    GIF image, so an upload can neither overwrite a file nor be served as a page.
+    """
+    if not data:
+        raise InvalidInput("the proof file is empty")
+    if len(data) > MAX_PROOF_BYTES:
+        raise InvalidInput(f"the proof image is larger than {MAX_PROOF_BYTES // 1024 // 1024} MB")
+    extension = next((ext for magic, ext in _IMAGE_SIGNATURES if data.startswith(magic)), None)
+    if extension is None:
+        raise InvalidInput("the proof must be a PNG, JPEG or GIF image")
+    folder = Path(folder)
+    sub = ledger.utcnow().strftime("%Y-%m")
+    (folder / sub).mkdir(parents=True, exist_ok=True)
+    name = f"{sub}/{secrets.token_hex(16)}.{extension}"
+    (folder / name).write_bytes(data)
+    return name
+
+
+def proof_file(folder: Path, relative: str) -> Path:
+    """The path of a stored proof, refusing anything outside `folder`."""
+    root = Path(folder).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents or not path.is_file():
+        raise NotFound("no such proof file")
+    return path
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def create_payment_request(
+    session: Session,
+    account_id: int,
+    amount: int,
+    *,
+    method: str = "bank_transfer",
+    bank_account_id: int | None = None,
+    reference: str = "",
+    note: str = "",
+    proof_path: str | None = None,
+    source: str = "portal",
+) -> PaymentRequest:
+    if not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("the amount must be greater than zero")
+    if method not in ledger.TOP_UP_METHODS:
+        raise InvalidInput(f"unknown method {method!r}")
+    if source not in REQUEST_SOURCES:
+        raise InvalidInput(f"unknown source {source!r}")
+    if session.get(Account, account_id) is None:
+        raise NotFound(f"account {account_id} does not exist")
+    if bank_account_id is not None and session.get(BankAccount, bank_account_id) is None:
+        raise NotFound(f"bank account {bank_account_id} does not exist")
+    request = PaymentRequest(
+        account_id=account_id,
+        amount=amount,
+        method=method,
+        bank_account_id=bank_account_id,
+        reference=(reference or "").strip()[:200],
+        note=(note or "").strip(),
+        proof_path=proof_path,
+        source=source,
+        status="pending",
+        created_at=ledger.utcnow(),
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def _lock_request(session: Session, request_id: int) -> PaymentRequest:
+    request = session.execute(
+        select(PaymentRequest)
+        .where(PaymentRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if request is None:
+        raise NotFound(f"payment request {request_id} does not exist")
+    return request
+
+
+def payment_key(request_id: int) -> str:
+    return f"payment-request:{request_id}"
+
+
+def confirm_payment(
+    session: Session, request_id: int, *, actor: str, address: str | None = None
+) -> tuple[PaymentRequest, bool]:
+    """Credit the wallet for a pending request. Returns the request and whether this call
+    credited it (False when it was confirmed already: a double click changes nothing)."""
+    request = _lock_request(session, request_id)
+    if request.status == "confirmed":
+        return request, False
+    if request.status != "pending":
+        raise PaymentDecided(f"payment request {request_id} was {request.status}")
+    before = ledger.lock_account(session, request.account_id).balance
+    entry = ledger.top_up(
+        session,
+        request.account_id,
+        request.amount,
+        key=payment_key(request.id),
+        method=request.method,
+        reference=request.reference or f"payment request {request.id}",
+        actor=actor,
+        note=request.note or None,
+    )
+    request.status = "confirmed"
+    request.ledger_entry_id = entry.id
+    request.decided_at = ledger.utcnow()
+    request.decided_by = actor
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "payment.confirm",
+        f"payment request {request.id}",
+        before={"status": "pending", "balance": before},
+        after={"status": "confirmed", "balance": entry.balance_after, "entry": entry.id},
+        address=address,
+    )
+    return request, True
+
+
+def reject_payment(
+    session: Session, request_id: int, reason: str, *, actor: str, address: str | None = None
+) -> PaymentRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a rejection needs a reason")
+    request = _lock_request(session, request_id)
+    if request.status != "pending":
+        raise PaymentDecided(f"payment request {request_id} was {request.status}")
+    request.status = "rejected"
+    request.reject_reason = reason
+    request.decided_at = ledger.utcnow()
+    request.decided_by = actor
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "payment.reject",
+        f"payment request {request.id}",
+        before={"status": "pending"},
+        after={"status": "rejected", "reason": reason},
+        address=address,
+    )
+    return request
+
+
+# --- bank accounts ----------------------------------------------------------------------
+
+
+def save_bank_account(
+    session: Session,
+    *,
+    actor: str,
+    bank_name: str,
+    account_number: str,
+    holder_name: str,
+    instructions: str = "",
+    is_active: bool = True,
+    position: int = 0,
+    bank_account_id: int | None = None,
+) -> BankAccount:
+    values = {
+        "bank_name": (bank_name or "").strip(),
+        "account_number": (account_number or "").strip(),
+        "holder_name": (holder_name or "").strip(),
+    }
+    for field, value in values.items():
+        if not value:
+            raise InvalidInput(f"{field.replace('_', ' ')} is required")
+    if bank_account_id is None:
+        row = BankAccount(created_at=ledger.utcnow())
+        session.add(row)
+        before = None
+    else:
+        row = session.get(BankAccount, bank_account_id)
+        if row is None:
+            raise NotFound(f"bank account {bank_account_id} does not exist")
+        before = _bank_state(row)
+    row.bank_name = values["bank_name"][:100]
+    row.account_number = values["account_number"][:60]
+    row.holder_name = values["holder_name"][:200]
+    row.instructions = (instructions or "").strip()
+    row.is_active = is_active
+    row.position = position
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "bank_account.save",
+        f"bank account {row.id}",
+        before=before,
+        after=_bank_state(row),
+    )
+    return row
+
+
+def _bank_state(row: BankAccount) -> dict:
+    return {
+        "bank": row.bank_name,
+        "number": row.account_number,
+        "holder": row.holder_name,
+        "active": row.is_active,
+    }
+
+
+def active_bank_accounts(session: Session) -> list[BankAccount]:
+    """Where customers may pay, in the operator's order (for the portal and the chat)."""
+    return list(
+        session.execute(
+            select(BankAccount)
+            .where(BankAccount.is_active.is_(True))
+            .order_by(BankAccount.position, BankAccount.id)
+        ).scalars()
+    )
