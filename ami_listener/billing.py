@@ -1,0 +1,244 @@
+"""The database side of the listener: small functions, each run in one transaction by
+`Database.run` in a worker thread (never in the event loop). Money moves only through
+`wallet.calls` and `wallet.ledger`; this module reads Call rows and hands them back as
+plain values."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wallet import ledger
+from wallet.calls import (
+    LIVE_STATUSES,
+    CallPolicy,
+    Share,
+    TariffCache,
+    answer_call,
+    apply_share,
+    plan_shares,
+    settle_call,
+)
+from wallet.errors import WalletError
+from wallet.models import Call
+
+log = logging.getLogger("pulsa.ami")
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What the listener needs to know of a Call row."""
+
+    call_id: int
+    account_id: int
+    uniqueid: str
+    channel: str
+    status: str
+    mode: str
+    paid_ms: int
+    answered_at: datetime | None
+    asterisk_server: str
+
+    @classmethod
+    def of(cls, call: Call) -> CallInfo:
+        return cls(
+            call.id,
+            call.account_id,
+            call.uniqueid,
+            call.channel,
+            call.status,
+            call.mode,
+            call.paid_ms,
+            call.answered_at,
+            call.asterisk_server,
+        )
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    call_id: int
+    cost: int
+    billsec: int
+    disposition: str
+    source: str
+
+
+def find_call(
+    session: Session, *, call_id: int | None = None, uniqueid: str = "", servers: Sequence[str]
+) -> CallInfo | None:
+    """The call a channel belongs to (see `_find`), as plain values."""
+    call = _find(session, call_id, uniqueid, servers)
+    return None if call is None else CallInfo.of(call)
+
+
+def _find(
+    session: Session, call_id: int | None, uniqueid: str, servers: Sequence[str]
+) -> Call | None:
+    """By PULSA_CALL when Asterisk gave it (whatever its status), else the live call
+    authorized on the channel with this uniqueid (the one that ran the AGI). Only calls
+    of `servers` are considered."""
+    if call_id is not None:
+        call = session.get(Call, call_id)
+        if call is None or call.asterisk_server not in servers:
+            return None
+        return call
+    if not uniqueid:
+        return None
+    return (
+        session.execute(
+            select(Call)
+            .where(
+                Call.uniqueid == uniqueid,
+                Call.status.in_(LIVE_STATUSES),
+                Call.asterisk_server.in_(list(servers)),
+            )
+            .order_by(Call.id.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def answer_found(
+    session: Session,
+    *,
+    call_id: int | None,
+    uniqueid: str,
+    servers: Sequence[str],
+    at: datetime,
+) -> CallInfo | None:
+    """Find the call (as `_find`) and record its answer, in one transaction; None when
+    the channel is not a pulsa call."""
+    call = _find(session, call_id, uniqueid, servers)
+    if call is None:
+        return None
+    if call.status in LIVE_STATUSES:
+        call = answer_call(session, call.id, at)
+    return CallInfo.of(call)
+
+
+def live_calls(session: Session, servers: Sequence[str]) -> list[CallInfo]:
+    """Every call of these servers that is authorized or answered, oldest first."""
+    calls = session.execute(
+        select(Call)
+        .where(Call.status.in_(LIVE_STATUSES), Call.asterisk_server.in_(list(servers)))
+        .order_by(Call.id)
+    ).scalars()
+    return [CallInfo.of(call) for call in calls]
+
+
+def plan(
+    session: Session, account_id: int, now: datetime, policy: CallPolicy, tariffs: TariffCache
+) -> list[Share]:
+    return plan_shares(session, account_id, now, policy, tariffs)
+
+
+def apply(
+    session: Session, call_id: int, now: datetime, target_s: int, tariffs: TariffCache
+) -> int:
+    return apply_share(session, call_id, now, target_s, tariffs)
+
+
+def apply_all(
+    session: Session, items: Sequence[tuple[int, int]], now: datetime, tariffs: TariffCache
+) -> dict[int, int]:
+    """`apply_share` for several calls of one wallet in one transaction, in the order
+    given (the shortened ones first, so that what they give back can be taken): call id ->
+    what its hold now pays for (ms). A call that cannot be applied (its rate is gone...)
+    is left out and logged, without undoing the others."""
+    paid: dict[int, int] = {}
+    for call_id, target_s in items:
+        try:
+            with session.begin_nested():
+                paid[call_id] = apply_share(session, call_id, now, target_s, tariffs)
+        except WalletError as error:
+            log.error("call %s: cannot apply its share: %s", call_id, error)
+    return paid
+
+
+def answer_many(session: Session, items: Sequence[dict]) -> list[CallInfo | None]:
+    """`answer_found` for several calls in one transaction (no account is locked)."""
+    return [answer_found(session, **item) for item in items]
+
+
+def settle_many(session: Session, items: Sequence[dict]) -> list[Settled | Exception | None]:
+    """`settle` for several calls in one transaction, their wallets locked in ascending
+    id order (pulsa's rule against deadlocks), each in its own savepoint: a call that
+    cannot be settled gets its error back without undoing the others."""
+    found = [_find(session, item["call_id"], item["uniqueid"], item["servers"]) for item in items]
+    order = sorted(range(len(items)), key=lambda i: (found[i].account_id if found[i] else 0, i))
+    results: list[Settled | Exception | None] = [None] * len(items)
+    for index in order:
+        call = found[index]
+        if call is None:
+            continue
+        item = dict(items[index], call_id=call.id)
+        try:
+            with session.begin_nested():
+                results[index] = settle(session, **item)
+        except (WalletError, IntegrityError) as error:  # this call's own problem
+            results[index] = error
+    return results
+
+
+def settle(
+    session: Session,
+    *,
+    call_id: int | None,
+    uniqueid: str,
+    servers: Sequence[str],
+    billsec: int,
+    disposition: str,
+    answered_at: datetime | None,
+    ended_at: datetime,
+    dst_channel: str | None,
+    source: str,
+    tariffs: TariffCache,
+) -> Settled | None:
+    """Find the call (as `_find`) and settle it, in one transaction (`settle_call` charges
+    once: settling again gives the first CDR back); None when it is not a pulsa call."""
+    call = _find(session, call_id, uniqueid, servers)
+    if call is None:
+        return None
+    record = settle_call(
+        session,
+        call.id,
+        billsec=billsec,
+        disposition=disposition,
+        answered_at=answered_at,
+        ended_at=ended_at,
+        tariffs=tariffs,
+        dst_channel=dst_channel or None,
+        source=source,
+    )
+    return Settled(call.id, record.cost, record.billsec, record.disposition, record.source)
+
+
+def expire(session: Session, call_id: int, now: datetime) -> bool:
+    """A call whose channel went away while nobody watched, and that was never seen
+    answered: its hold is released (status expired, nothing charged). False when the call
+    was settled or expired meanwhile."""
+    call = session.get(Call, call_id)
+    if call is None:
+        return False
+    ledger.lock_account(session, call.account_id)
+    session.refresh(call)
+    if call.status not in LIVE_STATUSES:
+        return False
+    if call.hold_id is not None:
+        ledger.release_hold(session, call.hold_id, status="expired")
+    call.status = "expired"
+    call.ended_at = call.ended_at or now
+    session.flush()
+    return True

@@ -1,0 +1,690 @@
+"""The AMI listener: follows every pulsa call on one or more Asterisk servers, keeps its
+limit in Asterisk paid for slice after slice, and settles it at the end.
+
+One task per followed call runs its life in order: find its Call row, record the answer,
+renew before the paid time runs out, settle (or expire) once it is over. Renewals share
+the wallet between all its live calls (`wallet.calls.plan_shares`) and apply the plan in
+the only safe order:
+
+- a call that gets LESS time is shortened in Asterisk first (`Setvar TIMEOUT(absolute)`
+  on the called channel, and only once Asterisk answered Success), then its hold shrinks;
+- a call that gets MORE time has its hold grown first (committed), then Asterisk is told.
+
+The limit sent is `floor(paid - elapsed) - safety` (floor to whole seconds by default,
+to milliseconds with PULSA_AMI_LIMIT_PRECISION_MS=1), and never 0 (0 would remove the
+limit): nothing is sent when less would be left. So Asterisk never lets a call run past
+what its hold pays for, whatever fails in between: a lost connection, a dead database or
+a killed listener only make calls end at the end of their current slice.
+
+Database work runs in a thread pool (`Database.run`), never in the event loop; the events
+of a server are read in order by panoramisk and handled without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ami_listener import billing
+from ami_listener.billing import CallInfo
+from ami_listener.calls import Expire, FollowedCall, Settle
+from ami_listener.clock import Clock, SystemClock
+from ami_listener.config import ListenerConfig
+from ami_listener.link import ServerLink
+from wallet.calls import CallPolicy, TariffCache
+from wallet.db import Database
+from wallet.errors import WalletError
+
+T = TypeVar("T")
+log = logging.getLogger("pulsa.ami")
+
+_MIN_GAP = timedelta(milliseconds=500)  # between two renewals of one call
+_DB_RETRY = timedelta(seconds=1)  # renewal again after a database error
+_LAST_CALL = timedelta(milliseconds=500)  # the last renewal starts this long before the end
+_BATCH = 50  # answers or settlements written in one transaction, at most
+#: Usage is debited up to this long before now: the Hangup of a call may be on its way
+#: (or waiting to be read) while its renewal runs, and what was debited cannot be more
+#: than what Asterisk then bills.
+_DEBIT_LAG = timedelta(seconds=2)
+
+
+def _db_unavailable(error: BaseException) -> bool:
+    """Errors after which the same work may succeed later (the database is down, a
+    connection broke, the pool is exhausted), as opposed to a wrong operation."""
+    if isinstance(error, PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and not isinstance(error, IntegrityError)
+
+
+class _Batcher:
+    """Groups the same database work for many calls into one transaction: whatever is
+    asked while a batch runs goes into the next one (no waiting to fill a batch)."""
+
+    def __init__(
+        self, listener: Listener, work: Callable[..., list[Any]], what: str, parallel: int
+    ) -> None:
+        self.listener = listener
+        self.work = work
+        self.what = what
+        self.parallel = max(1, parallel)  # transactions at once (their round trips overlap)
+        self.pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def submit(self, **item: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((item, future))
+        if len(self.tasks) < self.parallel:
+            task = asyncio.ensure_future(self._drain())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:_BATCH], self.pending[_BATCH:]
+            live = [(item, future) for item, future in batch if not future.done()]
+            if not live:
+                continue
+            try:
+                results = await self.listener.db(
+                    self.work, [item for item, _ in live], what=self.what
+                )
+            except Exception as error:
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), result in zip(live, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+@dataclass
+class Stats:
+    """Counters since the start, for logs, tests and the benchmark."""
+
+    events: int = 0
+    followed: int = 0
+    answered: int = 0
+    renewals: int = 0
+    debits: int = 0  # apply_share runs: usage debited, hold resized
+    extended: int = 0
+    shortened: int = 0
+    setvars: int = 0
+    setvar_failures: int = 0
+    settled_cdr: int = 0
+    settled_estimated: int = 0
+    expired: int = 0
+    db_errors: int = 0
+    logins: int = 0
+    disconnects: int = 0
+    resyncs: int = 0
+    #: seconds from the event that ended a call to its settlement committed
+    settle_delays: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
+
+    def line(self) -> str:
+        delays = sorted(self.settle_delays)
+        p50 = delays[len(delays) // 2] if delays else 0.0
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else 0.0
+        return (
+            f"events={self.events} followed={self.followed} answered={self.answered} "
+            f"renewals={self.renewals} debits={self.debits} setvars={self.setvars} "
+            f"setvar_failures={self.setvar_failures} settled={self.settled_cdr}+"
+            f"{self.settled_estimated} estimated expired={self.expired} "
+            f"db_errors={self.db_errors} logins={self.logins} resyncs={self.resyncs} "
+            f"settle_p50={p50 * 1000:.0f}ms settle_p99={p99 * 1000:.0f}ms"
+        )
+
+
+class Listener:
+    """Follows the calls of the configured Asterisk servers (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: ListenerConfig,
+        database: Database,
+        policy: CallPolicy,
+        *,
+        clock: Clock | None = None,
+        tariffs: TariffCache | None = None,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.clock: Clock = clock or SystemClock()
+        self.tariffs = tariffs or TariffCache()
+        margin = min(config.renew_margin_s, max(1.0, policy.slice_seconds / 2))
+        self.margin = timedelta(seconds=margin)
+        # A renewal must be allowed to give a slice to the call that asked for it.
+        within = max(policy.renew_within_seconds, math.ceil(margin) + 1)
+        self.policy = replace(policy, renew_within_seconds=within)
+        self.safety_ms = config.safety_ms
+        self.precision_ms = config.limit_precision_ms
+        self.cdr_wait = timedelta(seconds=config.cdr_wait_s)
+        self.recheck = timedelta(seconds=config.recheck_s)
+        self.stats = Stats()
+        #: Followed calls by Call id, on every server.
+        self.calls: dict[int, FollowedCall] = {}
+        unnamed = config.claim_unnamed
+        if unnamed is None:
+            unnamed = len(config.servers) == 1
+        self.links: dict[str, ServerLink] = {
+            server.name: ServerLink(self, server, (server.name, "") if unnamed else (server.name,))
+            for server in config.servers
+        }
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._working = 0
+        self._sequence = 0
+        self._db_warned = 0.0
+        workers = config.db_workers
+        self._answers = _Batcher(self, billing.answer_many, "answer", max(1, workers // 4))
+        self._settlements = _Batcher(self, billing.settle_many, "settle", max(1, workers // 2))
+
+    # --- life --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.config.db_workers, thread_name_prefix="pulsa-ami-db"
+            )
+        for link in self.links.values():
+            link.start()
+
+    async def stop(self) -> None:
+        for link in self.links.values():
+            await link.stop()
+        tasks = list(self._tasks)
+        for batcher in (self._answers, self._settlements):
+            tasks.extend(batcher.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown, True)
+
+    async def __aenter__(self) -> Listener:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def connected(self) -> bool:
+        """Every server logged in and resynchronized."""
+        return all(link.logged_in and not link.resyncing for link in self.links.values())
+
+    def idle(self) -> bool:
+        """Nothing to do until an event arrives or the clock reaches a renewal (tests)."""
+        if self._working:
+            return False
+        for link in self.links.values():
+            if link.resyncing:
+                return False
+            for call in link.calls():
+                if call.wake.is_set() or (call.sleeper is not None and call.sleeper.done()):
+                    return False
+        return True
+
+    def sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    # --- database ------------------------------------------------------------------------------
+    async def db(
+        self, work: Callable[..., T], *args: Any, what: str, retry: bool = True, **kwargs: Any
+    ) -> T:
+        """Run `work(session, *args, **kwargs)` in one transaction in the thread pool. While
+        the database is unavailable, try again with backoff (or raise at once when not
+        `retry`)."""
+        loop = asyncio.get_running_loop()
+        delay = 0.1
+        while True:
+            try:
+                return await loop.run_in_executor(
+                    self._executor,
+                    lambda: self.database.run(lambda session: work(session, *args, **kwargs)),
+                )
+            except Exception as error:
+                if not _db_unavailable(error):
+                    raise
+                self.stats.db_errors += 1
+                if time.monotonic() - self._db_warned > 5:
+                    self._db_warned = time.monotonic()
+                    reason = str(getattr(error, "orig", error)).strip().splitlines()
+                    log.warning(
+                        "database unavailable (%s): %s", what, reason[0] if reason else error
+                    )
+                if not retry:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.db_retry_max_s)
+
+    # --- following calls -----------------------------------------------------------------------
+    def start_following(self, call: FollowedCall) -> None:
+        if call.call_id is None and call.hint is not None:
+            call.call_id = call.hint  # PULSA_CALL: checked when the row is first read
+            call.resolved_seq = self.sequence()
+        if call.call_id is not None:
+            self.calls.setdefault(call.call_id, call)
+        self.stats.followed += 1
+        self._working += 1
+        task = asyncio.ensure_future(self._follow(call))
+        call.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def adopt(self, call: FollowedCall, info: CallInfo) -> None:
+        """Fill a followed call with what its Call row says."""
+        call.call_id = info.call_id
+        call.account_id = info.account_id
+        call.mode = info.mode
+        call.paid_ms = info.paid_ms
+        call.resolved_seq = self.sequence()
+        if info.status == "answered" and info.answered_at is not None:
+            call.answer_recorded = True
+            call.db_answered_at = info.answered_at
+            call.granted_at = self.clock.now()  # unknown: as if just given
+        self.calls[info.call_id] = call
+
+    def poke(self, call: FollowedCall) -> None:
+        call.wake.set()
+        waiter = call.sleeper
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _follow(self, call: FollowedCall) -> None:
+        try:
+            await self._run(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s (%s): giving up following it", call.call_id, call.caller_channel)
+        finally:
+            self._working -= 1
+            call.link.forget(call, reject=call.rejected)
+            for key in {call.call_id, call.hint}:
+                if key is not None and self.calls.get(key) is call:
+                    del self.calls[key]
+
+    async def _run(self, call: FollowedCall) -> None:
+        """A call's life. Its Call row is read only when something must be written (the
+        answer, the settlement), in the same transaction."""
+        while not call.settled:
+            call.wake.clear()
+            now = self.clock.now()
+            if call.answered_at is not None and not call.answer_recorded:
+                if not await self._answer(call):
+                    return
+                continue
+            decision = call.decide(now, self.cdr_wait)
+            if isinstance(decision, Settle):
+                await self._settle(call, decision)
+                return
+            if isinstance(decision, Expire):
+                await self._expire(call)
+                return
+            due = self._renewal_due(call, now)
+            if due is not None and due <= now:
+                await self._renew(call)
+                continue
+            moments = [m for m in (decision.until, due, call.retry_at) if m is not None]
+            await self._sleep(call, min(moments) if moments else None)
+
+    def _not_ours(self, call: FollowedCall) -> None:
+        """No live pulsa call on this channel: stop following it. A channel that dialled
+        is remembered so that its later events are ignored."""
+        call.settled = True
+        call.rejected = call.trigger != "status" or bool(call.called_channel)
+        log.debug("%s is not a pulsa call", call.caller_channel)
+
+    async def _sleep(self, call: FollowedCall, until: datetime | None) -> None:
+        """Until `poke` or the clock reaches `until`: one future, no task."""
+        if call.wake.is_set():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        alarm = self.clock.alarm(until, waiter) if until is not None else None
+        call.waiting, call.sleeper = True, waiter
+        self._working -= 1
+        try:
+            await waiter
+        finally:
+            if alarm is not None:
+                alarm.cancel()
+            self._working += 1
+            call.waiting, call.sleeper = False, None
+
+    async def _answer(self, call: FollowedCall) -> bool:
+        """Record the answer (finding the Call row first when needed); False when the
+        channel is not a pulsa call after all."""
+        assert call.answered_at is not None
+        info = await self._answers.submit(
+            call_id=call.call_id,
+            uniqueid=call.caller_uniqueid,
+            servers=call.link.claims,
+            at=call.answered_at,
+        )
+        if info is None or (info.status != "answered" and not info.live):
+            if info is not None:
+                call.call_id = info.call_id
+                call.settled = True  # settled elsewhere meanwhile
+                return True
+            self._not_ours(call)
+            return False
+        other = self.calls.get(info.call_id)
+        if other is not None and other is not call:
+            self._not_ours(call)  # followed through another channel already
+            return False
+        if info.uniqueid and info.uniqueid != call.caller_uniqueid:
+            log.warning(
+                "call %s was authorized on %s but PULSA_CALL is on %s: following the latter",
+                info.call_id,
+                info.uniqueid,
+                call.caller_uniqueid,
+            )
+        self.adopt(call, info)
+        call.answer_recorded = True
+        call.db_answered_at = info.answered_at or call.answered_at
+        call.granted_at = call.db_answered_at
+        # The dialplan's U() set TIMEOUT(absolute) to the first slice, rounded down, at answer.
+        call.asterisk_end = call.db_answered_at + timedelta(seconds=call.paid_ms // 1000)
+        self.stats.answered += 1
+        log.debug(
+            "call %s: answered at %s, %s ms paid", call.call_id, call.db_answered_at, call.paid_ms
+        )
+        return True
+
+    # --- renewals ------------------------------------------------------------------------------
+    def _renewal_due(self, call: FollowedCall, now: datetime) -> datetime | None:
+        """When the call should next ask its wallet for more time (None: never again, or
+        not while its server is away)."""
+        if call.mode != "live" or not call.answer_recorded or call.account_id is None:
+            return None
+        if call.ended_at is not None or call.caller_gone or not call.called_channel:
+            return None
+        if not call.link.logged_in or call.link.resyncing:
+            return None
+        end = self._enforced_end(call)
+        if end is None:
+            return None
+        last_call = end - _LAST_CALL  # a Setvar must reach Asterisk before the end
+        if call.needs_sync:
+            return now if now < last_call else None
+        # The margin before the end, but not before half of the last grant has run: a
+        # short slice (little credit) is not renewed at once, which would hand the rest
+        # of the wallet to the calls up now before another call can start.
+        due = end - self.margin
+        granted = call.granted_at or call.answer_moment
+        if granted is not None and granted < end:
+            due = max(due, granted + (end - granted) / 2)
+        if call.last_attempt is not None:
+            due = max(due, call.last_attempt + (self.recheck if call.stalled else _MIN_GAP))
+        if call.retry_at is not None:
+            due = max(due, call.retry_at)
+        if due > last_call:
+            # One last chance before the end, unless the wallet had nothing more to give
+            # at the last try: then only a recheck (a top-up) may lengthen the call.
+            if call.stalled or (call.last_attempt is not None and call.last_attempt >= last_call):
+                return None
+            due = max(last_call, now)
+        return due
+
+    def _enforced_end(self, call: FollowedCall) -> datetime | None:
+        """When Asterisk will end the call: the end of the last limit it accepted, or of
+        the first slice (set at answer by the dialplan), never later than what is paid."""
+        paid_end = call.limit_end
+        if paid_end is None:
+            return None
+        if call.asterisk_end is not None:
+            return min(call.asterisk_end, paid_end)
+        return paid_end - timedelta(milliseconds=self.safety_ms)
+
+    def _eligible(self, call: FollowedCall | None) -> bool:
+        return (
+            call is not None
+            and not call.settled
+            and call.answer_recorded
+            and call.ended_at is None
+            and not call.caller_gone
+            and bool(call.called_channel)
+            and call.link.logged_in
+            and not call.link.resyncing
+        )
+
+    async def _renew(self, trigger: FollowedCall) -> None:
+        """Share the trigger's wallet between its live calls and apply the plan: calls that
+        get less are shortened in Asterisk first (only those Asterisk confirmed then give
+        their credit back), then every hold is resized in ONE transaction, then the calls
+        that got more are lengthened in Asterisk. Setvars of one step go out together."""
+        assert trigger.account_id is not None
+        lock = self._locks.setdefault(trigger.account_id, asyncio.Lock())
+        async with lock:
+            now = self.clock.now()
+            trigger.last_attempt = now
+            if not self._eligible(trigger):
+                return
+            self.stats.renewals += 1
+            try:
+                shares = await self.db(
+                    billing.plan,
+                    trigger.account_id,
+                    now,
+                    self.policy,
+                    self.tariffs,
+                    what="plan shares",
+                    retry=False,
+                )
+            except Exception as error:
+                if not _db_unavailable(error) and not isinstance(error, WalletError):
+                    raise
+                if isinstance(error, WalletError):
+                    log.error("call %s: cannot plan its wallet: %s", trigger.call_id, error)
+                trigger.retry_at = now + _DB_RETRY
+                return
+            trigger.retry_at = None
+            before = {call.call_id: call.paid_ms for call in self.calls.values()}
+            shorter, longer = [], []
+            for share in shares:
+                call = self.calls.get(share.call_id)
+                if call is None or not self._eligible(call):
+                    continue
+                if share.target_s < share.paid_s:
+                    shorter.append((call, share))
+                elif share.target_s > share.paid_s or call is trigger or call.needs_sync:
+                    longer.append((call, share))  # same length: debit the usage, resync
+            # 1. Shorter: Asterisk first. Too late to shorten safely (less than a second
+            # would be left) or refused: the call keeps what its hold pays for.
+            limits = [(c, self._limit_ms(c, s.target_s * 1000)) for c, s in shorter]
+            done = await asyncio.gather(*(c.link.set_limit(c, n) for c, n in limits if n > 0))
+            confirmed = [cs for (cs, (_, n)) in zip(shorter, limits, strict=True) if n > 0]
+            confirmed = [cs for cs, ok in zip(confirmed, done, strict=True) if ok]
+            # 2. The money, in one transaction: given back first, then taken.
+            items = [(c.call_id, s.target_s) for c, s in (*confirmed, *longer)]
+            if not items:
+                trigger.stalled = True
+                return
+            try:
+                paid = await self.db(
+                    billing.apply_all,
+                    items,
+                    now - _DEBIT_LAG,
+                    self.tariffs,
+                    what="apply shares",
+                    retry=False,
+                )
+            except Exception as error:
+                if not _db_unavailable(error):
+                    raise
+                trigger.retry_at = now + _DB_RETRY
+                return
+            moment = self.clock.now()
+            for call, share in (*confirmed, *longer):
+                got = paid.get(share.call_id)
+                if got is None:
+                    continue
+                self.stats.debits += 1
+                if got != call.paid_ms:
+                    call.granted_at = moment
+                call.paid_ms = got
+            for call, _ in confirmed:
+                call.needs_sync = False
+                self.stats.shortened += 1
+            # 3. Longer: Asterisk last, once the holds pay for it.
+            grown = [
+                (c, self._limit_ms(c, c.paid_ms))
+                for c, _ in longer
+                if c.paid_ms > before.get(c.call_id, 0) or c.needs_sync
+            ]
+            grown = [(c, n) for c, n in grown if n > 0]
+            results = await asyncio.gather(*(c.link.set_limit(c, n) for c, n in grown))
+            for (call, _), ok in zip(grown, results, strict=True):
+                if ok:
+                    if call.paid_ms > before.get(call.call_id, 0):
+                        self.stats.extended += 1
+                    call.needs_sync = False
+            trigger.stalled = trigger.paid_ms <= before.get(trigger.call_id, 0)
+            for call, _ in (*shorter, *longer):
+                if call is not trigger:
+                    self.poke(call)
+
+    def _limit_ms(self, call: FollowedCall, paid_ms: int) -> int:
+        """What to set TIMEOUT(absolute) to, in ms, for a call paid `paid_ms` from answer:
+        the time left, rounded down to the precision, less the safety margin (<= 0: then
+        nothing can be set)."""
+        moment = call.answer_moment
+        assert moment is not None
+        elapsed_ms = (self.clock.now() - moment) // timedelta(milliseconds=1)
+        left = paid_ms - elapsed_ms
+        return left - left % self.precision_ms - self.safety_ms
+
+    # --- the end -------------------------------------------------------------------------------
+    async def _settle(self, call: FollowedCall, decision: Settle) -> None:
+        now = self.clock.now()
+        ended = call.ended_at or now
+        answered_at = None
+        if decision.disposition == "ANSWERED" and decision.billsec > 0:
+            answered_at = call.answer_moment or ended - timedelta(seconds=decision.billsec)
+        dst = call.cdr.dst_channel if call.cdr is not None and call.cdr.dst_channel else None
+        started = time.monotonic()
+        try:
+            settled = await self._settlements.submit(
+                call_id=call.call_id,
+                uniqueid=call.caller_uniqueid,
+                servers=call.link.claims,
+                billsec=decision.billsec,
+                disposition=decision.disposition,
+                answered_at=answered_at,
+                ended_at=ended,
+                dst_channel=dst or call.called_channel or None,
+                source=decision.source,
+                tariffs=self.tariffs,
+            )
+        except (WalletError, IntegrityError) as error:
+            call.settled = True
+            log.error(
+                "call %s cannot be settled (%s): left to the admin; its hold expires after "
+                "PULSA_HOLD_EXPIRY_SECONDS",
+                call.call_id,
+                error,
+            )
+            return
+        if settled is None:
+            self._not_ours(call)
+            return
+        call.call_id = settled.call_id
+        call.settled = True
+        if decision.source == "cdr":
+            self.stats.settled_cdr += 1
+        else:
+            self.stats.settled_estimated += 1
+        self.stats.settle_delays.append(time.monotonic() - started + self._wait_behind(call, now))
+        log.info(
+            "call %s settled: %s %s s, cost %s micro (%s)",
+            call.call_id,
+            settled.disposition,
+            settled.billsec,
+            settled.cost,
+            settled.source,
+        )
+
+    def _wait_behind(self, call: FollowedCall, now: datetime) -> float:
+        """How long the settlement waited for a Cdr after the end was known (clock time)."""
+        if (call.cdr is not None and call.cdr.answered) or call.ended_seen is None:
+            return 0.0
+        return max(0.0, (now - call.ended_seen).total_seconds())
+
+    async def _expire(self, call: FollowedCall) -> None:
+        assert call.call_id is not None
+        expired = await self.db(billing.expire, call.call_id, self.clock.now(), what="expire")
+        call.settled = True
+        if expired:
+            self.stats.expired += 1
+            log.warning(
+                "call %s: its channel %s went away while the listener was not connected and it "
+                "was never seen answered: hold released, nothing charged",
+                call.call_id,
+                call.caller_channel,
+            )
+
+
+async def serve(
+    settings,
+    database: Database,
+    *,
+    stats_interval: float = 0.0,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Run the listener until SIGTERM or SIGINT (`pulsa ami`)."""
+    config = ListenerConfig.from_settings(settings)
+    listener = Listener(config, database, CallPolicy.from_settings(settings))
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await listener.start()
+    names = ", ".join(f"{s.name} ({s.address})" for s in config.servers)
+    (announce or log.info)(f"pulsa ami listening to {names} (Ctrl+C to stop)")
+    reporter = None
+    stats_log = logging.getLogger("pulsa.ami.stats")
+    if stats_interval > 0:
+        stats_log.setLevel(logging.INFO)  # asked for on the command line: shown
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(stats_interval)
+                stats_log.info("stats %s", listener.stats.line())
+
+        reporter = asyncio.ensure_future(report())
+    try:
+        await stopping.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if reporter is not None:
+            reporter.cancel()
+        log.info("pulsa ami stopping")
+        await listener.stop()
+        stats_log.info("stats %s", listener.stats.line())
+
+
+def run(settings, database: Database, **kwargs: Any) -> None:
+    """Blocking entry point of `pulsa ami`."""
+    asyncio.run(serve(settings, database, **kwargs))
