@@ -1,0 +1,912 @@
+"""What staff (and the public registration page) do on the internet side from the web
+admin: each service of `hotspot.routers`, `wallet.internet` and `wallet.vouchers`
+together with its audit record, the edits those modules do not offer (a router's or a
+package's settings), and the small parsers the forms share.
+
+Money still moves only through `wallet.ledger`, called by `wallet.internet` and
+`wallet.vouchers`. The functions here that spend or credit return whether the action
+was new: the same form key (or, for a registration, the same login) never charges or
+credits twice, and a replay records nothing more in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotspot.credentials import RouterKeyring
+from hotspot.driver import (
+    API_PORT,
+    API_SSL_PORT,
+    InterfaceInfo,
+    RouterDriver,
+    RouterError,
+    format_duration,
+    parse_duration,
+)
+from hotspot.routers import RouterLiveView, add_router, read_live_view
+from wallet import ledger
+from wallet.backoffice import account_of_customer
+from wallet.errors import InvalidInput, NotFound
+from wallet.hotspot_models import (
+    HotspotLogin,
+    InternetPackage,
+    Router,
+    Subscription,
+    SubscriptionExtension,
+    Voucher,
+    VoucherBatch,
+)
+from wallet.internet import (
+    buy_package,
+    check_rate_limit,
+    confirm_registration,
+    create_login,
+    create_package,
+    extend_subscription,
+    get_login,
+    get_subscription,
+    register_for_hotspot,
+    reject_registration,
+    set_auto_renew,
+    set_login_status,
+    update_package,
+)
+from wallet.models import Account, LedgerEntry
+from wallet.staff import AuditRecord, StaffUser, record_audit
+from wallet.vouchers import (
+    find_voucher,
+    generate_batch,
+    mark_sold,
+    redeem_voucher,
+    void_vouchers,
+)
+
+# --- parsing what people type ------------------------------------------------------------
+
+_BYTES = re.compile(r"^(\d+)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
+_BURST_TIME = re.compile(r"^(\d+)s?$")
+
+
+def parse_data_quota(text: str | None) -> int | None:
+    """`500M`, `5G`, `5GiB`, `1073741824` (RouterOS counts K as 1024); empty: none."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    match = _BYTES.match(value)
+    if not match or int(match.group(1)) < 1:
+        raise InvalidInput(f"not a data quota: {value!r} (e.g. 500M or 5G)")
+    return int(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")
+
+
+def format_data_quota(size: int | None) -> str:
+    if not size:
+        return ""
+    for suffix, power in (("T", 4), ("G", 3), ("M", 2), ("K", 1)):
+        if size >= 1024**power and size % 1024**power == 0:
+            return f"{size // 1024**power}{suffix}"
+    return str(size)
+
+
+def parse_time_quota(text: str | None) -> int | None:
+    """`2h`, `1d12h`, `90m`, `01:30:00` or seconds; empty: none."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise InvalidInput(f"not a time quota: {value!r} (e.g. 2h, 1d12h or 90m)") from None
+    if seconds < 1:
+        raise InvalidInput("a time quota must be positive (or empty)")
+    return seconds
+
+
+def format_time_quota(seconds: int | None) -> str:
+    return format_duration(seconds) if seconds else ""
+
+
+@dataclass(frozen=True)
+class RateLimitParts:
+    """A RouterOS rate limit split into the fields of the package form."""
+
+    upload: str = ""
+    download: str = ""
+    burst_upload: str = ""
+    burst_download: str = ""
+    threshold_upload: str = ""
+    threshold_download: str = ""
+    burst_time: int | None = None
+
+
+def split_rate_limit(text: str | None) -> RateLimitParts:
+    """`512k/2M 1M/4M 384k/1536k 16/16` -> its parts (upload is RouterOS's rx)."""
+    if not text:
+        return RateLimitParts()
+    parts = check_rate_limit(text).split()
+
+    def pair(position: int) -> tuple[str, str]:
+        if position >= len(parts):
+            return "", ""
+        first, _, second = parts[position].partition("/")
+        return first, second or first
+
+    upload, download = pair(0)
+    burst_upload, burst_download = pair(1)
+    threshold_upload, threshold_download = pair(2)
+    time_text, _ = pair(3)
+    burst_time = None
+    if time_text:
+        try:
+            burst_time = parse_duration(time_text)
+        except ValueError:
+            burst_time = None
+    return RateLimitParts(
+        upload,
+        download,
+        burst_upload,
+        burst_download,
+        threshold_upload,
+        threshold_download,
+        burst_time,
+    )
+
+
+def join_rate_limit(parts: RateLimitParts) -> str | None:
+    """The RouterOS text of the form's fields; None when no speed is set."""
+    rates = (parts.upload, parts.download)
+    burst = (
+        parts.burst_upload,
+        parts.burst_download,
+        parts.threshold_upload,
+        parts.threshold_download,
+    )
+    if not any(rates) and not any(burst) and parts.burst_time is None:
+        return None
+    if not all(rates):
+        raise InvalidInput("a speed limit needs both an upload and a download rate")
+    text = f"{parts.upload}/{parts.download}"
+    if any(burst) or parts.burst_time is not None:
+        if not all(burst) or not parts.burst_time:
+            raise InvalidInput("a burst needs both rates, both thresholds and a time")
+        text += (
+            f" {parts.burst_upload}/{parts.burst_download}"
+            f" {parts.threshold_upload}/{parts.threshold_download}"
+            f" {parts.burst_time}/{parts.burst_time}"
+        )
+    return check_rate_limit(text)
+
+
+# --- routers -----------------------------------------------------------------------------
+
+
+def _router_state(router: Router) -> dict:
+    """A router as the audit log keeps it: never its password."""
+    return {
+        "name": router.name,
+        "host": router.host,
+        "port": router.api_port,
+        "tls": router.use_tls,
+        "tls_verify": router.tls_verify,
+        "username": router.username,
+        "hotspot_server": router.hotspot_server,
+        "login_url": router.login_url,
+        "enabled": router.enabled,
+    }
+
+
+def staff_add_router(
+    session: Session,
+    keyring: RouterKeyring,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    password: str,
+    port: int | None,
+    tls: bool,
+    tls_verify: bool,
+    hotspot_server: str,
+    login_url: str | None,
+    actor: str,
+    address: str | None = None,
+) -> Router:
+    if not password:
+        raise InvalidInput("a router needs the API password")
+    router = add_router(
+        session,
+        keyring,
+        name,
+        host,
+        username=(username or "").strip(),
+        password=password,
+        port=port,
+        tls=tls,
+        tls_verify=tls_verify,
+        hotspot_server=(hotspot_server or "").strip() or "all",
+        login_url=(login_url or "").strip() or None,
+    )
+    record_audit(
+        session,
+        actor,
+        "router.add",
+        f"router {router.name}",
+        after=_router_state(router),
+        address=address,
+    )
+    return router
+
+
+def staff_update_router(
+    session: Session,
+    keyring: RouterKeyring,
+    router_id: int,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    password: str | None,
+    port: int | None,
+    tls: bool,
+    tls_verify: bool,
+    hotspot_server: str,
+    login_url: str | None,
+    enabled: bool,
+    actor: str,
+    address: str | None = None,
+) -> Router:
+    """Change a router's settings; an empty `password` keeps the stored one."""
+    router = session.get(Router, router_id)
+    if router is None:
+        raise NotFound(f"router {router_id} does not exist")
+    name, host, username = (name or "").strip(), (host or "").strip(), (username or "").strip()
+    login_url = (login_url or "").strip() or None
+    if not name or len(name) > 80:
+        raise InvalidInput("a router needs a name of 1 to 80 characters")
+    if not host or len(host) > 255 or any(c.isspace() for c in host):
+        raise InvalidInput("a router needs a host name or address")
+    if not username:
+        raise InvalidInput("a router needs the API user name")
+    port = port if port is not None else (API_SSL_PORT if tls else API_PORT)
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"not a TCP port: {port}")
+    if login_url and not login_url.startswith(("http://", "https://")):
+        raise InvalidInput("a login URL starts with http:// or https://")
+    clash = session.execute(
+        select(Router.id).where(Router.name == name, Router.id != router.id)
+    ).first()
+    if clash:
+        raise InvalidInput(f"a router named {name!r} exists already")
+    before = _router_state(router)
+    router.name, router.host, router.api_port, router.username = name, host, port, username
+    router.use_tls, router.tls_verify, router.enabled = tls, tls_verify, enabled
+    router.hotspot_server = (hotspot_server or "").strip() or "all"
+    router.login_url = login_url
+    after = _router_state(router)
+    if password:
+        router.password_encrypted = keyring.encrypt(password)
+        after["password"] = "changed"
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "router.edit",
+        f"router {router.name}",
+        before=before,
+        after=after,
+        address=address,
+    )
+    return router
+
+
+@dataclass(frozen=True)
+class InterfaceTraffic:
+    """An interface and its traffic, measured between two reads of its counters."""
+
+    interface: InterfaceInfo
+    rx_bits_per_second: int | None
+    tx_bits_per_second: int | None
+
+
+def read_router_page(
+    driver: RouterDriver, sample_seconds: float = 1.0
+) -> tuple[RouterLiveView, list[InterfaceTraffic]]:
+    """The router page's live part: status, active users and interfaces, whose counters
+    are read twice `sample_seconds` apart to show the current traffic."""
+    view = read_live_view(driver)
+    if view.interface_error is not None or not view.interfaces or sample_seconds <= 0:
+        return view, [InterfaceTraffic(i, None, None) for i in view.interfaces]
+    started = time.monotonic()
+    time.sleep(sample_seconds)
+    try:
+        later = {i.name: i for i in driver.list_interfaces()}
+    except RouterError:
+        return view, [InterfaceTraffic(i, None, None) for i in view.interfaces]
+    elapsed = max(time.monotonic() - started, 0.001)
+    rows = []
+    for first in view.interfaces:
+        second = later.get(first.name)
+        if second is None or second.rx_bytes < first.rx_bytes or second.tx_bytes < first.tx_bytes:
+            rows.append(InterfaceTraffic(first, None, None))
+            continue
+        rows.append(
+            InterfaceTraffic(
+                second,
+                int((second.rx_bytes - first.rx_bytes) * 8 / elapsed),
+                int((second.tx_bytes - first.tx_bytes) * 8 / elapsed),
+            )
+        )
+    return view, rows
+
+
+# --- packages ----------------------------------------------------------------------------
+
+
+def _package_state(package: InternetPackage) -> dict:
+    return {
+        "name": package.name,
+        "profile": package.profile_name,
+        "description": package.description,
+        "price": package.price,
+        "validity": f"{package.validity_value} {package.validity_unit}",
+        "limit_uptime": package.limit_uptime,
+        "limit_bytes_total": package.limit_bytes_total,
+        "rate_limit": package.rate_limit,
+        "shared_users": package.shared_users,
+        "routers": [r.name for r in package.routers],
+        "active": package.active,
+    }
+
+
+def staff_create_package(
+    session: Session,
+    name: str,
+    *,
+    actor: str,
+    address: str | None = None,
+    **fields,
+) -> InternetPackage:
+    package = create_package(session, name, **fields)
+    record_audit(
+        session,
+        actor,
+        "package.create",
+        f"package {package.name}",
+        after=_package_state(package),
+        address=address,
+    )
+    return package
+
+
+def staff_update_package(
+    session: Session,
+    package_id: int,
+    *,
+    name: str,
+    price: int,
+    validity_value: int,
+    validity_unit: str,
+    profile_name: str | None = None,
+    limit_uptime: int | None = None,
+    limit_bytes_total: int | None = None,
+    rate_limit: str | None = None,
+    shared_users: int | None = 1,
+    router_ids: Iterable[int] = (),
+    description: str = "",
+    active: bool = True,
+    actor: str,
+    address: str | None = None,
+) -> InternetPackage:
+    """Change a package (`wallet.internet.update_package`), audited."""
+    package = session.get(InternetPackage, package_id)
+    if package is None:
+        raise NotFound(f"internet package {package_id} does not exist")
+    before = _package_state(package)
+    update_package(
+        session,
+        package_id,
+        name=name,
+        price=price,
+        validity_value=validity_value,
+        validity_unit=validity_unit,
+        profile_name=profile_name,
+        limit_uptime=limit_uptime,
+        limit_bytes_total=limit_bytes_total,
+        rate_limit=rate_limit,
+        shared_users=shared_users,
+        router_ids=router_ids,
+        description=description,
+        active=active,
+    )
+    record_audit(
+        session,
+        actor,
+        "package.edit",
+        f"package {package.name}",
+        before=before,
+        after=_package_state(package),
+        address=address,
+    )
+    return package
+
+
+# --- logins and subscriptions ------------------------------------------------------------
+
+
+def account_of_login(session: Session, login: HotspotLogin) -> Account | None:
+    """The wallet a login's purchases are paid from (none for a voucher)."""
+    if login.customer_id is None:
+        return None
+    try:
+        return account_of_customer(session, login.customer_id)
+    except NotFound:
+        return None
+
+
+def staff_create_login(
+    session: Session,
+    customer_id: int,
+    username: str,
+    password: str | None,
+    *,
+    actor: str,
+    address: str | None = None,
+) -> HotspotLogin:
+    """A hotspot username for a customer (`UsernameTaken` carries a free suggestion)."""
+    login = create_login(session, customer_id, username, password or None)
+    record_audit(
+        session,
+        actor,
+        "hotspot_login.create",
+        f"hotspot login {login.username}",
+        after={"customer": customer_id, "username": login.username},
+        address=address,
+    )
+    return login
+
+
+def staff_set_login_status(
+    session: Session, login_id: int, status: str, *, actor: str, address: str | None = None
+) -> HotspotLogin:
+    before = get_login(session, login_id).status
+    login = set_login_status(session, login_id, status)
+    if before != login.status:
+        record_audit(
+            session,
+            actor,
+            "hotspot_login.status",
+            f"hotspot login {login.username}",
+            before={"status": before},
+            after={"status": login.status},
+            address=address,
+        )
+    return login
+
+
+def staff_buy_package(
+    session: Session,
+    login_id: int,
+    package_id: int,
+    *,
+    key: str,
+    auto_renew: bool,
+    actor: str,
+    address: str | None = None,
+) -> tuple[Subscription, bool]:
+    """Buy a package for a login from its owner's wallet. Returns the subscription and
+    whether it is new (False: this key bought it before, nothing more was charged)."""
+    login = get_login(session, login_id)
+    account = account_of_login(session, login)
+    if account is None:
+        raise InvalidInput(f"login {login.username!r} has no wallet to pay from")
+    # Under the wallet's lock, so that a replay racing the first submit is seen as one.
+    ledger.lock_account(session, account.id)
+    earlier = session.execute(
+        select(Subscription.id).where(Subscription.purchase_key == key)
+    ).scalar_one_or_none()
+    subscription = buy_package(
+        session, login.id, package_id, key=key, actor=actor, auto_renew=auto_renew
+    )
+    if earlier is None:
+        record_audit(
+            session,
+            actor,
+            "internet.buy",
+            f"hotspot login {login.username}",
+            after={
+                "subscription": subscription.id,
+                "package": subscription.package.name,
+                "price": subscription.price,
+                "ends_at": subscription.ends_at,
+                "auto_renew": auto_renew,
+            },
+            address=address,
+        )
+    return subscription, earlier is None
+
+
+def staff_extend(
+    session: Session,
+    subscription_id: int,
+    days: int,
+    *,
+    key: str,
+    price: int,
+    reason: str,
+    actor: str,
+    address: str | None = None,
+) -> tuple[SubscriptionExtension, bool]:
+    """Extend a subscription (free with a reason, or paid from the wallet); returns the
+    extension and whether it is new (False: this key extended it before)."""
+    subscription = get_subscription(session, subscription_id)
+    if subscription.account_id is not None:
+        ledger.lock_account(session, subscription.account_id)
+    earlier = session.execute(
+        select(SubscriptionExtension.id).where(SubscriptionExtension.extension_key == key)
+    ).scalar_one_or_none()
+    extension = extend_subscription(
+        session, subscription_id, days, key=key, actor=actor, reason=reason, price=price
+    )
+    if earlier is None:
+        record_audit(
+            session,
+            actor,
+            "internet.extend",
+            f"subscription {subscription_id}",
+            before={"ends_at": extension.old_ends_at},
+            after={
+                "ends_at": extension.new_ends_at,
+                "days": days,
+                "price": price,
+                "reason": extension.reason,
+            },
+            address=address,
+        )
+    return extension, earlier is None
+
+
+def staff_set_auto_renew(
+    session: Session, subscription_id: int, enabled: bool, *, actor: str, address: str | None = None
+) -> Subscription:
+    before = get_subscription(session, subscription_id).auto_renew
+    subscription = set_auto_renew(session, subscription_id, enabled)
+    if before != enabled:
+        record_audit(
+            session,
+            actor,
+            "internet.auto_renew",
+            f"subscription {subscription_id}",
+            before={"auto_renew": before},
+            after={"auto_renew": enabled},
+            address=address,
+        )
+    return subscription
+
+
+# --- self-registration -------------------------------------------------------------------
+
+REGISTRATION_KEY = "registration:{login_id}"
+
+
+def portal_register(
+    session: Session,
+    *,
+    name: str,
+    username: str,
+    password: str,
+    package_id: int,
+    currency: str,
+    phone: str | None = None,
+    email: str | None = None,
+    address: str | None = None,
+) -> HotspotLogin:
+    """A registration from the public page: a pending customer and login (nothing is
+    charged; an admin confirms the payment)."""
+    package = session.get(InternetPackage, package_id)
+    if package is None or not package.active:
+        raise NotFound("this package is not sold")
+    login = register_for_hotspot(
+        session,
+        name=name,
+        username=username,
+        package=package.id,
+        currency=currency,
+        password=password,
+        phone=phone,
+        email=email,
+    )
+    record_audit(
+        session,
+        "portal",
+        "registration.new",
+        f"hotspot login {login.username}",
+        after={"login": login.id, "name": name, "package": package.name},
+        address=address,
+    )
+    return login
+
+
+def registrations_since(session: Session, moment: datetime) -> int:
+    """Registrations made since `moment`, whatever became of them (the portal's cap)."""
+    return session.execute(
+        select(func.count())
+        .select_from(AuditRecord)
+        .where(AuditRecord.action == "registration.new", AuditRecord.at >= moment)
+    ).scalar_one()
+
+
+def staff_confirm_registration(
+    session: Session,
+    login_id: int,
+    *,
+    amount: int,
+    method: str,
+    reference: str | None,
+    actor: str,
+    address: str | None = None,
+) -> tuple[Subscription, bool]:
+    """Credit the payment, buy the chosen package, enable the login; returns the
+    subscription and whether this confirmation did it (False: confirmed before)."""
+    login = get_login(session, login_id)
+    account = account_of_login(session, login)
+    if account is None:
+        raise InvalidInput(f"login {login.username!r} has no wallet")
+    ledger.lock_account(session, account.id)
+    earlier = session.execute(
+        select(Subscription.id).where(
+            Subscription.purchase_key == REGISTRATION_KEY.format(login_id=login.id)
+        )
+    ).scalar_one_or_none()
+    subscription = confirm_registration(
+        session, login.id, amount=amount, method=method, reference=reference, actor=actor
+    )
+    if earlier is None:
+        record_audit(
+            session,
+            actor,
+            "registration.confirm",
+            _login_target(login),
+            before={"status": "pending"},
+            after={
+                "login": login.id,
+                "status": "active",
+                "paid": amount,
+                "method": method,
+                "reference": reference,
+                "subscription": subscription.id,
+            },
+            address=address,
+        )
+    return subscription, earlier is None
+
+
+def staff_reject_registration(
+    session: Session, login_id: int, reason: str, *, actor: str, address: str | None = None
+) -> HotspotLogin:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a rejection needs a reason")
+    login = reject_registration(session, login_id)
+    record_audit(
+        session,
+        actor,
+        "registration.reject",
+        _login_target(login),
+        before={"status": "pending"},
+        after={"login": login.id, "status": "void", "reason": reason[:2000]},
+        address=address,
+    )
+    return login
+
+
+def _login_target(login: HotspotLogin) -> str:
+    return f"hotspot login {login.id} {login.username}"[:120]
+
+
+def rejection_of(session: Session, login: HotspotLogin) -> AuditRecord | None:
+    """The audit record of a registration's rejection (who, when and why)."""
+    return session.execute(
+        select(AuditRecord)
+        .where(
+            AuditRecord.action == "registration.reject", AuditRecord.target == _login_target(login)
+        )
+        .order_by(AuditRecord.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+# --- vouchers ----------------------------------------------------------------------------
+
+
+def _serialize_staff_member(session: Session, actor: str) -> None:
+    """Lock the acting staff member's row: two submits of one form by one person then
+    run one after the other, so the second sees what the first did."""
+    if actor.startswith("web:"):
+        session.execute(
+            select(StaffUser.id).where(StaffUser.username == actor[4:]).with_for_update()
+        ).first()
+
+
+def staff_generate_batch(
+    session: Session, *, key: str, actor: str, address: str | None = None, **options
+) -> tuple[VoucherBatch, bool]:
+    """Generate a voucher batch once per form key: submitting the same form again
+    returns the first batch instead of printing a second one."""
+    if not key:
+        raise InvalidInput("a batch needs its form key")
+    _serialize_staff_member(session, actor)
+    marker = f'"form_key": "{key}"'
+    earlier = session.execute(
+        select(AuditRecord)
+        .where(AuditRecord.action == "voucher_batch.generate", AuditRecord.after.contains(marker))
+        .limit(1)
+    ).scalar_one_or_none()
+    if earlier is not None:
+        batch = session.get(VoucherBatch, earlier.after_data().get("batch"))
+        if batch is not None:
+            return batch, False
+    batch = generate_batch(session, actor=actor, **options)
+    record_audit(
+        session,
+        actor,
+        "voucher_batch.generate",
+        f"voucher batch {batch.id}",
+        after={
+            "batch": batch.id,
+            "count": batch.count,
+            "package": batch.package.name if batch.package else None,
+            "price": batch.price,
+            "form_key": key,
+        },
+        address=address,
+    )
+    return batch, True
+
+
+def _codes(codes: Iterable[str]) -> list[str]:
+    found = []
+    for code in codes:
+        code = code.strip()
+        if code and code not in found:
+            found.append(code)
+    if not found:
+        raise InvalidInput("enter at least one voucher code")
+    if len(found) > 1000:
+        raise InvalidInput("at most 1,000 codes at once")
+    return found
+
+
+def staff_sell_vouchers(
+    session: Session,
+    codes: Iterable[str],
+    *,
+    price: int | None,
+    actor: str,
+    address: str | None = None,
+) -> list[Voucher]:
+    wanted = _codes(codes)
+    sold = mark_sold(session, wanted, actor=actor, price=price)
+    record_audit(
+        session,
+        actor,
+        "voucher.sell",
+        f"{len(sold)} voucher(s)",
+        after={"codes": [v.code for v in sold][:50], "price": price},
+        address=address,
+    )
+    return sold
+
+
+def staff_void_vouchers(
+    session: Session, codes: Iterable[str], *, actor: str, address: str | None = None
+) -> int:
+    wanted = _codes(codes)
+    count = void_vouchers(session, wanted)
+    record_audit(
+        session,
+        actor,
+        "voucher.void",
+        f"{count} voucher(s)",
+        after={"codes": wanted[:50]},
+        address=address,
+    )
+    return count
+
+
+def staff_redeem_voucher(
+    session: Session,
+    account_id: int,
+    code: str,
+    *,
+    password: str | None,
+    actor: str,
+    address: str | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """Credit a voucher's face value to a wallet; whether it is new (False: it was
+    redeemed into this wallet before and nothing more was credited)."""
+    ledger.lock_account(session, account_id)
+    try:
+        before = find_voucher(session, code).status
+    except (NotFound, InvalidInput):
+        raise NotFound("no voucher with this code") from None
+    entry = redeem_voucher(session, account_id, code, password=password, actor=actor)
+    if before != "redeemed":
+        record_audit(
+            session,
+            actor,
+            "voucher.redeem",
+            f"account {account_id}",
+            after={"code": code.strip(), "amount": entry.amount},
+            address=address,
+        )
+    return entry, before != "redeemed"
+
+
+@dataclass(frozen=True)
+class VoucherReportRow:
+    package: str | None
+    generated: int
+    sold: int
+    sold_total: int
+    used: int
+    redeemed: int
+
+
+def voucher_report(
+    session: Session, start: datetime | None, end: datetime | None
+) -> list[VoucherReportRow]:
+    """Per package: vouchers generated, sold (and for how much), used online and
+    redeemed in [start, end) (naive UTC; None: unbounded)."""
+
+    def between(column):
+        conditions = [column.is_not(None)]
+        if start is not None:
+            conditions.append(column >= start)
+        if end is not None:
+            conditions.append(column < end)
+        return conditions
+
+    def per_package(*columns, conditions):
+        statement = (
+            select(VoucherBatch.package_id, *columns)
+            .select_from(Voucher)
+            .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id)
+            .where(*conditions)
+            .group_by(VoucherBatch.package_id)
+        )
+        return {row[0]: row[1:] for row in session.execute(statement)}
+
+    generated = per_package(func.count(), conditions=between(VoucherBatch.created_at))
+    sold = per_package(
+        func.count(),
+        func.coalesce(func.sum(Voucher.sold_price), 0),
+        conditions=between(Voucher.sold_at),
+    )
+    used = per_package(func.count(), conditions=between(Voucher.used_at))
+    redeemed = per_package(func.count(), conditions=between(Voucher.redeemed_at))
+    package_ids = set(generated) | set(sold) | set(used) | set(redeemed)
+    names = dict(
+        session.execute(
+            select(InternetPackage.id, InternetPackage.name).where(
+                InternetPackage.id.in_([p for p in package_ids if p is not None])
+            )
+        ).all()
+    )
+    rows = [
+        VoucherReportRow(
+            package=names.get(package_id) if package_id is not None else None,
+            generated=int(generated.get(package_id, (0,))[0]),
+            sold=int(sold.get(package_id, (0, 0))[0]),
+            sold_total=int(sold.get(package_id, (0, 0))[1]),
+            used=int(used.get(package_id, (0,))[0]),
+            redeemed=int(redeemed.get(package_id, (0,))[0]),
+        )
+        for package_id in package_ids
+    ]
+    return sorted(rows, key=lambda r: (r.package is None, r.package or ""))

@@ -1,0 +1,194 @@
+"""The routers pulsa provisions: registering them, their drivers, their live status.
+
+Router rows hold configuration only (no money); the API password is stored encrypted
+(`hotspot.credentials`). A driver is built per use from a row: nothing here keeps a
+connection beyond the caller's own lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotspot.credentials import RouterKeyring
+from hotspot.driver import (
+    API_PORT,
+    API_SSL_PORT,
+    ActiveSession,
+    InterfaceInfo,
+    RouterDriver,
+    RouterError,
+    RouterStatus,
+)
+from wallet.errors import InvalidInput, NotFound
+from wallet.hotspot_models import Router
+from wallet.ledger import utcnow
+
+
+@dataclass(frozen=True)
+class RouterAccess:
+    """What it takes to open a connection, read out of a row while a session is open,
+    so that the router is then talked to with no database transaction held."""
+
+    router_id: int
+    name: str
+    host: str
+    port: int
+    tls: bool
+    tls_verify: bool
+    username: str
+    password: str
+
+    def fingerprint(self) -> tuple:
+        return (self.host, self.port, self.tls, self.tls_verify, self.username, self.password)
+
+
+DriverFactory = Callable[[RouterAccess, float], RouterDriver]
+
+
+def default_driver(access: RouterAccess, timeout: float) -> RouterDriver:
+    return RouterDriver(
+        access.host,
+        access.username,
+        access.password,
+        port=access.port,
+        tls=access.tls,
+        timeout=timeout,
+        tls_verify=access.tls_verify,
+    )
+
+
+def add_router(
+    session: Session,
+    keyring: RouterKeyring,
+    name: str,
+    host: str,
+    *,
+    username: str,
+    password: str,
+    port: int | None = None,
+    tls: bool = False,
+    tls_verify: bool = True,
+    hotspot_server: str = "all",
+    login_url: str | None = None,
+) -> Router:
+    name = (name or "").strip()
+    host = (host or "").strip()
+    if not name or len(name) > 80:
+        raise InvalidInput("a router needs a name of 1 to 80 characters")
+    if not host or len(host) > 255 or any(c.isspace() for c in host):
+        raise InvalidInput("a router needs a host name or address")
+    if not username:
+        raise InvalidInput("a router needs the API user name")
+    port = port if port is not None else (API_SSL_PORT if tls else API_PORT)
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"not a TCP port: {port}")
+    if login_url and not login_url.startswith(("http://", "https://")):
+        raise InvalidInput("a login URL starts with http:// or https://")
+    if session.execute(select(Router.id).where(Router.name == name)).first():
+        raise InvalidInput(f"a router named {name!r} exists already")
+    router = Router(
+        name=name,
+        host=host,
+        api_port=port,
+        use_tls=tls,
+        tls_verify=tls_verify,
+        username=username,
+        password_encrypted=keyring.encrypt(password),
+        hotspot_server=hotspot_server or "all",
+        login_url=login_url or None,
+        enabled=True,
+        created_at=utcnow(),
+    )
+    session.add(router)
+    session.flush()
+    return router
+
+
+def get_router(session: Session, router: int | str) -> Router:
+    """A router by id or by name."""
+    if isinstance(router, int):
+        found = session.get(Router, router)
+    else:
+        found = session.execute(select(Router).where(Router.name == router)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"router {router!r} does not exist")
+    return found
+
+
+def list_routers(session: Session, *, enabled_only: bool = False) -> list[Router]:
+    statement = select(Router).order_by(Router.name)
+    if enabled_only:
+        statement = statement.where(Router.enabled.is_(True))
+    return list(session.execute(statement).scalars())
+
+
+def set_router_password(
+    session: Session, keyring: RouterKeyring, router: int | str, password: str
+) -> Router:
+    found = get_router(session, router)
+    found.password_encrypted = keyring.encrypt(password)
+    session.flush()
+    return found
+
+
+def rekey_routers(session: Session, keyring: RouterKeyring) -> int:
+    """Re-encrypt every stored password with the first key; returns how many."""
+    routers = list_routers(session)
+    for router in routers:
+        router.password_encrypted = keyring.rotate(router.password_encrypted)
+    session.flush()
+    return len(routers)
+
+
+def access_for(router: Router, keyring: RouterKeyring) -> RouterAccess:
+    return RouterAccess(
+        router_id=router.id,
+        name=router.name,
+        host=router.host,
+        port=router.api_port,
+        tls=router.use_tls,
+        tls_verify=router.tls_verify,
+        username=router.username,
+        password=keyring.decrypt(router.password_encrypted),
+    )
+
+
+@dataclass(frozen=True)
+class RouterLiveView:
+    """Everything the router page shows, read in one connection."""
+
+    status: RouterStatus
+    interfaces: list[InterfaceInfo]
+    active: list[ActiveSession]
+    interface_error: str | None = None
+
+
+def read_live_view(driver: RouterDriver) -> RouterLiveView:
+    """Status, interfaces and active users. Interfaces are optional: a router whose API
+    user may not read them still shows the rest."""
+    status = driver.status()
+    active = driver.list_active()
+    try:
+        interfaces, problem = driver.list_interfaces(), None
+    except RouterError as error:
+        interfaces, problem = [], error.message
+    return RouterLiveView(status, interfaces, active, problem)
+
+
+def record_contact(
+    session: Session, router_id: int, *, ok: bool, error: str | None, at: datetime
+) -> None:
+    router = session.get(Router, router_id)
+    if router is None:  # removed while we talked to it
+        return
+    router.last_sync_at = at
+    router.last_sync_ok = ok
+    router.last_error = error
+    if ok:
+        router.last_contact_at = at
+    session.flush()

@@ -1,0 +1,88 @@
+"""The RouterOS emulator with the two things the hotspot code uses beyond the driver's
+own tests: ``/ip/hotspot/user/reset-counters`` and an ``/interface`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hotspot.credentials import RouterKeyring, generate_key
+from hotspot.routers import add_router
+from tests.hotspot.builders import new_name
+from tests.support.routeros_emulator import Menu, RouterOSEmulator
+from wallet.db import Database
+
+API_USER, API_PASSWORD = "pulsa-api", "router secret é"
+USERS = "/ip/hotspot/user"
+PROFILES = "/ip/hotspot/user/profile"
+ACTIVE = "/ip/hotspot/active"
+
+
+class HotspotRouter(RouterOSEmulator):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("users", {API_USER: API_PASSWORD})
+        super().__init__(**kwargs)
+        users = self.menus[USERS]
+        users.verbs = users.verbs | {"reset-counters"}
+        interfaces = Menu(path="/interface", verbs=frozenset({"print", "getall"}))
+        for name, kind, rx, tx in (
+            ("ether1", "ether", "8123456", "912345"),
+            ("wlan1", "wlan", "1", "2"),
+        ):
+            interfaces.rows[f"*{name}"] = {
+                ".id": f"*{name}",
+                "name": name,
+                "type": kind,
+                "running": "true",
+                "disabled": "false",
+                "rx-byte": rx,
+                "tx-byte": tx,
+            }
+        self.menus["/interface"] = interfaces
+        self._directories = self._collect_directories()
+
+    def execute(self, command, attributes, queries):
+        if command == f"{USERS}/reset-counters":
+            with self.lock:
+                menu = self.menus[USERS]
+                for item_id in self._resolve_ids(menu, attributes):
+                    menu.rows[item_id].update({"uptime": "0s", "bytes-in": "0", "bytes-out": "0"})
+            return [["!done"]]
+        return super().execute(command, attributes, queries)
+
+    def user(self, name: str) -> dict[str, str] | None:
+        return next((row for row in self.rows(USERS) if row.get("name") == name), None)
+
+    def set_user(self, name: str, **values: str) -> None:
+        with self.lock:
+            for row in self.menus[USERS].rows.values():
+                if row.get("name") == name:
+                    row.update(values)
+
+
+@contextmanager
+def running_router(**kwargs) -> Iterator[HotspotRouter]:
+    with HotspotRouter(**kwargs) as router:
+        yield router
+
+
+def keyring() -> RouterKeyring:
+    return RouterKeyring(generate_key())
+
+
+def register(db: Database, ring: RouterKeyring, router: HotspotRouter, **options) -> int:
+    """Register the emulator as a router in the database; its id."""
+    return db.run(
+        lambda s: (
+            add_router(
+                s,
+                ring,
+                options.pop("name", None) or new_name("router"),
+                "127.0.0.1",
+                port=router.port,
+                username=API_USER,
+                password=API_PASSWORD,
+                **options,
+            ).id
+        )
+    )
