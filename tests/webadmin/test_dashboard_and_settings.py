@@ -1,0 +1,153 @@
+"""The dashboard's figures and charts, and the Settings screen."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+from tests.conftest import make_account
+from tests.webadmin.calls_data import calling_account, place_call
+from tests.webadmin.conftest import make_client, make_staff, signed_in, unique_name
+from tests.webadmin.test_payments import PNG, pending_request
+from wallet.site_settings import SiteSetting
+
+UNIT = 1_000_000
+
+
+def tile(page: str, label: str) -> str:
+    found = re.search(r'<span class="value">([^<]*)</span><span class="label">' + label, page)
+    assert found, label
+    return found.group(1)
+
+
+def test_the_dashboard_counts_live_calls_pending_payments_and_today_s_top_ups(db, admin):
+    page = admin.get("/").get_data(as_text=True)
+    live_before = int(tile(page, "Live calls now"))
+    pending_before = int(tile(page, "Payments to confirm"))
+    _, code = calling_account(db)
+    place_call(db, code, "628111", datetime.now(UTC), 0, settle=False)
+    pending_request(db)
+    page = admin.get("/").get_data(as_text=True)
+    assert int(tile(page, "Live calls now")) == live_before + 1
+    assert int(tile(page, "Payments to confirm")) == pending_before + 1
+    assert tile(page, "Today's top-ups").startswith("IDR ")
+    assert page.count('<svg class="chart"') == 3
+
+
+def test_the_dashboard_counts_accounts_below_the_low_balance_threshold(db, admin):
+    admin.post(
+        "/settings/",
+        data={
+            "operator_name": "Kopi Net",
+            "display_precision": "0",
+            "timezone": "UTC",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "1000",
+        },
+    )
+    label = r"Accounts with a low balance \(≤ IDR 1,000\)"
+    before = int(tile(admin.get("/").get_data(as_text=True), label))
+    make_account(db, 500 * UNIT, name=unique_name("Almost Empty"))
+    make_account(db, 5000 * UNIT, name=unique_name("Plenty"))
+    assert int(tile(admin.get("/").get_data(as_text=True), label)) == before + 1
+    admin.post(
+        "/settings/",
+        data={
+            "operator_name": "pulsa",
+            "display_precision": "0",
+            "timezone": "UTC",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    )
+
+
+def test_settings_are_saved_audited_and_shown_at_once(db, admin, anonymous):
+    response = admin.post(
+        "/settings/",
+        data={
+            "operator_name": "RT 05 Net",
+            "sign_in_banner": "Maintenance on Sunday",
+            "display_precision": "2",
+            "timezone": "Asia/Jakarta",
+            "call_slice_seconds": "90",
+            "call_mode": "static",
+            "low_balance_threshold": "2500",
+            "logo": (io.BytesIO(PNG), "logo.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = anonymous.get("/sign-in").get_data(as_text=True)
+    assert "RT 05 Net" in page and "Maintenance on Sunday" in page
+    logo = anonymous.get("/settings/logo")
+    assert logo.status_code == 200 and logo.data == PNG
+    customers = admin.get("/customers/").get_data(as_text=True)
+    assert "IDR 0.00" in customers or "No customer" in customers
+    audit = admin.get("/audit/?action=settings.save").get_data(as_text=True)
+    assert "RT 05 Net" in audit and "static" in audit
+    with db.transaction() as session:
+        stored = {row.key: row.value for row in session.query(SiteSetting)}
+    assert stored["low_balance_threshold"] == str(2500 * UNIT)
+    # Back to the defaults the other tests expect.
+    admin.post(
+        "/settings/",
+        data={
+            "operator_name": "pulsa",
+            "sign_in_banner": "",
+            "display_precision": "0",
+            "timezone": "UTC",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    )
+
+
+def test_a_wrong_setting_is_explained_next_to_its_field(admin):
+    page = admin.post(
+        "/settings/",
+        data={
+            "operator_name": "x",
+            "display_precision": "9",
+            "timezone": "Mars/Olympus",
+            "call_slice_seconds": "5",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    ).get_data(as_text=True)
+    assert page.count('class="error"') >= 2
+    page = admin.post(
+        "/settings/",
+        data={
+            "operator_name": "x",
+            "display_precision": "0",
+            "timezone": "Mars/Olympus",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    ).get_data(as_text=True)
+    assert "Unknown time zone" in page
+
+
+def test_a_role_that_views_settings_cannot_save_them(app, db):
+    viewer = signed_in(app, make_staff(db, grants={"settings": "view"}))
+    page = viewer.get("/settings/").get_data(as_text=True)
+    assert '<fieldset class="card" disabled>' in page
+    response = viewer.post(
+        "/settings/",
+        data={
+            "operator_name": "hijack",
+            "display_precision": "0",
+            "timezone": "UTC",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    )
+    assert response.status_code == 403
+    assert "hijack" not in make_client(app).get("/sign-in").get_data(as_text=True)

@@ -1,0 +1,39 @@
+"""The Indonesian catalog covers every text of the admin and is compiled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+WEBADMIN = Path(__file__).resolve().parents[2] / "webadmin"
+CATALOG = WEBADMIN / "translations" / "id" / "LC_MESSAGES"
+METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
+
+
+def texts_in_the_code() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(WEBADMIN), METHODS, keywords=KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_text_of_the_admin_has_an_indonesian_translation():
+    with open(CATALOG / "messages.po", "rb") as f:
+        catalog = read_po(f)
+    translated = {m.id for m in catalog if m.id and m.string}
+    missing = sorted(texts_in_the_code() - translated)
+    assert missing == []
+
+
+def test_the_compiled_catalog_matches_the_translations():
+    with open(CATALOG / "messages.po", "rb") as f:
+        source = {m.id: m.string for m in read_po(f) if m.id and m.string}
+    with open(CATALOG / "messages.mo", "rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == source

@@ -1,0 +1,169 @@
+"""Who may see what: the screens registry, the access guard and the signed-in staff member.
+
+Every route declares its access with one decorator (`@view`, `@change`, `@signed_in`,
+`@public`). A guard runs before every request and refuses any route that declares
+nothing, so a forgotten decorator fails closed (403), never open. The permission of a
+route is the name of its screen, which is the name of its blueprint; a request that is
+not GET or HEAD always needs "change", whatever the route says, so a form cannot do what
+the page that shows it cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
+
+from wallet.db import Database
+from wallet.staff import Principal, principal_for
+
+F = TypeVar("F", bound=Callable)
+
+PUBLIC, SIGNED_IN, VIEW, CHANGE = "public", "signed_in", "view", "change"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One screen of the admin: a blueprint of the same name, a nav entry, a permission.
+
+    `name` is the permission name stored in roles ("customers"), `label` the nav text
+    (a lazy translation), `endpoint` where the nav entry goes. `superuser_only` screens
+    (staff, audit log) are never granted by a role.
+    """
+
+    name: str
+    label: object
+    endpoint: str
+    order: int = 100
+    superuser_only: bool = False
+    description: object = ""
+
+
+def _mark(level: str) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        function.access_level = level  # type: ignore[attr-defined]
+        return function
+
+    return decorate
+
+
+public = _mark(PUBLIC)  # no sign-in needed (sign-in page, health check)
+signed_in = _mark(SIGNED_IN)  # any signed-in staff member (own profile, sign-out)
+view = _mark(VIEW)  # the screen's "view" permission
+change = _mark(CHANGE)  # the screen's "change" permission
+
+
+class StaffMember(UserMixin):
+    """Flask-Login's user: the principal plus the session version in its id, so a
+    password change or a disabled account ends every older session."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    def get_id(self) -> str:
+        return f"{self.principal.id}:{self.principal.session_version}"
+
+    def can(self, screen: str, level: str = VIEW) -> bool:
+        registry = current_app.extensions["pulsa.screens"]
+        spec = registry.get(screen)
+        if spec is not None and spec.superuser_only:
+            return self.principal.is_superuser
+        return self.principal.can(screen, level)
+
+    @property
+    def username(self) -> str:
+        return self.principal.username
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.principal.is_superuser
+
+
+class Anonymous(AnonymousUserMixin):
+    def can(self, screen: str, level: str = VIEW) -> bool:
+        return False
+
+
+def database() -> Database:
+    return current_app.extensions["pulsa.db"]
+
+
+def actor() -> str:
+    """The name written in ledger entries and the audit log for the current request."""
+    return f"web:{current_user.username}"
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def client_address() -> str:
+    """Who is asking: the peer, or, behind a proxy on this same machine, the address that
+    proxy appended to X-Forwarded-For (otherwise every sign-in would seem to come from
+    127.0.0.1 and share one throttling count). The header is believed from loopback only."""
+    peer = request.remote_addr or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if peer in LOOPBACK and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer[:64]
+
+
+def init_access(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "signin.sign_in"
+    manager.login_message = None
+    # Re-validated on every request from the database, so "strong" adds nothing but
+    # sign-outs on a changing mobile address; the session version does the real work.
+    manager.session_protection = "basic"
+    manager.anonymous_user = Anonymous
+
+    @manager.user_loader
+    def load(user_id: str) -> StaffMember | None:
+        try:
+            staff_id, version = (int(part) for part in user_id.split(":"))
+        except ValueError:
+            return None
+        with database().transaction() as session:
+            principal = principal_for(session, staff_id, version)
+        return StaffMember(principal) if principal else None
+
+    app.before_request(_guard)
+
+
+def _guard():
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # 404 or 405: nothing is served
+    if endpoint == "static":
+        return None
+    function = current_app.view_functions.get(endpoint)
+    level = getattr(function, "access_level", None)
+    if level is None:
+        current_app.logger.error("route %s declares no access level: refused", endpoint)
+        abort(403)
+    if level == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        if request.method in _SAFE_METHODS:
+            return redirect(url_for("signin.sign_in", next=request.full_path.rstrip("?")))
+        abort(401)
+    if level == SIGNED_IN:
+        return None
+    screen = request.blueprint or ""
+    if request.method not in _SAFE_METHODS:
+        level = CHANGE
+    if not current_user.can(screen, level):
+        abort(403)
+    g.screen = screen
+    return None
+
+
+def visible_screens() -> list[Screen]:
+    """The screens the current staff member may open, in nav order."""
+    screens = current_app.extensions["pulsa.screens"].values()
+    return sorted(
+        (s for s in screens if current_user.can(s.name, VIEW)), key=lambda s: (s.order, s.name)
+    )

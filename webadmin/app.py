@@ -1,0 +1,150 @@
+"""Application factory of the web admin: one blueprint per screen (webadmin/screens/),
+Flask-Login sessions, CSRF on every form, Flask-Babel (English, Indonesian).
+
+Nothing here runs at import time; `create_app(settings)` builds everything, so tests and
+`pulsa serve` each build their own app on their own database.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import Babel
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import text
+
+from pulsa.settings import Settings
+from wallet.db import Database
+from wallet.migrate import current_revision
+from webadmin.access import LOOPBACK, init_access, public, visible_screens
+from webadmin.screens import SCREEN_MODULES
+from webadmin.ui import init_ui
+
+HERE = Path(__file__).resolve().parent
+LOCALES = ("en", "id")
+
+# Pages and scripts come only from this server: no inline script, no other origin.
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is `Secure` whenever the request came over HTTPS (or always,
+    with SESSION_COOKIE_SECURE), so the same app works on plain http://127.0.0.1 and
+    behind a TLS proxy without leaking the cookie over plain HTTP there. A proxy on this
+    same machine says "https" with X-Forwarded-Proto; from elsewhere that header is not
+    believed (anyone could send it)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+            return True
+        local_proxy = request.remote_addr in LOOPBACK
+        return local_proxy and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    upload_folder: str | Path | None = None,
+) -> Flask:
+    """The web admin on `database` (built from settings when not given).
+
+    `upload_folder` holds payment proofs and the operator's logo (default: `uploads`
+    in the working folder, beside the default SQLite database).
+    """
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="pulsa_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        # A form left open for a working day still submits; the session ends then too.
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        UPLOAD_FOLDER=str(Path(upload_folder or "uploads").resolve()),
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+    )
+    app.session_interface = _SessionInterface()
+    db = database or Database(settings.database_url)
+    app.extensions["pulsa.db"] = db
+    app.extensions["pulsa.settings"] = settings
+    app.extensions["pulsa.screens"] = {}
+    # Other parts (the hotspot screens) add callables here: session -> list of
+    # (label, value, url) tiles for the dashboard, or of panels for a customer.
+    app.extensions.setdefault("pulsa.dashboard_tiles", [])
+    app.extensions.setdefault("pulsa.customer_panels", [])
+
+    CSRFProtect(app)
+    Babel(app, locale_selector=_locale)
+    init_access(app)
+    init_ui(app)
+
+    for module_name in SCREEN_MODULES:
+        module = importlib.import_module(module_name)
+        app.register_blueprint(module.blueprint)
+        screen = getattr(module, "SCREEN", None)
+        if screen is not None:
+            app.extensions["pulsa.screens"][screen.name] = screen
+
+    @app.get("/healthz")
+    @public
+    def healthz():
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            revision = current_revision(db.engine)
+        except Exception as error:  # the check must answer, whatever the failure
+            return jsonify(status="error", database=type(error).__name__), 503
+        return jsonify(status="ok", revision=revision)
+
+    @app.context_processor
+    def navigation():
+        return {
+            "nav_screens": visible_screens() if current_user.is_authenticated else [],
+            "current_user": current_user,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if current_user.is_authenticated:
+            # Balances and names must not stay in a shared computer's cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("error.html", code=400, message=error.description), 400
+
+    for code in (401, 403, 404, 405, 413):
+        app.register_error_handler(code, _error_page(code))
+    return app
+
+
+def _error_page(code: int):
+    def handler(error):
+        return render_template("error.html", code=code, message=error.description), code
+
+    return handler
+
+
+def _locale() -> str:
+    if current_user.is_authenticated:
+        return current_user.principal.locale
+    return request.accept_languages.best_match(LOCALES) or "en"

@@ -1,0 +1,85 @@
+"""CSV and Excel downloads, safe to open in a spreadsheet.
+
+A name such as `=HYPERLINK(...)` or `+1-2` typed by a customer must stay text: every
+text cell that starts with a character a spreadsheet reads as a formula gets a leading
+apostrophe in CSV, and is written as an explicit string cell in Excel. Numbers stay
+numbers (money as exact decimals of the currency unit, never float).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Response
+from openpyxl import Workbook
+from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.styles import Font
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def neutralize(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralize(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([neutralize(str(h)) for h in header])
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    # A byte-order mark so that Excel opens UTF-8 names (Indonesian, accents) correctly.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31] or "Sheet"
+    sheet.append([str(h) for h in header])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.data_type = TYPE_STRING
+    for row in rows:
+        sheet.append([_xlsx_value(v) for v in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                # Never a formula: openpyxl would otherwise write "=..." as one.
+                cell.data_type = TYPE_STRING
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_value(value: object) -> object:
+    if isinstance(value, Decimal | int | float | datetime | date) or value is None:
+        return value
+    return str(value)
+
+
+def download(
+    fmt: str, filename: str, title: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+) -> Response:
+    """A CSV (`fmt` "csv") or Excel ("xlsx") attachment."""
+    if fmt == "xlsx":
+        body, mimetype, ext = xlsx_bytes(title, header, rows), XLSX_TYPE, "xlsx"
+    else:
+        body, mimetype, ext = csv_bytes(header, rows), "text/csv; charset=utf-8", "csv"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{ext}"'
+    return response

@@ -1,0 +1,192 @@
+"""Calls: the CDR list with filters and totals, CSV/Excel export and a printable view;
+live calls with the time their holds still pay for, and hang-up requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, or_, select
+
+from rating.money import micro_to_decimal, parse_money
+from wallet.backoffice import HangupRequest, request_hangup
+from wallet.errors import WalletError
+from wallet.models import Account, CallRecord, Customer
+from wallet.reports import live_calls, seconds_left
+from webadmin.access import Screen, actor, change, client_address, database, view
+from webadmin.exports import download
+from webadmin.ui import local, paginate, parse_day, utc_range
+
+blueprint = Blueprint("calls", __name__, url_prefix="/calls")
+SCREEN = Screen(
+    "calls",
+    _l("Calls"),
+    "calls.index",
+    order=50,
+    description=_l("Call records, exports, live calls and hang-up"),
+)
+DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED")
+EXPORT_LIMIT = 100_000
+PRINT_LIMIT = 5_000
+
+
+def _amount(name: str) -> int | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_money(text)
+    except ValueError:
+        return None
+
+
+def filtered() -> Select:
+    """The CDRs the query string asks for, newest first."""
+    args = request.args
+    statement = (
+        select(CallRecord, Customer.name)
+        .outerjoin(Account, Account.id == CallRecord.account_id)
+        .outerjoin(Customer, Customer.id == Account.customer_id)
+        .order_by(CallRecord.start_at.desc(), CallRecord.id.desc())
+    )
+    start, end = utc_range(parse_day(args.get("from")), parse_day(args.get("to")))
+    if start:
+        statement = statement.where(CallRecord.start_at >= start)
+    if end:
+        statement = statement.where(CallRecord.start_at < end)
+    customer = args.get("customer", "").strip()
+    if customer:
+        if customer.isdigit():  # an account number or a caller's number
+            statement = statement.where(
+                or_(CallRecord.account_id == int(customer), CallRecord.caller == customer)
+            )
+        else:
+            statement = statement.where(Customer.name.ilike(f"%{customer}%"))
+    destination = "".join(c for c in args.get("destination", "") if c.isdigit())
+    if destination:
+        statement = statement.where(CallRecord.callee.startswith(destination))
+    if args.get("disposition") in DISPOSITIONS:
+        statement = statement.where(CallRecord.disposition == args["disposition"])
+    low, high = _amount("cost_min"), _amount("cost_max")
+    if low is not None:
+        statement = statement.where(CallRecord.cost >= low)
+    if high is not None:
+        statement = statement.where(CallRecord.cost <= high)
+    return statement
+
+
+def _totals(session, statement: Select) -> dict:
+    sub = statement.order_by(None).subquery()
+    count, billsec, cost = session.execute(
+        select(
+            func.count(sub.c.id),
+            func.coalesce(func.sum(sub.c.billsec), 0),
+            func.coalesce(func.sum(sub.c.cost), 0),
+        )
+    ).one()
+    return {"count": int(count), "billsec": int(billsec), "cost": int(cost)}
+
+
+HEADER = (
+    "start",
+    "customer",
+    "account",
+    "caller",
+    "number",
+    "prefix",
+    "destination",
+    "band",
+    "disposition",
+    "duration_s",
+    "billsec_s",
+    "charged_s",
+    "cost",
+    "source",
+)
+
+
+def _row(record: CallRecord, name: str | None) -> tuple:
+    return (
+        local(record.start_at, "%Y-%m-%d %H:%M:%S"),
+        name or "",
+        record.account_id,
+        record.caller,
+        record.callee,
+        record.destination_prefix or "",
+        record.rate_description or "",
+        record.rate_band or "",
+        record.disposition,
+        record.duration,
+        record.billsec,
+        record.charged_seconds,
+        micro_to_decimal(record.cost),
+        record.source,
+    )
+
+
+@blueprint.get("/")
+@view
+def index():
+    fmt = request.args.get("format")
+    statement = filtered()
+    with database().transaction() as session:
+        totals = _totals(session, statement)
+        if fmt in ("csv", "xlsx"):
+            rows = session.execute(statement.limit(EXPORT_LIMIT)).all()
+            return download(
+                fmt, "calls", "Calls", HEADER, [_row(record, name) for record, name in rows]
+            )
+        if request.args.get("print"):
+            rows = session.execute(statement.limit(PRINT_LIMIT)).all()
+            return render_template("calls/print.html", rows=rows, totals=totals, limit=PRINT_LIMIT)
+        page = paginate(session, statement, per_page=50)
+        return render_template(
+            "calls/index.html", page=page, totals=totals, dispositions=DISPOSITIONS
+        )
+
+
+@blueprint.get("/live")
+@view
+def live():
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with database().transaction() as session:
+        rows = live_calls(session)
+        pending = set(
+            session.execute(
+                select(HangupRequest.call_id).where(HangupRequest.handled_at.is_(None))
+            ).scalars()
+        )
+        calls = [
+            {
+                "call": call,
+                "account": account,
+                "customer": customer,
+                "left": seconds_left(call, now),
+                "running": int((now - (call.answered_at or call.authorized_at)).total_seconds()),
+                "hangup_requested": call.id in pending,
+            }
+            for call, account, customer in rows
+        ]
+        return render_template("calls/live.html", calls=calls)
+
+
+@blueprint.post("/live/<int:call_id>/hangup")
+@change
+def hangup(call_id: int):
+    try:
+        database().run(
+            lambda s: request_hangup(s, call_id, actor=actor(), address=client_address())
+        )
+    except WalletError as error:
+        flash(str(error), "error")
+    else:
+        flash(
+            _(
+                "Hang-up requested. It takes effect when the AMI listener processes hang-up "
+                "requests; until then the call ends when its paid time runs out."
+            ),
+            "warning",
+        )
+    return redirect(url_for("calls.live"))

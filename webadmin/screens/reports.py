@@ -1,0 +1,133 @@
+"""Reports: revenue by day and by month, by payment method, by customer type and by
+destination prefix, for a date range; each on screen, as CSV or Excel, and printable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from rating.money import micro_to_decimal
+from wallet.reports import (
+    calls_by_prefix,
+    revenue_by_customer_kind,
+    revenue_by_period,
+    topups_by_method,
+)
+from webadmin.access import Screen, database, view
+from webadmin.charts import bar_chart
+from webadmin.exports import download
+from webadmin.screens.customers import KIND_LABELS, METHOD_LABELS
+from webadmin.ui import money, parse_day, today_local, utc_range, zone
+
+blueprint = Blueprint("reports", __name__, url_prefix="/reports")
+SCREEN = Screen(
+    "reports",
+    _l("Reports"),
+    "reports.index",
+    order=60,
+    description=_l("Revenue by day, month, method, customer type, destination"),
+)
+REPORTS = {
+    "day": _l("Revenue by day"),
+    "month": _l("Revenue by month"),
+    "method": _l("Top-ups by payment method"),
+    "kind": _l("Revenue by customer type"),
+    "prefix": _l("Calls by destination prefix"),
+}
+MAX_DAYS = 731
+
+
+def _table(report: str, session, start, end) -> tuple[list[str], list[tuple], list[tuple]]:
+    """(header, rows for the screen with money as micro-units, rows for files in units)."""
+    m = micro_to_decimal
+    if report in ("day", "month"):
+        rows = revenue_by_period(session, start, end, zone(), period=report)
+        header = [
+            str(_l("Period")),
+            str(_l("Top-ups")),
+            str(_l("Number of top-ups")),
+            str(_l("Call revenue")),
+            str(_l("Packages and vouchers")),
+            str(_l("Calls")),
+            str(_l("Talk minutes")),
+        ]
+        screen = [
+            (
+                r.period,
+                r.topups,
+                r.topup_count,
+                r.call_revenue,
+                r.other_spend,
+                r.calls,
+                round(r.billsec / 60, 1),
+            )
+            for r in rows
+        ]
+        files = [(a, m(b), c, m(d), m(e), f, g) for a, b, c, d, e, f, g in screen]
+        return header, screen, files
+    if report == "method":
+        rows = topups_by_method(session, start, end)
+        header = [str(_l("Method")), str(_l("Number of top-ups")), str(_l("Top-ups"))]
+        screen = [(str(METHOD_LABELS.get(k, k)), c, t) for k, c, t in rows]
+        return header, screen, [(a, b, m(c)) for a, b, c in screen]
+    if report == "kind":
+        rows = revenue_by_customer_kind(session, start, end)
+        header = [str(_l("Customer type")), str(_l("Top-ups")), str(_l("Call revenue"))]
+        screen = [(str(KIND_LABELS.get(k, k)), t, c) for k, t, c in rows]
+        return header, screen, [(a, m(b), m(c)) for a, b, c in screen]
+    rows = calls_by_prefix(session, start, end)
+    header = [
+        str(_l("Prefix")),
+        str(_l("Destination")),
+        str(_l("Answered calls")),
+        str(_l("Talk minutes")),
+        str(_l("Call revenue")),
+    ]
+    screen = [(p or "*", d, n, round(s / 60, 1), c) for p, d, n, s, c in rows]
+    return header, screen, [(a, b, c, d, m(e)) for a, b, c, d, e in screen]
+
+
+# Which columns of each report are money (shown with the currency on screen).
+MONEY_COLUMNS = {"day": {1, 3, 4}, "month": {1, 3, 4}, "method": {2}, "kind": {1, 2}, "prefix": {4}}
+
+
+@blueprint.get("/")
+@view
+def index():
+    report = request.args.get("report", "day")
+    if report not in REPORTS:
+        report = "day"
+    today = today_local()
+    first = parse_day(request.args.get("from")) or (today - timedelta(days=29))
+    last = parse_day(request.args.get("to")) or today
+    if last < first:
+        first, last = last, first
+    first = max(first, last - timedelta(days=MAX_DAYS))
+    start, end = utc_range(first, last)
+    with database().transaction() as session:
+        header, screen, files = _table(report, session, start, end)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        name = f"{report}-{first.isoformat()}-{last.isoformat()}"
+        return download(fmt, name, str(REPORTS[report]), header, files)
+    chart = None
+    if report in ("day", "month") and screen:
+        chart = bar_chart(
+            [(row[0][5:] if report == "day" else row[0], row[1] + row[3]) for row in screen],
+            title=str(_l("Top-ups and call revenue")),
+            value_label=money,
+            every=max(1, len(screen) // 12),
+        )
+    return render_template(
+        "reports/index.html",
+        reports=REPORTS,
+        report=report,
+        first=first,
+        last=last,
+        header=header,
+        rows=screen,
+        money_columns=MONEY_COLUMNS[report],
+        chart=chart,
+    )

@@ -1,0 +1,119 @@
+"""Settings: the operator's name, logo and sign-in banner; display precision and time
+zone; call slice length and mode; the low-balance threshold. Stored in the database
+(wallet.site_settings), audited, effective on the next page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import available_timezones
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from wallet.errors import WalletError
+from wallet.payments import proof_file, store_proof
+from wallet.site_settings import save_site_config
+from webadmin.access import Screen, actor, client_address, database, public, view
+from webadmin.forms import MoneyField, options
+from webadmin.ui import site
+
+blueprint = Blueprint("settings", __name__, url_prefix="/settings")
+SCREEN = Screen(
+    "settings",
+    _l("Settings"),
+    "settings.index",
+    order=80,
+    description=_l("Operator name, logo, banner, display, time zone, calls, thresholds"),
+)
+
+
+class SettingsForm(FlaskForm):
+    operator_name = StringField(_l("Operator name"), validators=[DataRequired(), Length(max=100)])
+    logo = FileField(_l("Logo (PNG, JPEG or GIF)"))
+    sign_in_banner = TextAreaField(
+        _l("Banner on the sign-in page"), validators=[Optional(), Length(max=500)]
+    )
+    display_precision = IntegerField(_l("Decimals shown"), validators=[NumberRange(min=0, max=6)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    call_slice_seconds = IntegerField(
+        _l("Call slice (seconds)"), validators=[NumberRange(min=10, max=3600)]
+    )
+    call_mode = SelectField(
+        _l("Call mode"),
+        choices=options(
+            [
+                ("live", _l("live: the AMI listener extends each call slice by slice")),
+                ("static", _l("static: the first hold pays the whole call (no listener)")),
+            ]
+        ),
+    )
+    low_balance_threshold = MoneyField(_l("Low-balance threshold"), allow_zero=True)
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@view
+def index():
+    current = site()
+    form = SettingsForm(obj=current)
+    if form.validate_on_submit():
+        if form.timezone.data not in available_timezones():
+            form.timezone.errors.append(_("Unknown time zone, e.g. Asia/Jakarta."))
+        else:
+            values = {
+                "operator_name": form.operator_name.data.strip(),
+                "sign_in_banner": (form.sign_in_banner.data or "").strip(),
+                "display_precision": form.display_precision.data,
+                "timezone": form.timezone.data,
+                "call_slice_seconds": form.call_slice_seconds.data,
+                "call_mode": form.call_mode.data,
+                "low_balance_threshold": form.low_balance_threshold.data or 0,
+            }
+            try:
+                upload = form.logo.data
+                if upload and getattr(upload, "filename", ""):
+                    folder = Path(current_app.config["UPLOAD_FOLDER"])
+                    values["logo_path"] = store_proof(folder, upload.read())
+                settings = current_app.extensions["pulsa.settings"]
+                database().run(
+                    lambda s: save_site_config(
+                        s, settings, values, actor=actor(), address=client_address()
+                    )
+                )
+            except WalletError as error:
+                form.logo.errors.append(str(error))
+            else:
+                flash(_("Settings saved."), "success")
+                return redirect(url_for("settings.index"))
+    return render_template(
+        "settings/index.html",
+        form=form,
+        settings=current_app.extensions["pulsa.settings"],
+        upload_folder=current_app.config["UPLOAD_FOLDER"],
+    )
+
+
+@blueprint.get("/logo")
+@public  # shown on the sign-in page, before anyone signs in
+def logo():
+    relative = site().logo_path
+    if not relative:
+        abort(404)
+    try:
+        path = proof_file(Path(current_app.config["UPLOAD_FOLDER"]), relative)
+    except WalletError:
+        abort(404)
+    return send_file(path, max_age=300)

@@ -1,0 +1,143 @@
+"""Sign-in, sign-out and the staff member's own profile (language, password)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from wallet.errors import InvalidInput
+from wallet.staff import (
+    MIN_PASSWORD_LENGTH,
+    SignInThrottled,
+    authenticate,
+    record_audit,
+    update_staff,
+)
+from webadmin.access import StaffMember, actor, client_address, database, public, signed_in
+from webadmin.forms import options
+from webadmin.ui import local
+
+PASSWORD_RULE = Length(
+    min=MIN_PASSWORD_LENGTH, max=200, message=_l("A password needs at least %(min)d characters.")
+)
+blueprint = Blueprint("signin", __name__)
+SCREEN = None  # no nav entry, no permission: every staff member has these pages
+
+
+class SignInForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=60)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class ProfileForm(FlaskForm):
+    locale = SelectField(
+        _l("Language"), choices=options([("en", "English"), ("id", "Bahasa Indonesia")])
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[Optional(), PASSWORD_RULE],
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never send a freshly signed-in person elsewhere."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("dashboard.index")
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        address = client_address()
+
+        def work(db_session):
+            try:
+                principal = authenticate(
+                    db_session, form.username.data, form.password.data, address=address
+                )
+            except SignInThrottled as throttled:
+                return throttled
+            name = form.username.data.strip().lower()[:60]
+            record_audit(
+                db_session,
+                name,
+                "staff.sign_in" if principal else "staff.sign_in_failed",
+                f"staff {name}",
+                address=address,
+            )
+            return principal
+
+        outcome = database().run(work)
+        if isinstance(outcome, SignInThrottled):
+            error = _(
+                "Too many failed sign-ins. Try again after %(time)s.",
+                time=local(outcome.until, "%H:%M"),
+            )
+        elif outcome is None:
+            error = _("Wrong user name or password.")
+        else:
+            # A new session for the signed-in person: nothing of the anonymous one
+            # (a planted session) carries over.
+            session.clear()
+            session.permanent = True
+            login_user(StaffMember(outcome))
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("signin/sign_in.html", form=form, error=error), (401 if error else 200)
+
+
+@blueprint.post("/sign-out")
+@signed_in
+def sign_out():
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("signin.sign_in"))
+
+
+@blueprint.route("/profile", methods=["GET", "POST"])
+@signed_in
+def profile():
+    form = ProfileForm(locale=current_user.principal.locale)
+    if form.validate_on_submit():
+        staff_id = current_user.principal.id
+        try:
+            database().run(
+                lambda s: update_staff(
+                    s,
+                    staff_id,
+                    actor=actor(),
+                    locale=form.locale.data,
+                    password=form.password.data or None,
+                )
+            )
+        except InvalidInput as error:
+            form.password.errors.append(str(error))
+        else:
+            if form.password.data:
+                # The password change ended every session, this one too: sign in again.
+                logout_user()
+                session.clear()
+                flash(_("Password changed. Please sign in with the new one."), "info")
+                return redirect(url_for("signin.sign_in"))
+            flash(_("Saved."), "success")
+            return redirect(url_for("signin.profile"))
+    return render_template("signin/profile.html", form=form)

@@ -1,0 +1,404 @@
+"""Tariffs: plans, rates, time bands and holidays; CSV import with a preview and
+line-numbered errors, CSV export; and a calculator for "this customer calls this number
+now: which rate, how long can it last, what does a 3-minute call cost"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import func, select
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from rating import CallPricing, RatingError, charged_seconds
+from rating.tariff_csv import TariffFileError, read_rates_csv
+from wallet.backoffice import (
+    staff_add_band,
+    staff_add_holiday,
+    staff_create_plan,
+    staff_import_rates,
+)
+from wallet.errors import WalletError
+from wallet.models import Account, Customer, HolidayRow, RateRow, TariffPlan, TimeBandRow
+from wallet.tariffs import export_rates, load_tariff
+from webadmin.access import Screen, actor, change, client_address, database, view
+from webadmin.forms import options
+from webadmin.ui import paginate, site, zone
+
+blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
+SCREEN = Screen(
+    "tariffs",
+    _l("Tariffs"),
+    "tariffs.index",
+    order=40,
+    description=_l("Tariff plans, rates, time bands, holidays, import and export"),
+)
+PREVIEW_ROWS = 50
+MAX_CSV_BYTES = 2 * 1024 * 1024
+
+
+class PlanForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+
+
+class BandForm(FlaskForm):
+    name = StringField(_l("Band"), validators=[DataRequired(), Length(max=40)])
+    days = StringField(_l("Days"), validators=[DataRequired(), Length(max=40)])
+    start = StringField(_l("From"), validators=[DataRequired(), Length(max=5)])
+    end = StringField(_l("To"), validators=[DataRequired(), Length(max=5)])
+
+
+class HolidayForm(FlaskForm):
+    day = DateField(_l("Date"), validators=[DataRequired(message=_l("Enter a date."))])
+    band = SelectField(_l("Priced as band"), choices=[])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"))
+    text = TextAreaField(_l("…or paste the CSV here"), validators=[Optional()])
+    mode = SelectField(
+        _l("Mode"),
+        choices=options(
+            [
+                ("replace", _l("Replace all rates of the plan")),
+                ("merge", _l("Add and update rates, keep the others")),
+            ]
+        ),
+    )
+
+
+class CalculatorForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that changes nothing
+
+    account = IntegerField(_l("Account number"), validators=[Optional(), NumberRange(min=1)])
+    plan = SelectField(_l("Tariff plan"), choices=[])
+    number = StringField(_l("Number dialled"), validators=[DataRequired(), Length(max=40)])
+    when = StringField(_l("When (empty: now)"), validators=[Optional(), Length(max=16)])
+    duration = IntegerField(
+        _l("Call length in seconds"), default=180, validators=[Optional(), NumberRange(0, 86400)]
+    )
+
+
+def _plan(session, plan_id: int) -> TariffPlan:
+    plan = session.get(TariffPlan, plan_id)
+    if plan is None:
+        abort(404)
+    return plan
+
+
+@blueprint.get("/")
+@view
+def index():
+    with database().transaction() as session:
+        counts = dict(
+            session.execute(
+                select(RateRow.plan_id, func.count(RateRow.id)).group_by(RateRow.plan_id)
+            ).all()
+        )
+        plans = paginate(session, select(TariffPlan).order_by(TariffPlan.name))
+        form = PlanForm(timezone=site().timezone)
+        return render_template(
+            "tariffs/index.html", plans=plans.items, page=plans, counts=counts, form=form
+        )
+
+
+@blueprint.post("/new")
+@change
+def create_plan():
+    form = PlanForm()
+    if form.validate_on_submit():
+        try:
+            plan_id = database().run(
+                lambda s: (
+                    staff_create_plan(
+                        s,
+                        form.name.data,
+                        form.timezone.data,
+                        actor=actor(),
+                        address=client_address(),
+                    ).id
+                )
+            )
+        except WalletError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Plan created. Add bands, then import its rates."), "success")
+            return redirect(url_for("tariffs.plan", plan_id=plan_id))
+    else:
+        flash(_("A plan needs a name and a time zone."), "error")
+    return redirect(url_for("tariffs.index"))
+
+
+@blueprint.get("/<int:plan_id>")
+@view
+def plan(plan_id: int):
+    prefix = request.args.get("prefix", "").strip()
+    with database().transaction() as session:
+        plan = _plan(session, plan_id)
+        statement = (
+            select(RateRow).where(RateRow.plan_id == plan.id).order_by(RateRow.prefix, RateRow.band)
+        )
+        if prefix.isdigit():
+            statement = statement.where(RateRow.prefix.startswith(prefix))
+        rates = paginate(session, statement, per_page=50)
+        bands = (
+            session.execute(
+                select(TimeBandRow)
+                .where(TimeBandRow.plan_id == plan.id)
+                .order_by(TimeBandRow.position)
+            )
+            .scalars()
+            .all()
+        )
+        holidays = (
+            session.execute(
+                select(HolidayRow).where(HolidayRow.plan_id == plan.id).order_by(HolidayRow.day)
+            )
+            .scalars()
+            .all()
+        )
+        holiday_form = HolidayForm()
+        holiday_form.band.choices = options((b.name, b.name) for b in bands)
+        return render_template(
+            "tariffs/plan.html",
+            plan=plan,
+            rates=rates,
+            bands=bands,
+            holidays=holidays,
+            band_form=BandForm(),
+            holiday_form=holiday_form,
+        )
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+blueprint.add_app_template_filter(_clock, "clock")
+
+
+@blueprint.post("/<int:plan_id>/bands")
+@change
+def add_band(plan_id: int):
+    form = BandForm()
+    with database().transaction() as session:
+        name = _plan(session, plan_id).name
+    if form.validate_on_submit():
+        try:
+            database().run(
+                lambda s: staff_add_band(
+                    s,
+                    name,
+                    form.name.data,
+                    form.days.data,
+                    form.start.data,
+                    form.end.data,
+                    actor=actor(),
+                    address=client_address(),
+                )
+            )
+        except WalletError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Band saved."), "success")
+    else:
+        flash(_("A band needs a name, days and two times."), "error")
+    return redirect(url_for("tariffs.plan", plan_id=plan_id))
+
+
+@blueprint.post("/<int:plan_id>/holidays")
+@change
+def add_holiday(plan_id: int):
+    with database().transaction() as session:
+        plan = _plan(session, plan_id)
+        bands = (
+            session.execute(select(TimeBandRow.name).where(TimeBandRow.plan_id == plan.id))
+            .scalars()
+            .all()
+        )
+    form = HolidayForm()
+    form.band.choices = options((b, b) for b in bands)
+    if form.validate_on_submit():
+        try:
+            database().run(
+                lambda s: staff_add_holiday(
+                    s,
+                    plan.name,
+                    form.day.data,
+                    form.band.data,
+                    form.name.data or "",
+                    actor=actor(),
+                    address=client_address(),
+                )
+            )
+        except WalletError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Holiday saved."), "success")
+    else:
+        flash(_("A holiday needs a date and a band."), "error")
+    return redirect(url_for("tariffs.plan", plan_id=plan_id))
+
+
+@blueprint.route("/<int:plan_id>/import", methods=["GET", "POST"])
+@change
+def import_csv(plan_id: int):
+    """Two steps: the file is checked and previewed; a second submit (carrying the same
+    text) imports it, all or nothing."""
+    with database().transaction() as session:
+        plan = _plan(session, plan_id)
+    form = ImportForm()
+    errors: list[str] = []
+    preview = None
+    text = ""
+    if form.validate_on_submit():
+        upload = form.file.data
+        if upload and upload.filename:
+            raw = upload.read(MAX_CSV_BYTES + 1)
+            if len(raw) > MAX_CSV_BYTES:
+                errors = [_("The file is larger than 2 MB.")]
+            else:
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    errors = [_("The file is not UTF-8 text.")]
+        else:
+            text = form.text.data or ""
+        if not errors and not text.strip():
+            errors = [_("Choose a file or paste the rates.")]
+        if not errors:
+            try:
+                rates = read_rates_csv(text)
+            except TariffFileError as error:
+                errors = error.errors
+            else:
+                if request.form.get("confirm") == "1":
+                    try:
+                        count = database().run(
+                            lambda s: staff_import_rates(
+                                s,
+                                plan.name,
+                                text,
+                                replace=form.mode.data == "replace",
+                                actor=actor(),
+                                address=client_address(),
+                            )
+                        )
+                    except (WalletError, TariffFileError) as error:
+                        errors = getattr(error, "errors", None) or [str(error)]
+                    else:
+                        flash(_("%(count)s rates imported.", count=count), "success")
+                        return redirect(url_for("tariffs.plan", plan_id=plan_id))
+                else:
+                    preview = rates
+    return render_template(
+        "tariffs/import.html",
+        plan=plan,
+        form=form,
+        errors=errors,
+        preview=preview[:PREVIEW_ROWS] if preview else None,
+        total=len(preview) if preview else 0,
+        text=text,
+    )
+
+
+@blueprint.get("/<int:plan_id>/export")
+@view
+def export_csv(plan_id: int):
+    with database().transaction() as session:
+        plan = _plan(session, plan_id)
+        text = export_rates(session, plan.name)
+    response = Response(text, mimetype="text/csv; charset=utf-8")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)
+    response.headers["Content-Disposition"] = f'attachment; filename="tariff-{safe}.csv"'
+    return response
+
+
+@blueprint.get("/calculator")
+@view
+def calculator():
+    form = CalculatorForm(request.args)
+    result = None
+    error = None
+    with database().transaction() as session:
+        plans = session.execute(select(TariffPlan).order_by(TariffPlan.name)).scalars().all()
+        form.plan.choices = options(
+            [("", _("(the customer's plan)"))] + [(str(p.id), p.name) for p in plans]
+        )
+        if request.args.get("number") and form.validate():
+            try:
+                result = _calculate(session, form)
+            except (ValueError, RatingError, WalletError) as failure:
+                error = str(failure)
+        return render_template("tariffs/calculator.html", form=form, result=result, error=error)
+
+
+def _normalize(typed: str) -> str:
+    """Digits of the number as the AGI would see it: 00 (international) dropped and, when
+    PULSA_COUNTRY_CODE is set, a national number (0812...) made international (62812...)."""
+    from flask import current_app
+
+    settings = current_app.extensions["pulsa.settings"]
+    number = "".join(c for c in typed if c.isdigit())
+    if number.startswith("00"):
+        return number[2:]
+    trunk = settings.trunk_prefix
+    if settings.country_code and trunk and number.startswith(trunk):
+        return settings.country_code + number[len(trunk) :]
+    return number
+
+
+def _calculate(session, form: CalculatorForm) -> dict:
+    account = customer = None
+    if form.account.data:
+        account = session.get(Account, form.account.data)
+        if account is None:
+            raise ValueError(_("Account %(id)s does not exist.", id=form.account.data))
+        customer = session.get(Customer, account.customer_id)
+    if form.plan.data:
+        plan = session.get(TariffPlan, int(form.plan.data))
+    elif account is not None and account.tariff_plan_id:
+        plan = session.get(TariffPlan, account.tariff_plan_id)
+    else:
+        from flask import current_app
+
+        default = current_app.extensions["pulsa.settings"].default_tariff_plan
+        plan = session.execute(
+            select(TariffPlan).where(TariffPlan.name == default)
+        ).scalar_one_or_none()
+    if plan is None:
+        raise ValueError(_("Choose a tariff plan."))
+    number = _normalize(form.number.data)
+    if not number:
+        raise ValueError(_("A number has digits."))
+    if form.when.data:
+        moment = datetime.fromisoformat(form.when.data).replace(tzinfo=zone())
+    else:
+        moment = datetime.now(UTC)
+    tariff = load_tariff(session, plan.id)
+    pricing = CallPricing.for_call(tariff, number, moment)
+    duration = form.duration.data if form.duration.data is not None else 180
+    result = {
+        "plan": plan.name,
+        "number": number,
+        "moment": moment.astimezone(zone()).strftime("%Y-%m-%d %H:%M"),
+        "pricing": pricing,
+        "account": account,
+        "customer": customer,
+        "duration": duration,
+    }
+    if pricing is not None:
+        result["cost"] = pricing.cost(duration)
+        result["charged"] = charged_seconds(pricing.rate, duration)
+        result["cost_3min"] = pricing.cost(180)
+        if account is not None:
+            result["max_seconds"] = pricing.max_duration(max(account.available, 0))
+    return result

@@ -1,0 +1,430 @@
+"""Vouchers: generate batches (up to 10,000 in one request, once per form), print them
+on A4 or a thermal roll with a QR login code each, record sales, void lost ones, redeem
+one into a wallet as credit, and report what was sold and used."""
+
+from __future__ import annotations
+
+import math
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from hotspot.backoffice import (
+    staff_generate_batch,
+    staff_redeem_voucher,
+    staff_sell_vouchers,
+    staff_void_vouchers,
+    voucher_report,
+)
+from hotspot.voucher_sheet import LAYOUTS, SheetInfo, VoucherCard, render_sheet
+from rating.money import micro_to_decimal
+from wallet.errors import WalletError
+from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
+from wallet.internet import describe_package
+from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
+from webadmin.access import Screen, actor, change, client_address, database, view
+from webadmin.exports import download
+from webadmin.forms import FormKeyField, MoneyField, options
+from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
+from webadmin.ui import money, paginate, parse_day, utc_range
+
+blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
+blueprint.record_once(install)
+SCREEN = Screen(
+    "vouchers",
+    _l("Vouchers"),
+    "vouchers.index",
+    order=78,
+    description=_l("Voucher batches: generate, print, sell, void, redeem, report"),
+)
+# Vouchers on one printable sheet: each QR code takes some milliseconds to draw, so a
+# big batch prints in parts (160 is ten A4 pages of 16 cards).
+SHEET_SIZE = 160
+ALPHABET_LABELS = {
+    "upper": _l("Capital letters and digits"),
+    "lower": _l("Small letters and digits"),
+    "digits": _l("Digits only"),
+}
+LAYOUT_LABELS = {
+    "a4": _l("A4 sheet"),
+    "thermal-58": _l("Thermal printer, 58 mm"),
+    "thermal-80": _l("Thermal printer, 80 mm"),
+}
+# The printable sheet is a page of its own: inline styles and SVG QR codes, no script.
+SHEET_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
+
+
+class GenerateForm(FlaskForm):
+    key = FormKeyField()
+    package = SelectField(_l("Package"), choices=[])
+    count = IntegerField(
+        _l("How many"),
+        default=100,
+        validators=[InputRequired(message=_l("Enter a number.")), NumberRange(1, MAX_BATCH)],
+    )
+    length = IntegerField(
+        _l("Code length"), default=8, validators=[InputRequired(), NumberRange(3, 32)]
+    )
+    prefix = StringField(_l("Prefix"), validators=[Optional(), Length(max=16)])
+    alphabet = SelectField(
+        _l("Characters"), choices=options((a, ALPHABET_LABELS[a]) for a in ALPHABETS)
+    )
+    separate_password = BooleanField(_l("A password apart from the code"))
+    price = MoneyField(_l("Face value"), allow_zero=True)
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class CodesForm(FlaskForm):
+    codes = TextAreaField(_l("Voucher codes"), validators=[DataRequired(), Length(max=50_000)])
+    price = MoneyField(_l("Sold at"), allow_zero=True)
+    batch = HiddenField()
+
+
+class RedeemForm(FlaskForm):
+    key = FormKeyField()
+    account = IntegerField(
+        _l("Account number"),
+        validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
+    )
+    code = StringField(_l("Voucher code"), validators=[DataRequired(), Length(max=64)])
+    password = StringField(_l("Voucher password"), validators=[Optional(), Length(max=64)])
+
+
+def _batch(session, batch_id: int) -> VoucherBatch:
+    batch = session.get(VoucherBatch, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def _package_choices(session) -> list:
+    packages = session.execute(
+        select(InternetPackage)
+        .where(InternetPackage.active.is_(True))
+        .order_by(InternetPackage.price, InternetPackage.name)
+    ).scalars()
+    return options(
+        [(str(p.id), f"{p.name} · {money(p.price)}") for p in packages]
+        + [("", _("(none: a credit voucher, redeemed into a wallet)"))]
+    )
+
+
+def _codes(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+@blueprint.get("/")
+@view
+def index():
+    with database().transaction() as session:
+        page = paginate(session, select(VoucherBatch).order_by(VoucherBatch.id.desc()))
+        summaries = {b.id: batch_summary(session, b.id) for b in page.items}
+        return render_template(
+            "vouchers/index.html",
+            page=page,
+            summaries=summaries,
+            statuses=VOUCHER_STATUS_LABELS,
+            redeem_form=RedeemForm(),
+        )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@change
+def create():
+    with database().transaction() as session:
+        choices = _package_choices(session)
+    form = GenerateForm()
+    form.package.choices = choices
+    if form.validate_on_submit():
+        try:
+            batch, is_new = database().run(
+                lambda s: staff_generate_batch(
+                    s,
+                    key=form.key.data,
+                    actor=actor(),
+                    address=client_address(),
+                    count=form.count.data,
+                    package=int(form.package.data) if form.package.data else None,
+                    length=form.length.data,
+                    prefix=(form.prefix.data or "").strip(),
+                    alphabet=form.alphabet.data,
+                    separate_password=form.separate_password.data,
+                    price=form.price.data,
+                    note=form.note.data or "",
+                )
+            )
+        except WalletError as error:
+            text = str(error)
+            field = form.prefix if "prefix" in text else form.count
+            if "price" in text or "worth" in text:
+                field = form.price
+            elif "characters" in text or "codes" in text:
+                field = form.length
+            field.errors.append(text)
+        else:
+            if is_new:
+                flash(
+                    _("Batch %(id)s generated: %(n)s vouchers.", id=batch.id, n=batch.count),
+                    "success",
+                )
+            else:
+                flash(
+                    _("This form was already submitted; no second batch was generated."),
+                    "warning",
+                )
+            return redirect(url_for("vouchers.batch", batch_id=batch.id))
+    return render_template("vouchers/new.html", form=form, max_batch=MAX_BATCH)
+
+
+@blueprint.get("/<int:batch_id>")
+@view
+def batch(batch_id: int):
+    status = request.args.get("status", "")
+    statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
+    if status in VOUCHER_STATUSES:
+        statement = statement.where(Voucher.status == status)
+    with database().transaction() as session:
+        batch = _batch(session, batch_id)
+        summary = batch_summary(session, batch_id)
+        made = sum(summary.by_status.values())
+        unsold = summary.by_status.get("new", 0)
+        vouchers = paginate(session, statement, per_page=50)
+        form = CodesForm(batch=str(batch_id))
+        return render_template(
+            "vouchers/batch.html",
+            batch=batch,
+            summary=summary,
+            made=made,
+            vouchers=vouchers,
+            statuses=VOUCHER_STATUS_LABELS,
+            status=status,
+            form=form,
+            layouts=LAYOUT_LABELS,
+            parts_all=max(1, math.ceil(made / SHEET_SIZE)),
+            parts_unsold=max(1, math.ceil(unsold / SHEET_SIZE)),
+            sheet_size=SHEET_SIZE,
+        )
+
+
+@blueprint.get("/<int:batch_id>/sheet")
+@view
+def sheet(batch_id: int):
+    layout = request.args.get("layout", "a4")
+    if layout not in LAYOUTS:
+        abort(404)
+    try:
+        part = max(1, int(request.args.get("part", "1")))
+    except ValueError:
+        part = 1
+    unsold_only = request.args.get("all") != "1"
+    settings = current_app.extensions["pulsa.settings"]
+    with database().transaction() as session:
+        batch = _batch(session, batch_id)
+        statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
+        if unsold_only:
+            statement = statement.where(Voucher.status == "new")
+        vouchers = (
+            session.execute(statement.limit(SHEET_SIZE).offset((part - 1) * SHEET_SIZE))
+            .scalars()
+            .all()
+        )
+        package = batch.package
+        routers = package.routers if package is not None else []
+        login_url = next((r.login_url for r in routers if r.login_url), settings.hotspot_login_url)
+        info = SheetInfo(
+            brand=settings.hotspot_brand_name,
+            package=package.name if package is not None else _("Credit voucher"),
+            price=money(batch.price),
+            validity=describe_package(package) if package is not None else _("wallet credit"),
+            login_url=login_url,
+        )
+        cards = [VoucherCard(v.code, v.password, not batch.separate_password) for v in vouchers]
+    response = Response(render_sheet(cards, info, layout), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SHEET_CSP
+    return response
+
+
+@blueprint.get("/<int:batch_id>/export")
+@view
+def export(batch_id: int):
+    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    with database().transaction() as session:
+        _batch(session, batch_id)
+        rows = [
+            (
+                v.code,
+                v.password,
+                v.status,
+                v.sold_at,
+                micro_to_decimal(v.sold_price) if v.sold_price is not None else None,
+                v.used_at,
+            )
+            for v in session.execute(
+                select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
+            ).scalars()
+        ]
+    header = [_("Code"), _("Password"), _("Status"), _("Sold"), _("Sold at"), _("Used")]
+    return download(fmt, f"vouchers-batch-{batch_id}", _("Vouchers"), header, rows)
+
+
+def _back(form: CodesForm):
+    batch = form.batch.data or request.form.get("batch", "")
+    if batch.isdigit():
+        return redirect(url_for("vouchers.batch", batch_id=int(batch)))
+    return redirect(url_for("vouchers.index"))
+
+
+@blueprint.post("/sell")
+@change
+def sell():
+    form = CodesForm()
+    if not form.validate_on_submit():
+        flash(_("Enter at least one voucher code."), "error")
+        return _back(form)
+    try:
+        sold = database().run(
+            lambda s: len(
+                staff_sell_vouchers(
+                    s,
+                    _codes(form.codes.data),
+                    price=form.price.data,
+                    actor=actor(),
+                    address=client_address(),
+                )
+            )
+        )
+    except WalletError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("%(n)s voucher(s) recorded as sold.", n=sold), "success")
+    return _back(form)
+
+
+@blueprint.post("/void")
+@change
+def void():
+    form = CodesForm()
+    if not form.validate_on_submit():
+        flash(_("Enter at least one voucher code."), "error")
+        return _back(form)
+    try:
+        count = database().run(
+            lambda s: staff_void_vouchers(
+                s, _codes(form.codes.data), actor=actor(), address=client_address()
+            )
+        )
+    except WalletError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("%(n)s voucher(s) voided; they stop working at the next sync.", n=count), "success")
+    return _back(form)
+
+
+@blueprint.post("/redeem")
+@change
+def redeem():
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(url_for("vouchers.index"))
+    try:
+        entry, is_new = database().run(
+            lambda s: staff_redeem_voucher(
+                s,
+                form.account.data,
+                form.code.data,
+                password=form.password.data or None,
+                actor=actor(),
+                address=client_address(),
+            )
+        )
+    except WalletError as error:
+        flash(str(error), "error")
+    else:
+        if is_new:
+            flash(
+                _(
+                    "Redeemed: %(amount)s credited to account %(account)s, balance %(balance)s.",
+                    amount=money(entry.amount),
+                    account=form.account.data,
+                    balance=money(entry.balance_after),
+                ),
+                "success",
+            )
+        else:
+            flash(
+                _("This voucher was already redeemed into this wallet; credited once."), "warning"
+            )
+    return redirect(url_for("vouchers.index"))
+
+
+@blueprint.get("/report")
+@view
+def report():
+    start_day = parse_day(request.args.get("from"))
+    end_day = parse_day(request.args.get("to"))
+    start, end = utc_range(start_day, end_day)
+    with database().transaction() as session:
+        rows = voucher_report(session, start, end)
+        batches = session.execute(select(func.count()).select_from(VoucherBatch)).scalar_one()
+    if request.args.get("format") in ("csv", "xlsx"):
+        header = [_("Package"), _("Generated"), _("Sold"), _("Sales"), _("Used"), _("Redeemed")]
+        return download(
+            request.args["format"],
+            "voucher-report",
+            _("Vouchers"),
+            header,
+            [
+                (
+                    r.package or _("Credit voucher"),
+                    r.generated,
+                    r.sold,
+                    micro_to_decimal(r.sold_total),
+                    r.used,
+                    r.redeemed,
+                )
+                for r in rows
+            ],
+        )
+    totals = {
+        "generated": sum(r.generated for r in rows),
+        "sold": sum(r.sold for r in rows),
+        "sold_total": sum(r.sold_total for r in rows),
+        "used": sum(r.used for r in rows),
+        "redeemed": sum(r.redeemed for r in rows),
+    }
+    return render_template(
+        "vouchers/report.html",
+        rows=rows,
+        totals=totals,
+        batches=batches,
+        start=start_day,
+        end=end_day,
+    )

@@ -1,0 +1,34 @@
+// pulsa admin: small conveniences on top of pages that work without JavaScript.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  // Ask before a dangerous action (the server checks everything anyway).
+  document.querySelectorAll("[data-confirm]").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+  // One click, one submit: the idempotency key already makes a second submit harmless,
+  // this only saves the person a confusing second page.
+  document.querySelectorAll("form[method=post]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      window.setTimeout(function () {
+        form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      }, 0);
+    });
+  });
+  // Live calls: count the time left down between refreshes.
+  var timers = document.querySelectorAll("[data-seconds-left]");
+  if (timers.length) {
+    var started = Date.now();
+    window.setInterval(function () {
+      var passed = Math.floor((Date.now() - started) / 1000);
+      timers.forEach(function (cell) {
+        var left = Math.max(0, parseInt(cell.getAttribute("data-seconds-left"), 10) - passed);
+        cell.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      });
+    }, 1000);
+    window.setTimeout(function () { window.location.reload(); }, 30000);
+  }
+  // Printable views open the print dialog by themselves.
+  if (document.body.classList.contains("printing")) { window.print(); }
+});

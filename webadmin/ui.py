@@ -1,0 +1,171 @@
+"""What every screen shares: the site's display settings, money and time formatting,
+pagination, and the idempotency keys of money forms."""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, g, request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from rating.money import format_money, micro_to_decimal
+from wallet.site_settings import SiteConfig, load_site_config
+
+PER_PAGE = 25
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+def site() -> SiteConfig:
+    """The runtime settings, read once per request (a change shows on the next page)."""
+    if "site" not in g:
+        from webadmin.access import database
+
+        with database().transaction() as session:
+            g.site = load_site_config(session, current_app.extensions["pulsa.settings"])
+    return g.site
+
+
+def currency() -> str:
+    return current_app.extensions["pulsa.settings"].currency
+
+
+def money(micro: int | None, with_currency: bool = True) -> str:
+    if micro is None:
+        return ""
+    return format_money(int(micro), site().display_precision, currency() if with_currency else "")
+
+
+def money_plain(micro: int | None) -> str:
+    """An amount as typed in a form field (no grouping, no currency)."""
+    if micro is None:
+        return ""
+    return str(micro_to_decimal(int(micro)))
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(site().timezone)
+
+
+def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive-UTC moment in the operator's time zone."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=UTC).astimezone(zone()).strftime(fmt)
+
+
+def utc_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """Local calendar days [start, end] as naive-UTC bounds [from, to)."""
+    tz = zone()
+
+    def bound(day: date) -> datetime:
+        return datetime.combine(day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
+
+    return (
+        bound(start) if start else None,
+        bound(end + timedelta(days=1)) if end else None,
+    )
+
+
+def today_local() -> date:
+    return datetime.now(UTC).astimezone(zone()).date()
+
+
+def new_form_key() -> str:
+    """A fresh key for a money form, put in a hidden field when the form is rendered:
+    submitting the same rendered form twice sends the same key, which credits once."""
+    return secrets.token_hex(16)
+
+
+def valid_form_key(text: str | None) -> bool:
+    return bool(text) and bool(_KEY.match(text))
+
+
+@dataclass
+class Page:
+    items: list
+    number: int
+    total: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def paginate(session: Session, statement: Select, per_page: int = PER_PAGE) -> Page:
+    number = page_number()
+    total = session.execute(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    ).scalar_one()
+    pages = max(1, math.ceil(total / per_page))
+    number = min(number, pages)
+    rows = session.execute(statement.limit(per_page).offset((number - 1) * per_page))
+    items = list(rows.scalars()) if len(statement.column_descriptions) == 1 else list(rows.all())
+    return Page(items, number, total, per_page)
+
+
+def page_url(number: int) -> str:
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(number)]
+    from urllib.parse import urlencode
+
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+def page_url_with(**changes: str) -> str:
+    """This page's address with some query arguments changed (export, print links)."""
+    from urllib.parse import urlencode
+
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        args[key] = [value]
+    args.pop("page", None) if "format" in changes or "print" in changes else None
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+def parse_day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _preload_site() -> None:
+    # Read before the view opens its own transaction: templates rendered inside that
+    # transaction must not open a second one (on SQLite it would wait for the first).
+    if request.endpoint not in (None, "static"):
+        site()
+
+
+def init_ui(app) -> None:
+    app.before_request(_preload_site)
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money_plain"] = money_plain
+    app.jinja_env.filters["local"] = local
+    app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["page_url_with"] = page_url_with
+    app.jinja_env.globals["site"] = site
+    app.jinja_env.globals["currency"] = currency
