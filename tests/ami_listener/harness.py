@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
+import threading
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -188,8 +191,26 @@ class Scenario:
             if loop.time() > deadline:
                 raise TimeoutError(
                     f"listener not quiet: {self.listener.stats.events} of "
-                    f"{self.ami.delivered} events, idle={self.listener.idle()}"
+                    f"{self.ami.delivered} events, idle={self.listener.idle()}\n" + self.state()
                 )
+
+    def state(self) -> str:
+        """What the listener is doing, and where its database threads are (diagnosis)."""
+        lines = [f"working={self.listener._working} calls:"]
+        for link in self.listener.links.values():
+            for call in link.calls():
+                lines.append(
+                    f"  {call!r} answered={call.answered} recorded={call.answer_recorded} "
+                    f"settled={call.settled} waiting={call.waiting} wake={call.wake.is_set()} "
+                    f"sleeper={'done' if call.sleeper and call.sleeper.done() else call.sleeper} "
+                    f"task={call.task}"
+                )
+        for thread in threading.enumerate():
+            frame = sys._current_frames().get(thread.ident or 0)
+            if frame is not None and thread.name.startswith("pulsa"):
+                stack = "".join(traceback.format_stack(frame, limit=6))
+                lines.append(f"thread {thread.name}:\n{stack}")
+        return "\n".join(lines)
 
     async def step(self, seconds: float = 1.0) -> None:
         """Let time pass: the listener renews what is due, Asterisk cuts what ran out."""
