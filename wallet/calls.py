@@ -136,16 +136,29 @@ def authorize_call(
         return Authorization(UNKNOWN, f"no account for {shown}")
     account = ledger.lock_account(session, account_id)
     plan_id = account.tariff_plan_id or _default_plan_id(session, policy.default_plan)
-    # One query for what the decision needs besides the account row.
-    customer_status, revision, live_calls = session.execute(
+    # One query for what the decision needs besides the account row, including whether
+    # this channel was already authorized: a retry after a lost COMMIT reply, or the
+    # classic script deciding after its relay to the FastAGI server broke off, must get
+    # the first decision back instead of holding credit a second time.
+    customer_status, revision, live_calls, earlier_call_id = session.execute(
         select(
             Customer.status,
             select(TariffPlan.revision).where(TariffPlan.id == plan_id).scalar_subquery(),
             select(func.count(Call.id))
             .where(Call.account_id == account_id, Call.status.in_(LIVE_STATUSES))
             .scalar_subquery(),
+            select(func.max(Call.id))
+            .where(
+                Call.account_id == account_id,
+                Call.status.in_(LIVE_STATUSES),
+                Call.uniqueid == (request.uniqueid or None),
+                Call.asterisk_server == request.server,
+            )
+            .scalar_subquery(),
         ).where(Customer.id == account.customer_id)
     ).one()
+    if earlier_call_id is not None:
+        return _authorized_before(session, account, earlier_call_id, tariffs)
     if account.status != "active" or customer_status != "active":
         state = account.status if account.status != "active" else f"customer {customer_status}"
         return Authorization(BLOCKED, f"account {account_id} is {state}", account_id)
@@ -281,6 +294,30 @@ def settle_call(
     session.add(record)
     session.flush()
     return record
+
+
+def _authorized_before(
+    session: Session, account: Account, call_id: int, tariffs: TariffCache
+) -> Authorization:
+    """The decision already taken for this channel, as it stands now."""
+    call = session.get(Call, call_id)
+    assert call is not None
+    rate = None
+    if call.plan_id is not None:
+        tariff = tariffs.get(session, call.plan_id)
+        at = call.authorized_at.replace(tzinfo=UTC)
+        pricing = CallPricing.for_call(tariff, call.dialled, at)
+        rate = pricing.rate if pricing is not None else None
+    return Authorization(
+        OK,
+        f"{call.mode} call {call.id} already authorized for this channel",
+        account.id,
+        call.id,
+        slice_ms=call.paid_ms,
+        max_ms=call.paid_ms,
+        rate=rate,
+        credit_left=account.available,
+    )
 
 
 def _authorize_free(

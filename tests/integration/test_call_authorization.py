@@ -123,6 +123,28 @@ def test_static_mode_holds_everything_and_a_second_call_gets_only_the_rest(db, p
     assert authorize(db, number, policy=static).status == NOCREDIT
 
 
+def test_the_same_channel_authorized_again_gets_its_first_hold_back(db, plan):
+    number = caller(db, plan, 100)
+    first = authorize(db, number, uniqueid="1795410450.77")
+    again = authorize(db, number, uniqueid="1795410450.77")
+    assert first.status == again.status == OK
+    assert (again.call_id, again.slice_ms) == (first.call_id, first.slice_ms)
+    assert again.rate is not None and again.rate.prefix == "62"
+    with db.transaction() as session:
+        holds = session.execute(
+            select(Hold).where(Hold.account_id == first.account_id, Hold.status == "open")
+        ).scalars()
+        assert [h.amount for h in holds] == [60 * UNIT]
+
+
+def test_a_settled_channel_authorized_again_is_a_new_call(db, plan):
+    number = caller(db, plan, 100)
+    first = authorize(db, number, uniqueid="1795410450.78")
+    db.run(lambda s: settle_call(s, first.call_id, billsec=0, disposition="NO ANSWER"))
+    again = authorize(db, number, uniqueid="1795410450.78")
+    assert again.status == OK and again.call_id != first.call_id
+
+
 def test_an_unknown_caller_is_refused(db, plan):
     assert authorize(db, "0000000").status == UNKNOWN
 
