@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wallet import ledger
 from wallet.calls import (
     LIVE_STATUSES,
     CallPolicy,
@@ -22,6 +21,7 @@ from wallet.calls import (
     TariffCache,
     answer_call,
     apply_share,
+    expire_call,
     plan_shares,
     settle_call,
 )
@@ -227,18 +227,6 @@ def settle(
 
 def expire(session: Session, call_id: int, now: datetime) -> bool:
     """A call whose channel went away while nobody watched, and that was never seen
-    answered: its hold is released (status expired, nothing charged). False when the call
-    was settled or expired meanwhile."""
-    call = session.get(Call, call_id)
-    if call is None:
-        return False
-    ledger.lock_account(session, call.account_id)
-    session.refresh(call)
-    if call.status not in LIVE_STATUSES:
-        return False
-    if call.hold_id is not None:
-        ledger.release_hold(session, call.hold_id, status="expired")
-    call.status = "expired"
-    call.ended_at = call.ended_at or now
-    session.flush()
-    return True
+    answered: `wallet.calls.expire_call` releases its hold (status expired, nothing
+    charged). False when the call was settled or expired meanwhile."""
+    return expire_call(session, call_id, now)
