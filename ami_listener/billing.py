@@ -6,15 +6,20 @@ plain values."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wallet import ledger
+from wallet.backoffice import (
+    PendingHangup,
+    close_hangup_requests_nobody_can_act_on,
+    mark_hangup_handled,
+    pending_hangup_requests,
+)
 from wallet.calls import (
     LIVE_STATUSES,
     CallPolicy,
@@ -22,6 +27,7 @@ from wallet.calls import (
     TariffCache,
     answer_call,
     apply_share,
+    expire_call,
     plan_shares,
     settle_call,
 )
@@ -227,18 +233,19 @@ def settle(
 
 def expire(session: Session, call_id: int, now: datetime) -> bool:
     """A call whose channel went away while nobody watched, and that was never seen
-    answered: its hold is released (status expired, nothing charged). False when the call
-    was settled or expired meanwhile."""
-    call = session.get(Call, call_id)
-    if call is None:
-        return False
-    ledger.lock_account(session, call.account_id)
-    session.refresh(call)
-    if call.status not in LIVE_STATUSES:
-        return False
-    if call.hold_id is not None:
-        ledger.release_hold(session, call.hold_id, status="expired")
-    call.status = "expired"
-    call.ended_at = call.ended_at or now
-    session.flush()
-    return True
+    answered: `wallet.calls.expire_call` releases its hold (status expired, nothing
+    charged). False when the call was settled or expired meanwhile."""
+    return expire_call(session, call_id, now)
+
+
+def hangup_requests(
+    session: Session, call_ids: Collection[int], now: datetime, give_up_after: timedelta
+) -> list[PendingHangup]:
+    """The staff's hang-up requests for `call_ids` (the calls this listener can hang up
+    now), after closing those no listener can act on, in one transaction."""
+    close_hangup_requests_nobody_can_act_on(session, call_ids, now, give_up_after)
+    return pending_hangup_requests(session, call_ids)
+
+
+def hangup_handled(session: Session, request_id: int, outcome: str, now: datetime) -> bool:
+    return mark_hangup_handled(session, request_id, outcome, now)

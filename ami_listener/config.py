@@ -107,6 +107,10 @@ class ListenerConfig:
     ping_interval_s: float = 20.0
     db_workers: int = 8
     db_retry_max_s: float = 5.0
+    hangup_poll_s: float = 1.0  # how often the staff's hang-up requests are read
+    #: A hang-up request for a call no listener follows is closed after this long (the
+    #: call is on a server nobody listens to, or its listener is down).
+    hangup_give_up_s: float = 300.0
     events: str = EVENT_CLASSES
     #: Whether calls whose Call.asterisk_server is "" (the AGI does not name its server)
     #: are resynchronized by this listener (settled or expired when their channel is gone);
@@ -125,4 +129,5 @@ class ListenerConfig:
             reconnect_max_s=float(settings.ami_reconnect_max_seconds),
             action_timeout_s=settings.ami_action_timeout_ms / 1000,
             db_workers=settings.ami_db_workers,
+            hangup_poll_s=settings.ami_hangup_poll_ms / 1000,
         )

@@ -355,6 +355,21 @@ class ServerLink:
         )
         return False
 
+    async def hang_up(self, call: FollowedCall, cause: int = 16) -> str | None:
+        """AMI `Hangup` of the call's calling channel (cause 16: normal clearing); None once
+        Asterisk answered Success, else why not (Asterisk's message, or no answer). The
+        call then ends as any other: its Hangup and Cdr events settle it."""
+        reply = await self.action(
+            {"Action": "Hangup", "Channel": call.caller_channel, "Cause": str(cause)}
+        )
+        if reply is None:
+            return "Asterisk did not answer"
+        if isinstance(reply, list):  # an event list: not what Hangup of one channel answers
+            return "unexpected answer"
+        if not reply.success:
+            return text(reply, "Message") or "refused"
+        return None
+
     # --- events ----------------------------------------------------------------------------
     def _on_event(self, manager: panoramisk.Manager, event: Any) -> None:
         if manager is self.manager:

@@ -43,6 +43,7 @@ from ami_listener.calls import Expire, FollowedCall, Settle
 from ami_listener.clock import Clock, SystemClock
 from ami_listener.config import ListenerConfig
 from ami_listener.link import ServerLink
+from wallet.backoffice import HANGUP_DONE, PendingHangup
 from wallet.calls import CallPolicy, TariffCache
 from wallet.db import Database
 from wallet.errors import WalletError
@@ -135,6 +136,8 @@ class Stats:
     logins: int = 0
     disconnects: int = 0
     resyncs: int = 0
+    hangups: int = 0  # calls hung up at the staff's request
+    hangup_failures: int = 0
     #: seconds from the event that ended a call to its settlement committed
     settle_delays: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
 
@@ -148,6 +151,7 @@ class Stats:
             f"setvar_failures={self.setvar_failures} settled={self.settled_cdr}+"
             f"{self.settled_estimated} estimated expired={self.expired} "
             f"db_errors={self.db_errors} logins={self.logins} resyncs={self.resyncs} "
+            f"hangups={self.hangups}+{self.hangup_failures} failed "
             f"settle_p50={p50 * 1000:.0f}ms settle_p99={p99 * 1000:.0f}ms"
         )
 
@@ -177,6 +181,8 @@ class Listener:
         self.precision_ms = config.limit_precision_ms
         self.cdr_wait = timedelta(seconds=config.cdr_wait_s)
         self.recheck = timedelta(seconds=config.recheck_s)
+        self.hangup_poll = timedelta(seconds=config.hangup_poll_s)
+        self.hangup_give_up = timedelta(seconds=config.hangup_give_up_s)
         self.stats = Stats()
         #: Followed calls by Call id, on every server.
         self.calls: dict[int, FollowedCall] = {}
@@ -189,10 +195,12 @@ class Listener:
         }
         self._locks: dict[int, asyncio.Lock] = {}
         self._executor: ThreadPoolExecutor | None = None
+        self._hangup_poller: asyncio.Task[Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._working = 0
         self._sequence = 0
         self._db_warned = 0.0
+        self._hangup_warned = 0.0
         workers = config.db_workers
         self._answers = _Batcher(self, billing.answer_many, "answer", max(1, workers // 4))
         self._settlements = _Batcher(self, billing.settle_many, "settle", max(1, workers // 2))
@@ -205,8 +213,14 @@ class Listener:
             )
         for link in self.links.values():
             link.start()
+        if self._hangup_poller is None:
+            self._hangup_poller = asyncio.ensure_future(self._poll_hangup_requests())
 
     async def stop(self) -> None:
+        if self._hangup_poller is not None:
+            poller, self._hangup_poller = self._hangup_poller, None
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
         for link in self.links.values():
             await link.stop()
         tasks = list(self._tasks)
@@ -574,6 +588,90 @@ class Listener:
         elapsed_ms = (self.clock.now() - moment) // timedelta(milliseconds=1)
         left = paid_ms - elapsed_ms
         return left - left % self.precision_ms - self.safety_ms
+
+    # --- hang-ups asked for by staff --------------------------------------------------------
+    async def _poll_hangup_requests(self) -> None:
+        """Act on the web admin's hang-up requests, every `hangup_poll`: the listener is
+        the only part of pulsa connected to Asterisk. Requests are read from the database
+        (the web admin may run in another process or on another machine)."""
+        while True:
+            await self.clock.sleep_until(self.clock.now() + self.hangup_poll)
+            self._working += 1
+            try:
+                await self._hang_up_requested()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Once a minute at most: a lasting fault (a table missing) would otherwise
+                # write a traceback every poll.
+                if time.monotonic() - self._hangup_warned > 60:
+                    self._hangup_warned = time.monotonic()
+                    log.exception("hang-up requests: cannot handle them this time")
+            finally:
+                self._working -= 1
+
+    def _can_hang_up(self, call: FollowedCall) -> bool:
+        """A call whose calling channel is up on a server this listener is connected to.
+        A call that already ended is left alone: once settled, its request is closed."""
+        return (
+            call.call_id is not None
+            and not call.settled
+            and call.ended_at is None
+            and not call.caller_gone
+            and call.link.logged_in
+            and not call.link.resyncing
+        )
+
+    async def _hang_up_requested(self) -> None:
+        reachable = {cid for cid, call in self.calls.items() if self._can_hang_up(call)}
+        try:
+            requests = await self.db(
+                billing.hangup_requests,
+                reachable,
+                self.clock.now(),
+                self.hangup_give_up,
+                what="hang-up requests",
+                retry=False,
+            )
+        except Exception as error:
+            if not _db_unavailable(error):
+                raise
+            return  # asked again at the next poll
+        if requests:
+            await asyncio.gather(*(self._hang_up(request) for request in requests))
+
+    async def _hang_up(self, request: PendingHangup) -> None:
+        call = self.calls.get(request.call_id)
+        if call is None or not self._can_hang_up(call):
+            return  # it ended while the requests were read
+        failure = await call.link.hang_up(call)
+        if failure is None:
+            outcome = HANGUP_DONE
+            self.stats.hangups += 1
+            log.info(
+                "call %s: hung up %s at the request of %s",
+                call.call_id,
+                call.caller_channel,
+                request.requested_by,
+            )
+        else:
+            outcome = f"failed: {failure}"
+            self.stats.hangup_failures += 1
+            log.warning(
+                "call %s: cannot hang up %s at the request of %s: %s",
+                call.call_id,
+                call.caller_channel,
+                request.requested_by,
+                failure,
+            )
+        # Retried while the database is away: the hang-up was sent and must not be again.
+        await self.db(
+            billing.hangup_handled,
+            request.request_id,
+            outcome,
+            self.clock.now(),
+            what="hang-up handled",
+        )
 
     # --- the end -------------------------------------------------------------------------------
     async def _settle(self, call: FollowedCall, decision: Settle) -> None:

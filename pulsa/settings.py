@@ -66,6 +66,7 @@ class Settings:
     ami_reconnect_max_seconds: int = 30  # longest wait between two connection attempts
     ami_action_timeout_ms: int = 5000  # an AMI action unanswered this long has failed
     ami_db_workers: int = 8  # threads doing the listener's database work
+    ami_hangup_poll_ms: int = 1000  # the listener reads the admin's hang-up requests this often
     unknown: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -253,3 +254,5 @@ def _validate_ami(settings: Settings) -> None:
         raise SettingsError("PULSA_AMI_ACTION_TIMEOUT_MS must be at least 100")
     if not 1 <= settings.ami_db_workers <= 64:
         raise SettingsError("PULSA_AMI_DB_WORKERS must be between 1 and 64")
+    if not 100 <= settings.ami_hangup_poll_ms <= 60_000:
+        raise SettingsError("PULSA_AMI_HANGUP_POLL_MS must be between 100 and 60000")

@@ -7,12 +7,15 @@ audit log) and the idempotency key rules of the admin's forms, in one transactio
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, String, delete, func, select
+from sqlalchemy import DateTime, ForeignKey, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wallet import ledger, tariffs
+from wallet.calls import LIVE_STATUSES
 from wallet.customers import (
     _EMAIL,
     _PHONE,
@@ -287,6 +290,81 @@ def request_hangup(
         address=address,
     )
     return request
+
+
+#: Outcomes of a hang-up request (HangupRequest.result) besides "failed: <reason>".
+HANGUP_DONE = "hung up"
+HANGUP_CALL_ENDED = "call already ended"
+HANGUP_NOT_FOLLOWED = "no AMI listener follows the call"
+_RESULT_LENGTH = 200  # HangupRequest.result
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHangup:
+    """A hang-up request an AMI listener can act on, as plain values."""
+
+    request_id: int
+    call_id: int
+    requested_by: str
+    requested_at: datetime
+
+
+def _unhandled(session: Session) -> list[tuple[HangupRequest, str]]:
+    # Unhandled requests are few (staff clicks, handled within seconds), so they are all
+    # read and sorted out here rather than matched against thousands of followed calls.
+    rows = session.execute(
+        select(HangupRequest, Call.status)
+        .join(Call, Call.id == HangupRequest.call_id)
+        .where(HangupRequest.handled_at.is_(None))
+        .order_by(HangupRequest.id)
+    ).all()
+    return [(request, status) for request, status in rows]
+
+
+def pending_hangup_requests(session: Session, call_ids: Collection[int]) -> list[PendingHangup]:
+    """The unhandled hang-up requests of the live calls among `call_ids` (the calls a
+    listener follows and can reach), oldest first. Nothing is written."""
+    wanted = set(call_ids)
+    return [
+        PendingHangup(request.id, request.call_id, request.requested_by, request.requested_at)
+        for request, status in _unhandled(session)
+        if request.call_id in wanted and status in LIVE_STATUSES
+    ]
+
+
+def close_hangup_requests_nobody_can_act_on(
+    session: Session, call_ids: Collection[int], now: datetime, give_up_after: timedelta
+) -> int:
+    """Mark handled the requests no listener will ever act on, so that they do not pile up
+    (nor keep the live-calls screen saying "hang-up requested"): those of calls that are
+    no longer live, and those older than `give_up_after` whose call is not among
+    `call_ids`. With several Asterisk servers a listener only knows its own calls: the
+    age is what tells that no other listener followed the call either. Returns how many
+    were closed."""
+    followed = set(call_ids)
+    closed = 0
+    for request, status in _unhandled(session):
+        if status not in LIVE_STATUSES:
+            outcome = HANGUP_CALL_ENDED
+        elif request.call_id not in followed and request.requested_at < now - give_up_after:
+            outcome = HANGUP_NOT_FOLLOWED
+        else:
+            continue
+        if mark_hangup_handled(session, request.id, outcome, now):
+            closed += 1
+    return closed
+
+
+def mark_hangup_handled(session: Session, request_id: int, outcome: str, now: datetime) -> bool:
+    """Record what became of a hang-up request. False when it was handled already: the
+    first outcome stays (two listeners, or a listener and a sweep, may both get there)."""
+    result = session.execute(
+        update(HangupRequest)
+        .where(HangupRequest.id == request_id, HangupRequest.handled_at.is_(None))
+        .values(handled_at=now, result=outcome[:_RESULT_LENGTH])
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def account_of_customer(session: Session, customer_id: int) -> Account:

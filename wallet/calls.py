@@ -403,6 +403,27 @@ def expire_calls(session: Session, now: datetime | None = None) -> list[int]:
     return [call.id for call in calls]
 
 
+def expire_call(session: Session, call_id: int, now: datetime) -> bool:
+    """A call that ended without anyone able to tell how long it talked (its channel went
+    away while the AMI listener was not connected, never seen answered): release its hold
+    and mark it expired, charging nothing. False when the call was settled or expired
+    meanwhile, so a second attempt changes nothing."""
+    call = session.get(Call, call_id)
+    if call is None:
+        return False
+    ledger.lock_account(session, call.account_id)
+    # Read again under the wallet's lock: a settlement may have committed since the get.
+    session.refresh(call)
+    if call.status not in LIVE_STATUSES:
+        return False
+    if call.hold_id is not None:
+        ledger.release_hold(session, call.hold_id, status="expired")
+    call.status = "expired"
+    call.ended_at = call.ended_at or now
+    session.flush()
+    return True
+
+
 @dataclass(frozen=True)
 class Share:
     """What sharing a wallet decided for one live call (seconds counted from answer)."""

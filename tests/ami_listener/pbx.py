@@ -156,10 +156,16 @@ class Pbx:
         self.by_channel: dict[str, SimCall] = {}
         self.violations: list[str] = []
         self.setvars: list[tuple[datetime, str, str]] = []
+        #: Every AMI Hangup action received: (when, Channel).
+        self.hangups: list[tuple[datetime, str]] = []
+        #: When set, Hangup actions are refused with this message, as Asterisk refuses an
+        #: action the AMI user may not send ("Permission denied").
+        self.refuse_hangups: str | None = None
         self._ids = itertools.count(1)
         self._prefix = f"{int(clock.now().timestamp())}"
         self._tag = next(_serial)
         ami.register_action("Setvar", self._setvar)
+        ami.register_action("Hangup", self._hangup_action)
 
     # --- channels ---------------------------------------------------------------------------
     def _uniqueid(self) -> str:
@@ -463,6 +469,37 @@ class Pbx:
         elif channel is not None:
             channel.variables[variable] = value
         return [AmiServer.response(request, "Success", "Variable Set")]
+
+    def _hangup_action(self, request: AmiMessage) -> list[Any]:
+        """AMI `Hangup` of a channel by name, answered like Asterisk 20 (`action_hangup`).
+        A channel of a simulated call ends the whole call the way `hangup` does (bridge
+        left, channels hung up, Cdr), after the reply, as Asterisk's channel thread acts
+        on the soft hangup after the manager answered."""
+        name = request.get("Channel", "")
+        if not name:
+            return [AmiServer.response(request, "Error", "No channel specified")]
+        self.hangups.append((self.clock.now(), name))
+        if self.refuse_hangups is not None:
+            return [AmiServer.response(request, "Error", self.refuse_hangups)]
+        channel = self.ami.find_channel(name)
+        if channel is None:
+            return [AmiServer.response(request, "Error", "No such channel")]
+        call = self._call_on(channel.name)
+        if call is not None and call.live:
+            self.ami._spawn(self.hangup(call))
+        else:
+            self.ami._spawn(self.ami.hangup_channel(channel.name, 16))
+        return [AmiServer.response(request, "Success", "Channel Hungup")]
+
+    def _call_on(self, name: str) -> SimCall | None:
+        call = self.by_channel.get(name)
+        if call is not None:
+            return call
+        for call in self.calls:
+            channels = [call.caller, *call.others, call.called, call.called_other]
+            if any(c is not None and c.name == name for c in channels):
+                return call
+        return None
 
     def _check_paid(self, call: SimCall) -> None:
         """Invariant 6: the billable seconds Asterisk now allows are paid for."""

@@ -65,6 +65,8 @@ def test_a_bad_ami_server_is_refused_without_showing_its_secret(value, message):
         {"PULSA_AMI_RECONNECT_MAX_SECONDS": "0"},
         {"PULSA_AMI_ACTION_TIMEOUT_MS": "50"},
         {"PULSA_AMI_DB_WORKERS": "0"},
+        {"PULSA_AMI_HANGUP_POLL_MS": "50"},
+        {"PULSA_AMI_HANGUP_POLL_MS": "120000"},
     ],
 )
 def test_listener_timings_out_of_range_are_refused(variables):
@@ -79,12 +81,15 @@ def test_listener_config_comes_from_the_settings():
             "PULSA_AMI_SERVERS": "pbx=pulsa:secret@127.0.0.1:5038",
             "PULSA_AMI_CDR_WAIT_MS": "1500",
             "PULSA_AMI_ACTION_TIMEOUT_MS": "2500",
+            "PULSA_AMI_HANGUP_POLL_MS": "250",
         }
     )
     config = ListenerConfig.from_settings(settings)
     assert [s.name for s in config.servers] == ["pbx"]
     assert (config.cdr_wait_s, config.action_timeout_s, config.safety_ms) == (1.5, 2.5, 1000)
     assert config.renew_margin_s == 10.0
+    assert config.hangup_poll_s == 0.25
+    assert ListenerConfig.from_settings(load_settings({})).hangup_poll_s == 1.0
 
 
 # --- events -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from wallet.calls import (
     CallRequest,
     TariffCache,
     authorize_call,
+    expire_call,
     expire_calls,
     settle_call,
 )
@@ -229,3 +230,20 @@ def test_expired_calls_release_their_hold_uncharged(db, plan):
         account = session.get(Account, result.account_id)
         assert (account.balance, account.held) == (100 * UNIT, 0)
         assert ledger.lock_account(session, account.id).available == 100 * UNIT
+
+
+def test_expiring_one_call_releases_its_hold_once_and_leaves_a_settled_call_alone(db, plan):
+    number = caller(db, plan, 100)
+    gone, settled = authorize(db, number), authorize(db, number)
+    db.run(lambda s: settle_call(s, settled.call_id, billsec=10, disposition="ANSWERED"))
+    moment = datetime(2026, 11, 23, 5, 3)
+    assert db.run(lambda s: expire_call(s, gone.call_id, moment)) is True
+    assert db.run(lambda s: expire_call(s, gone.call_id, moment)) is False
+    assert db.run(lambda s: expire_call(s, settled.call_id, moment)) is False
+    with db.transaction() as session:
+        account = session.get(Account, gone.account_id)
+        assert (account.balance, account.held) == (90 * UNIT, 0)
+        call = session.get(Call, gone.call_id)
+        assert (call.status, call.ended_at) == ("expired", moment)
+        assert session.get(Hold, call.hold_id).status == "expired"
+        assert session.get(Call, settled.call_id).status == "settled"
