@@ -394,7 +394,14 @@ def sync_router(
     names = {user.login_id: user.name for user in state.users}
 
     def record(session: Session) -> None:
-        record_contact(session, router_id, ok=report.ok, error=report.error, at=moment)
+        record_contact(
+            session,
+            router_id,
+            ok=report.ok,
+            error=report.error,
+            at=moment,
+            online_users=len(active) if report.ok else None,
+        )
         for login_id, used_at in first_uses.items():
             if record_voucher_use(session, login_id, used_at, now=moment) is not None:
                 report.vouchers_first_used.append(names[login_id])

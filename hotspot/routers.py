@@ -181,7 +181,13 @@ def read_live_view(driver: RouterDriver) -> RouterLiveView:
 
 
 def record_contact(
-    session: Session, router_id: int, *, ok: bool, error: str | None, at: datetime
+    session: Session,
+    router_id: int,
+    *,
+    ok: bool,
+    error: str | None,
+    at: datetime,
+    online_users: int | None = None,
 ) -> None:
     router = session.get(Router, router_id)
     if router is None:  # removed while we talked to it
@@ -191,4 +197,6 @@ def record_contact(
     router.last_error = error
     if ok:
         router.last_contact_at = at
+        if online_users is not None:
+            router.online_users = online_users
     session.flush()

@@ -55,6 +55,8 @@ class Router(Base):
     last_sync_ok: Mapped[bool | None] = mapped_column(Boolean)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    #: Hotspot users online at the last successful sync (the dashboard's figure).
+    online_users: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
 
 

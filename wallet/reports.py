@@ -198,13 +198,17 @@ class Today:
     low_balance_count: int
     internet_active: int
     internet_expiring_today: int
+    #: Hotspot users online on the enabled routers at their last successful sync (None:
+    #: no router reported yet), and the oldest of those syncs.
+    hotspot_online: int | None = None
+    hotspot_online_at: datetime | None = None
 
 
 def today_figures(
     session: Session, zone: ZoneInfo, low_balance_threshold: int, *, now: datetime | None = None
 ) -> Today:
     """The dashboard's figures for the operator's current day."""
-    from wallet.hotspot_models import Subscription
+    from wallet.hotspot_models import Router, Subscription
     from wallet.payments import PaymentRequest
 
     moment = now or datetime.now(UTC).replace(tzinfo=None)
@@ -238,6 +242,11 @@ def today_figures(
             Subscription.ends_at < end,
         )
     ).scalar_one()
+    online, online_at = session.execute(
+        select(func.sum(Router.online_users), func.min(Router.last_contact_at)).where(
+            Router.enabled.is_(True), Router.online_users.is_not(None)
+        )
+    ).one()
     return Today(
         live_calls=int(live),
         topups=row.topups,
@@ -248,6 +257,8 @@ def today_figures(
         low_balance_count=int(low_count),
         internet_active=int(active),
         internet_expiring_today=int(expiring),
+        hotspot_online=None if online is None else int(online),
+        hotspot_online_at=online_at,
     )
 
 

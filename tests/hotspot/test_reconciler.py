@@ -143,6 +143,21 @@ def test_expiry_disables_the_user_and_kicks_its_session(db, ring, router):
     assert db.run(lambda s: s.get(Subscription, sub.id).status) == "expired"
 
 
+def test_a_sync_records_how_many_hotspot_users_are_online_after_the_kicks(db, ring, router):
+    router_id, package = setup_router(db, ring, router, validity_value=1, validity_unit="hours")
+    _, login = make_login(db, 10_000 * RUPIAH, username=new_name("wati"))
+    buy(db, login, package)
+    sync(db, ring, router_id)
+    name = router.rows(USERS)[0]["name"]
+    for user in (name, "tamu-1", "tamu-2"):
+        router.login_hotspot_user(user)
+
+    sync(db, ring, router_id, now=NOW + timedelta(minutes=5))
+    assert db.run(lambda s: s.get(Router, router_id).online_users) == 3
+    sync(db, ring, router_id, now=NOW + timedelta(hours=1, seconds=1))  # wati's hour is up
+    assert db.run(lambda s: s.get(Router, router_id).online_users) == 2
+
+
 def test_a_login_disabled_by_the_admin_is_kicked_at_the_next_sync(db, ring, router):
     router_id, package = setup_router(db, ring, router)
     _, login = make_login(db, 10_000 * RUPIAH)

@@ -10,6 +10,7 @@ from tests.conftest import make_account
 from tests.webadmin.calls_data import calling_account, place_call
 from tests.webadmin.conftest import make_client, make_staff, signed_in, unique_name
 from tests.webadmin.test_payments import PNG, pending_request
+from wallet.hotspot_models import Router
 from wallet.site_settings import SiteSetting
 
 UNIT = 1_000_000
@@ -33,6 +34,32 @@ def test_the_dashboard_counts_live_calls_pending_payments_and_today_s_top_ups(db
     assert int(tile(page, "Payments to confirm")) == pending_before + 1
     assert tile(page, "Today's top-ups").startswith("IDR ")
     assert page.count('<svg class="chart"') == 3
+
+
+def test_the_dashboard_adds_up_hotspot_users_online_at_each_router_s_last_sync(db, admin):
+    label = "Hotspot users online"
+    before = tile(admin.get("/").get_data(as_text=True), label)
+    synced = datetime(2026, 11, 23, 1, 30)
+
+    def add_routers(session):
+        for name, online, enabled in (("online", 4, True), ("retired", 9, False)):
+            session.add(
+                Router(
+                    name=unique_name(f"rt-{name}"),
+                    host="192.0.2.1",
+                    username="pulsa",
+                    password_encrypted="x",
+                    enabled=enabled,
+                    online_users=online,
+                    last_contact_at=synced,
+                    created_at=synced,
+                )
+            )
+
+    db.run(add_routers)
+    page = admin.get("/").get_data(as_text=True)
+    assert int(tile(page, label)) == (0 if before == "–" else int(before)) + 4
+    assert "routers synced 2026-11-23" in page
 
 
 def test_the_dashboard_counts_accounts_below_the_low_balance_threshold(db, admin):
