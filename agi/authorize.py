@@ -34,12 +34,14 @@ from wallet.calls import (
     OK,
     Authorization,
     CallPolicy,
+    CallPolicyCache,
     CallRequest,
     TariffCache,
     authorize_call,
     settle_call,
 )
 from wallet.db import Database
+from wallet.site_settings import REFRESH_SECONDS
 
 T = TypeVar("T")
 log = logging.getLogger("pulsa.agi")
@@ -262,7 +264,9 @@ class _Abandoned(Exception):
 
 
 class CallAuthorizer:
-    """Settings, one Database and one TariffCache: everything both entry points share."""
+    """Settings, one Database, one TariffCache and one CallPolicyCache: everything both
+    entry points share. The call slice, the call mode and the display precision are the
+    admin's (Settings screen) where stored, re-read at most every `refresh_seconds`."""
 
     def __init__(
         self,
@@ -271,15 +275,25 @@ class CallAuthorizer:
         *,
         tariffs: TariffCache | None = None,
         clock: Callable[[], datetime] | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self.settings = settings
         self.database = database
         self.tariffs = tariffs or TariffCache()
-        self.policy = CallPolicy.from_settings(settings)
+        self.policies = CallPolicyCache(settings, refresh_seconds)
         self.order = settings.identity_order
         self.timeout_ms = settings.agi_timeout_ms
-        self.precision = settings.precision
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    @property
+    def policy(self) -> CallPolicy:
+        """The call policy as last read (the environment's until the first call)."""
+        return self.policies.current
+
+    @property
+    def precision(self) -> int:
+        """Decimals of PULSA_CREDIT: the admin's display precision as last read."""
+        return self.policies.site.current.precision
 
     # --- authorize ----------------------------------------------------------------------
 
@@ -336,7 +350,8 @@ class CallAuthorizer:
         def work(session) -> Authorization:
             if attempt.abandoned:  # Database.run may run this again after a lost connection
                 raise _Abandoned
-            result = authorize_call(session, request, self.policy, self.tariffs)
+            policy = self.policies.get(session)  # a query only when the last read is old
+            result = authorize_call(session, request, policy, self.tariffs)
             if attempt.abandoned:
                 raise _Abandoned
             return result

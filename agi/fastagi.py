@@ -38,8 +38,9 @@ from agi.authorize import (
     describe,
     elapsed_ms,
 )
-from wallet.calls import ERROR
+from wallet.calls import ERROR, CallPolicy
 from wallet.db import Database
+from wallet.site_settings import REFRESH_SECONDS
 
 log = logging.getLogger("pulsa.agi")
 
@@ -152,6 +153,7 @@ class FastAGIServer:
         workers: int = DEFAULT_WORKERS,
         environment_timeout_s: float = ENVIRONMENT_TIMEOUT_S,
         command_timeout_s: float = COMMAND_TIMEOUT_S,
+        settings_refresh_s: float = REFRESH_SECONDS,
     ) -> None:
         self.settings = settings
         self._owns_database = database is None
@@ -159,7 +161,7 @@ class FastAGIServer:
             url = database_url(settings.database_url, settings.agi_timeout_ms)
             database = Database(url, pool_size=max(1, workers // 2))
         self.database = database
-        self.authorizer = CallAuthorizer(settings, database)
+        self.authorizer = CallAuthorizer(settings, database, refresh_seconds=settings_refresh_s)
         self.workers = WorkerPool(workers)
         self.host = settings.fastagi_host if host is None else host
         self.port = settings.fastagi_port if port is None else port
@@ -201,6 +203,17 @@ class FastAGIServer:
         self.workers.shutdown()
         if self._owns_database:
             self.database.dispose()
+
+    async def read_policy(self) -> CallPolicy:
+        """The call policy with the admin's settings, read now to announce what applies;
+        the environment's when the database does not answer (calls will say why)."""
+        policies = self.authorizer.policies
+        work = self.workers.submit(lambda: self.database.run(policies.get))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(work), self.timeout_s)
+        except Exception as error:
+            log.warning("fastagi: cannot read the site settings yet: %s", describe(error))
+            return policies.current
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -414,9 +427,10 @@ async def serve(
         raise
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    policy = await server.read_policy()
     message = (
         f"pulsa fastagi on agi://{bound_host}:{bound_port}/authorize and /settle "
-        f"({settings.call_mode} mode; Ctrl+C to stop)"
+        f"({policy.mode} mode, {policy.slice_seconds} s slices; Ctrl+C to stop)"
     )
     (announce or log.info)(message)
     try:

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from ami_listener import billing
 from ami_listener.billing import CallInfo
@@ -44,7 +45,7 @@ from ami_listener.clock import Clock, SystemClock
 from ami_listener.config import ListenerConfig
 from ami_listener.link import ServerLink
 from wallet.backoffice import HANGUP_DONE, PendingHangup
-from wallet.calls import CallPolicy, TariffCache
+from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache
 from wallet.db import Database
 from wallet.errors import WalletError
 
@@ -167,16 +168,17 @@ class Listener:
         *,
         clock: Clock | None = None,
         tariffs: TariffCache | None = None,
+        policies: CallPolicyCache | None = None,
     ) -> None:
+        """`policy` is the call policy to renew with; with `policies`, the admin's stored
+        slice replaces it, re-read at most every few seconds, on the next renewal."""
         self.config = config
         self.database = database
         self.clock: Clock = clock or SystemClock()
         self.tariffs = tariffs or TariffCache()
-        margin = min(config.renew_margin_s, max(1.0, policy.slice_seconds / 2))
-        self.margin = timedelta(seconds=margin)
-        # A renewal must be allowed to give a slice to the call that asked for it.
-        within = max(policy.renew_within_seconds, math.ceil(margin) + 1)
-        self.policy = replace(policy, renew_within_seconds=within)
+        self.policies = policies
+        self._tuned: tuple[CallPolicy, CallPolicy, timedelta] | None = None
+        self.policy, self.margin = self._tune(policy)
         self.safety_ms = config.safety_ms
         self.precision_ms = config.limit_precision_ms
         self.cdr_wait = timedelta(seconds=config.cdr_wait_s)
@@ -205,12 +207,46 @@ class Listener:
         self._answers = _Batcher(self, billing.answer_many, "answer", max(1, workers // 4))
         self._settlements = _Batcher(self, billing.settle_many, "settle", max(1, workers // 2))
 
+    def _tune(self, policy: CallPolicy) -> tuple[CallPolicy, timedelta]:
+        """The policy as renewals use it and the renewal margin, both from its slice."""
+        tuned = self._tuned
+        if tuned is not None and tuned[0] is policy:
+            return tuned[1], tuned[2]
+        margin = min(self.config.renew_margin_s, max(1.0, policy.slice_seconds / 2))
+        # A renewal must be allowed to give a slice to the call that asked for it.
+        within = max(policy.renew_within_seconds, math.ceil(margin) + 1)
+        result = replace(policy, renew_within_seconds=within), timedelta(seconds=margin)
+        self._tuned = (policy, *result)
+        return result
+
+    def _plan(
+        self, session: Session, account_id: int, now: datetime
+    ) -> tuple[list[Share], CallPolicy | None]:
+        """In a database thread: the shares of a wallet, planned with the call policy as it
+        is now (the admin's slice, when `policies` is given), and that policy as read, for
+        the event loop (not this thread) to switch to."""
+        if self.policies is None:
+            return billing.plan(session, account_id, now, self.policy, self.tariffs), None
+        current = self.policies.get(session)  # a query only when the last read is old
+        policy, _ = self._tune(current)
+        return billing.plan(session, account_id, now, policy, self.tariffs), current
+
     # --- life --------------------------------------------------------------------------------
     async def start(self) -> None:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 self.config.db_workers, thread_name_prefix="pulsa-ami-db"
             )
+        if self.policies is not None:
+            # The first renewal margin already from the admin's slice; a database that
+            # does not answer now leaves the environment's until a renewal reads it.
+            try:
+                await self.db(self.policies.get, what="settings", retry=False)
+            except Exception as error:
+                if not _db_unavailable(error):
+                    raise
+            else:
+                self.policy, self.margin = self._tune(self.policies.current)
         for link in self.links.values():
             link.start()
         if self._hangup_poller is None:
@@ -497,14 +533,8 @@ class Listener:
                 return
             self.stats.renewals += 1
             try:
-                shares = await self.db(
-                    billing.plan,
-                    trigger.account_id,
-                    now,
-                    self.policy,
-                    self.tariffs,
-                    what="plan shares",
-                    retry=False,
+                shares, current = await self.db(
+                    self._plan, trigger.account_id, now, what="plan shares", retry=False
                 )
             except Exception as error:
                 if not _db_unavailable(error) and not isinstance(error, WalletError):
@@ -514,6 +544,8 @@ class Listener:
                 trigger.retry_at = now + _DB_RETRY
                 return
             trigger.retry_at = None
+            if current is not None:
+                self.policy, self.margin = self._tune(current)
             before = {call.call_id: call.paid_ms for call in self.calls.values()}
             shorter, longer = [], []
             for share in shares:
@@ -752,7 +784,12 @@ async def serve(
 ) -> None:
     """Run the listener until SIGTERM or SIGINT (`pulsa ami`)."""
     config = ListenerConfig.from_settings(settings)
-    listener = Listener(config, database, CallPolicy.from_settings(settings))
+    listener = Listener(
+        config,
+        database,
+        CallPolicy.from_settings(settings),
+        policies=CallPolicyCache(settings),
+    )
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

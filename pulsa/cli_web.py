@@ -95,13 +95,11 @@ def list_staff(ctx: Context) -> None:
 @click.option(
     "--uploads",
     type=click.Path(file_okay=False, path_type=Path),
-    default="uploads",
-    show_default=True,
-    help="Folder for payment proofs and the logo.",
+    help="Folder for payment proofs and the logo (default PULSA_UPLOAD_FOLDER).",
 )
 @click.option("--threads", default=8, show_default=True)
 @pass_context
-def web(ctx: Context, host, port, uploads: Path, threads: int) -> None:
+def web(ctx: Context, host, port, uploads: Path | None, threads: int) -> None:
     """Run the web admin alone (for sites that run the other services separately)."""
     from waitress import serve as waitress_serve
 

@@ -47,7 +47,11 @@ async def serve_everything(
         fastagi = FastAGIServer(settings, database)
         host, port = await fastagi.start()
         stops.append(fastagi.stop)
-        announce(f"FastAGI on agi://{host}:{port}/authorize ({settings.call_mode} mode)")
+        policy = await fastagi.read_policy()
+        announce(
+            f"FastAGI on agi://{host}:{port}/authorize "
+            f"({policy.mode} mode, {policy.slice_seconds} s slices)"
+        )
 
         listener = await _start_listener(settings, database, announce)
         if listener is not None:
@@ -98,10 +102,15 @@ async def _start_listener(settings: Settings, database: Database, announce):
         return None
     from ami_listener.config import ListenerConfig
     from ami_listener.listener import Listener
-    from wallet.calls import CallPolicy
+    from wallet.calls import CallPolicy, CallPolicyCache
 
     config = ListenerConfig.from_settings(settings)
-    listener = Listener(config, database, CallPolicy.from_settings(settings))
+    listener = Listener(
+        config,
+        database,
+        CallPolicy.from_settings(settings),
+        policies=CallPolicyCache(settings),
+    )
     await listener.start()
     announce("AMI listener on " + ", ".join(f"{s.name} ({s.address})" for s in config.servers))
     return listener

@@ -49,6 +49,8 @@ class Settings:
     max_concurrent_calls: int = 0  # per account, unless the account sets its own; 0: no limit
     secret_key: str = ""
     log_level: str = "INFO"
+    # Payment proofs and the operator's logo; relative paths are from the working folder.
+    upload_folder: str = "uploads"
     # Internet (MikroTik hotspot).
     router_key: str = ""  # Fernet key(s) encrypting router passwords; first one encrypts
     hotspot_sync_seconds: int = 60  # reconciler pass interval inside `pulsa serve`
@@ -188,6 +190,8 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(
             f"PULSA_MIN_CREDIT must be an amount, not {settings.min_credit!r}"
         ) from None
+    if not settings.upload_folder.strip():
+        raise SettingsError("PULSA_UPLOAD_FOLDER is empty")
     if settings.agi_timeout_ms < 100:
         raise SettingsError("PULSA_AGI_TIMEOUT_MS must be at least 100")
     if settings.free_call_seconds < 1 or settings.max_concurrent_calls < 0:

@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
+from pulsa.settings import load_settings
 from tests.databases import create_database, drop_database, selected_backends
 from wallet import ledger
 from wallet.customers import create_customer
 from wallet.db import Database
 from wallet.migrate import upgrade
+from wallet.site_settings import SiteSetting, save_site_config
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -63,3 +66,22 @@ def make_account(db: Database, balance: int = 0, *, credit_limit: int = 0, **kwa
         return account.id
 
     return db.run(work)
+
+
+@pytest.fixture
+def admin_settings(db: Database) -> Iterator:
+    """`admin_settings(call_slice_seconds=30, ...)` saves runtime settings as an admin does
+    on the Settings screen. They are removed after the test: the database is shared, and
+    the other tests expect the environment's settings to apply."""
+    saved: set[str] = set()
+
+    def save(**values: object) -> None:
+        settings = load_settings({"PULSA_DATABASE_URL": db.url})
+        db.run(lambda session: save_site_config(session, settings, values, actor="tester"))
+        saved.update(values)
+
+    yield save
+    if saved:
+        db.run(
+            lambda session: session.execute(delete(SiteSetting).where(SiteSetting.key.in_(saved)))
+        )

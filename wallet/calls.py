@@ -21,6 +21,7 @@ from rating.sharing import LiveCall, share_credit
 from wallet import ledger
 from wallet.errors import NotFound
 from wallet.models import Account, Call, CallRecord, Customer, Hold, SipIdentity, TariffPlan
+from wallet.site_settings import REFRESH_SECONDS, RuntimeSettings
 from wallet.tariffs import load_tariff
 
 OK, NOCREDIT, NORATE, BLOCKED, UNKNOWN, LIMIT, ERROR = (
@@ -61,6 +62,32 @@ class CallPolicy:
             max_concurrent_calls=settings.max_concurrent_calls,
             default_plan=settings.default_tariff_plan,
         )
+
+
+class CallPolicyCache:
+    """The call policy with the admin's stored slice and mode applied, re-read at most
+    every `refresh_seconds` (see `wallet.site_settings.RuntimeSettings`). One per process;
+    the classic AGI script, which runs once per call, reads it once."""
+
+    def __init__(self, settings, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.site = RuntimeSettings(settings, refresh_seconds)
+        # One attribute, swapped whole, so that worker threads never see a policy paired
+        # with the settings of another read.
+        self._built: tuple[object, CallPolicy] = (settings, CallPolicy.from_settings(settings))
+
+    @property
+    def current(self) -> CallPolicy:
+        """The policy last read, without touching the database."""
+        return self._built[1]
+
+    def get(self, session: Session) -> CallPolicy:
+        settings = self.site.get(session)
+        source, policy = self._built
+        # Rebuilt only when a read brought new settings, not on every call.
+        if settings is not source:
+            policy = CallPolicy.from_settings(settings)
+            self._built = (settings, policy)
+        return policy
 
 
 @dataclass(frozen=True)

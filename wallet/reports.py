@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from wallet.models import Account, Call, CallRecord, Customer, LedgerEntry
@@ -167,15 +167,16 @@ def new_customers_by_month(session: Session, months: int, zone: ZoneInfo) -> lis
     return list(counts.items())
 
 
-def live_calls(session: Session):
-    """Calls authorized or answered and not yet settled, with their account and customer."""
-    return session.execute(
+def live_calls_query() -> Select:
+    """Calls authorized or answered and not yet settled, with their account and customer,
+    oldest first (a statement, for a screen to read a page of it)."""
+    return (
         select(Call, Account, Customer)
         .join(Account, Account.id == Call.account_id)
         .join(Customer, Customer.id == Account.customer_id)
         .where(Call.status.in_(("authorized", "answered")))
-        .order_by(Call.authorized_at)
-    ).all()
+        .order_by(Call.authorized_at, Call.id)
+    )
 
 
 def seconds_left(call: Call, now: datetime) -> int | None:

@@ -1,12 +1,22 @@
 """Settings the operator edits at run time in the admin's Settings screen.
 
 They are stored as key/value rows and layered over pulsa's settings (environment and
-config file): a value saved here wins, an absent one falls back. Processes that read
-`effective_settings` (the web admin does) see a change on their next request.
+config file): a value saved here wins, an absent one falls back. A value is stored only
+once an admin changes it from what the environment gives, so until then the PULSA_*
+variable stays in charge. The web admin reads them on every request; the call services
+(FastAGI server, AMI listener) through `RuntimeSettings`, at most every
+`REFRESH_SECONDS`; the classic AGI script once per run.
+
+This module is imported by the classic AGI script, which must start fast: it imports no
+web framework (the audit helper is imported where a save needs it).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,7 +28,12 @@ from rating.money import parse_money
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
 from wallet.models import Base
-from wallet.staff import record_audit
+
+log = logging.getLogger("pulsa.settings")
+
+#: How long a long-running service may keep using what it last read: the Settings screen
+#: promises that changes reach new calls within this time.
+REFRESH_SECONDS = 5.0
 
 
 class SiteSetting(Base):
@@ -82,6 +97,59 @@ def effective_settings(session: Session, settings):
     )
 
 
+class RuntimeSettings:
+    """`effective_settings` for a long-running service, read from the database at most
+    once every `refresh_seconds`: a change made in the admin reaches it within that time,
+    and the hot path (a call's authorization) does not pay a query for it each time.
+
+    Thread-safe; one per process, like TariffCache. While one thread re-reads, the others
+    go on with the last value rather than queue behind the same query.
+    """
+
+    def __init__(
+        self,
+        settings,
+        refresh_seconds: float = REFRESH_SECONDS,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base = settings
+        self.refresh_seconds = refresh_seconds
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._current = settings
+        self._read_at: float | None = None
+        self._reading = False
+
+    @property
+    def current(self):
+        """What was last read (the environment's settings before the first read)."""
+        return self._current
+
+    def get(self, session: Session):
+        """The effective settings, re-read in `session` when the last read is too old."""
+        now = self._monotonic()
+        with self._lock:
+            fresh_enough = self._read_at is not None and now - self._read_at < self.refresh_seconds
+            if fresh_enough or (self._reading and self._read_at is not None):
+                return self._current
+            self._reading = True
+        try:
+            try:
+                value = effective_settings(session, self.base)
+            except ValueError as error:
+                # A stored value the settings refuse (edited by hand in the database):
+                # calls go on with the last good settings rather than all fail.
+                log.error("site settings ignored, keeping the previous ones: %s", error)
+                value = self._current
+            with self._lock:
+                self._current, self._read_at = value, now
+            return value
+        finally:
+            with self._lock:
+                self._reading = False
+
+
 def validate(values: dict[str, object]) -> dict[str, object]:
     """Check typed values; raises InvalidInput naming the first bad one."""
     checked: dict[str, object] = {}
@@ -115,7 +183,13 @@ def save_site_config(
     actor: str,
     address: str | None = None,
 ) -> SiteConfig:
-    """Store the given settings (others unchanged), audited with before and after."""
+    """Store the given settings (others unchanged), audited with before and after.
+
+    A setting that has no stored value and is saved unchanged stays unstored: saving the
+    screen for the logo must not pin the call slice the environment gives today."""
+    # Imported here: the AGI script imports this module and must not load werkzeug.
+    from wallet.staff import record_audit
+
     checked = validate(values)
     current = load_site_config(session, settings)
     before = asdict(current)
@@ -125,6 +199,8 @@ def save_site_config(
         text = str(value)
         row = rows.get(key)
         if row is None:
+            if text == str(before[key]):
+                continue
             session.add(SiteSetting(key=key, value=text, updated_at=now, updated_by=actor))
         elif row.value != text:
             row.value, row.updated_at, row.updated_by = text, now, actor

@@ -57,8 +57,9 @@ def create_app(
 ) -> Flask:
     """The web admin on `database` (built from settings when not given).
 
-    `upload_folder` holds payment proofs and the operator's logo (default: `uploads`
-    in the working folder, beside the default SQLite database).
+    `upload_folder` holds payment proofs and the operator's logo (default:
+    PULSA_UPLOAD_FOLDER, itself `uploads` in the working folder, beside the default SQLite
+    database).
     """
     app = Flask(__name__)
     app.config.update(
@@ -73,7 +74,7 @@ def create_app(
         # A form left open for a working day still submits; the session ends then too.
         WTF_CSRF_TIME_LIMIT=12 * 3600,
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
-        UPLOAD_FOLDER=str(Path(upload_folder or "uploads").resolve()),
+        UPLOAD_FOLDER=str(Path(upload_folder or settings.upload_folder).resolve()),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
     )

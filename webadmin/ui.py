@@ -92,6 +92,10 @@ class Page:
     number: int
     total: int
     per_page: int
+    # Two lists on one screen each keep their page in a query argument of their own.
+    arg: str = "page"
+    # The screen's own address, for its pager links when a form's POST route renders it.
+    path: str | None = None
 
     @property
     def pages(self) -> int:
@@ -106,15 +110,24 @@ class Page:
         return self.number < self.pages
 
 
-def page_number() -> int:
+def page_number(arg: str = "page") -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return max(1, int(request.args.get(arg, "1")))
     except ValueError:
         return 1
 
 
-def paginate(session: Session, statement: Select, per_page: int = PER_PAGE) -> Page:
-    number = page_number()
+def paginate(
+    session: Session,
+    statement: Select,
+    per_page: int = PER_PAGE,
+    *,
+    arg: str = "page",
+    path: str | None = None,
+) -> Page:
+    """One page of `statement`'s rows, its number read from the query argument `arg`;
+    `path` is the screen's address when the page is rendered by another route."""
+    number = page_number(arg)
     total = session.execute(
         select(func.count()).select_from(statement.order_by(None).subquery())
     ).scalar_one()
@@ -122,15 +135,17 @@ def paginate(session: Session, statement: Select, per_page: int = PER_PAGE) -> P
     number = min(number, pages)
     rows = session.execute(statement.limit(per_page).offset((number - 1) * per_page))
     items = list(rows.scalars()) if len(statement.column_descriptions) == 1 else list(rows.all())
-    return Page(items, number, total, per_page)
+    return Page(items, number, total, per_page, arg, path)
 
 
-def page_url(number: int) -> str:
-    args = request.args.to_dict(flat=False)
-    args["page"] = [str(number)]
+def page_url(number: int, arg: str = "page", path: str | None = None) -> str:
     from urllib.parse import urlencode
 
-    return f"{request.path}?{urlencode(args, doseq=True)}"
+    # A screen rendered by a form's POST route (errors shown beside its fields) links to
+    # its own address, without the query of that POST.
+    args = request.args.to_dict(flat=False) if request.method == "GET" else {}
+    args[arg] = [str(number)]
+    return f"{path or request.path}?{urlencode(args, doseq=True)}"
 
 
 def page_url_with(**changes: str) -> str:

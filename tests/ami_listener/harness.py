@@ -22,7 +22,7 @@ from ami_listener.config import ListenerConfig
 from ami_listener.listener import Listener
 from tests.ami_listener.pbx import CountingAmiServer, Pbx
 from tests.conftest import make_account
-from wallet.calls import CallPolicy
+from wallet.calls import CallPolicy, CallPolicyCache
 from wallet.customers import add_identity
 from wallet.db import Database
 from wallet.models import Account, TariffPlan
@@ -94,9 +94,11 @@ class Scenario:
         cdr_first: bool = False,
         send_cdr: bool = True,
         database_for_listener: Database | None = None,
+        policies: CallPolicyCache | None = None,
         **listener_options: Any,
     ) -> None:
         self.db = db
+        self.policies = policies
         self.clock = clock if clock is not None else ManualClock(START)
         self.server = f"sim-{uuid.uuid4().hex[:10]}"
         self.policy = CallPolicy(slice_seconds=slice_seconds)
@@ -149,7 +151,13 @@ class Scenario:
             cdr_first=self.cdr_first,
             send_cdr=self.send_cdr,
         )
-        self.listener = Listener(self.config(), self.listener_db, self.policy, clock=self.clock)
+        self.listener = Listener(
+            self.config(),
+            self.listener_db,
+            self.policy,
+            clock=self.clock,
+            policies=self.policies,
+        )
         await self.listener.start()
         await self.until(lambda: self.listener.connected)
         await self.quiet()

@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from ami_listener.clock import ManualClock, SystemClock
+from pulsa.settings import load_settings
 from tests.ami_listener.checks import charged, check_invariants
 from tests.ami_listener.harness import START, UNIT, Scenario, make_caller, make_plan, run
 from tests.conftest import unique_key
 from wallet import ledger
-from wallet.calls import NOCREDIT, OK
+from wallet.calls import NOCREDIT, OK, CallPolicyCache
 from wallet.models import Account, Call
 
 RATES = (
@@ -152,6 +153,36 @@ def test_a_top_up_during_a_call_extends_its_limit(db, plan):
             records = check_invariants(db, [account], s.call_ids())
             assert records[call.call_id].cost == 70 * UNIT
             assert balance(db, account) == 60 * UNIT
+            assert not s.pbx.violations
+
+    run(body)
+
+
+def test_a_slice_saved_in_the_admin_settings_sets_the_length_of_the_listener_s_renewals(
+    db, plan, admin_settings
+):
+    policies = CallPolicyCache(load_settings({}), refresh_seconds=0)
+
+    async def body():
+        async with Scenario(db, policies=policies) as s:
+            account, number = make_caller(db, plan, 1000)
+            call = await s.pbx.start_call(number, "15550100")
+            assert call.slice_ms == 60_000  # authorized before the admin's change
+            admin_settings(call_slice_seconds=20)
+            await s.pbx.answer(call)
+            await s.quiet()
+            for _ in range(51):
+                await s.step(1)
+            # Renewed 10 s before the end of the first slice, by a 20 s slice, not 60 s.
+            assert START + timedelta(seconds=60) < call.limit_at <= START + timedelta(seconds=71)
+            for _ in range(20):
+                await s.step(1)
+            assert call.limit_at <= START + timedelta(seconds=91)
+            await s.pbx.hangup(call)
+            await s.run_until_over()
+            assert s.listener.policy.slice_seconds == 20
+            records = check_invariants(db, [account], s.call_ids())
+            assert records[call.call_id].cost == 71 * UNIT
             assert not s.pbx.violations
 
     run(body)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
+from pulsa.settings import load_settings
 from tests.conftest import make_account
 from wallet import ledger
 from wallet.calls import (
@@ -18,6 +19,7 @@ from wallet.calls import (
     OK,
     UNKNOWN,
     CallPolicy,
+    CallPolicyCache,
     CallRequest,
     TariffCache,
     authorize_call,
@@ -247,3 +249,31 @@ def test_expiring_one_call_releases_its_hold_once_and_leaves_a_settled_call_alon
         assert (call.status, call.ended_at) == ("expired", moment)
         assert session.get(Hold, call.hold_id).status == "expired"
         assert session.get(Call, settled.call_id).status == "settled"
+
+
+def test_the_environment_decides_the_call_slice_until_an_admin_saves_another(db, admin_settings):
+    environment = load_settings({"PULSA_CALL_SLICE_SECONDS": "45", "PULSA_CALL_MODE": "static"})
+
+    def policy() -> CallPolicy:
+        with db.transaction() as session:
+            return CallPolicyCache(environment, refresh_seconds=0).get(session)
+
+    admin_settings(call_slice_seconds=60, call_mode="live")  # the screen saved as it came
+    assert (policy().slice_seconds, policy().mode) == (45, "static")
+    admin_settings(call_slice_seconds=30)
+    assert (policy().slice_seconds, policy().mode) == (30, "static")
+
+
+def test_the_call_policy_is_read_again_only_once_its_refresh_interval_has_passed(
+    db, admin_settings
+):
+    policies = CallPolicyCache(load_settings({}), refresh_seconds=3600)
+    with db.transaction() as session:
+        assert policies.get(session).slice_seconds == 60
+    admin_settings(call_slice_seconds=30)
+    with db.transaction() as session:
+        assert policies.get(session).slice_seconds == 60
+    policies.site.refresh_seconds = 0
+    with db.transaction() as session:
+        assert policies.get(session).slice_seconds == 30
+    assert policies.current.slice_seconds == 30

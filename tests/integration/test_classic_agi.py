@@ -239,3 +239,16 @@ def test_with_a_fastagi_server_running_the_script_relays_and_imports_no_database
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in t.stderr.splitlines()}
     assert "asterisk" in imported and "sqlalchemy" not in imported and "psycopg" not in imported
+
+
+def test_the_script_deciding_alone_uses_the_call_slice_and_mode_saved_in_the_admin(
+    db, admin_settings
+):
+    number, _ = wallet(db, 100)
+    admin_settings(call_slice_seconds=30)
+    t = classic_session(["authorize"], call_env(number), environ=environ(db))
+    assert t.returncode == 0, t.stderr
+    assert (t["PULSA_STATUS"], t["PULSA_SLICE_MS"]) == ("OK", "30000")
+    admin_settings(call_mode="static")
+    t = classic_session(["authorize"], call_env(number), environ=environ(db))
+    assert (t["PULSA_STATUS"], t["PULSA_SLICE_MS"], t["PULSA_CREDIT"]) == ("OK", "70000", "0")

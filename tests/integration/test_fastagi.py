@@ -528,6 +528,46 @@ def test_static_mode_holds_everything_and_the_settle_route_charges_once(db, plan
     assert [(r.billsec, r.cost, r.disposition) for r in records] == [(37, 37 * UNIT, "ANSWERED")]
 
 
+# --- the admin's call settings ------------------------------------------------------------
+
+
+def test_slice_saved_in_admin_settings_is_used_by_next_authorization(db, plan, admin_settings):
+    number, _ = customer(db, plan, 1000)
+    with fastagi_server(settings(), db, settings_refresh_s=0.2) as server:
+        before = agi_session(server.address, call_env(number))
+        admin_settings(call_slice_seconds=30)
+        time.sleep(0.3)  # the server re-reads the settings at most this often
+        after = agi_session(server.address, call_env(number))
+    assert (before["PULSA_STATUS"], before["PULSA_SLICE_MS"]) == ("OK", "60000")
+    assert (after["PULSA_STATUS"], after["PULSA_SLICE_MS"]) == ("OK", "30000")
+    with db.transaction() as session:
+        call = session.get(Call, int(after["PULSA_CALL"]))
+        assert session.get(Hold, call.hold_id).amount == 30 * UNIT
+
+
+def test_static_mode_saved_in_admin_holds_whole_affordable_duration(db, plan, admin_settings):
+    number, account_id = customer(db, plan, 100)
+    admin_settings(call_mode="static")
+    with fastagi_server(settings(call_mode="live"), db) as server:
+        t = agi_session(server.address, call_env(number))
+    assert (t["PULSA_STATUS"], t["PULSA_SLICE_MS"], t["PULSA_MAX_MS"]) == ("OK", "100000", "100000")
+    assert t["PULSA_CREDIT"] == "0"
+    with db.transaction() as session:
+        assert session.get(Call, int(t["PULSA_CALL"])).mode == "static"
+    assert account_state(db, account_id) == (100 * UNIT, 100 * UNIT)
+
+
+def test_the_server_reads_the_admin_settings_once_per_interval_not_once_per_call(
+    db, plan, admin_settings
+):
+    number, _ = customer(db, plan, 1000)
+    with fastagi_server(settings(), db, settings_refresh_s=3600) as server:
+        first = agi_session(server.address, call_env(number))
+        admin_settings(call_slice_seconds=30)
+        second = agi_session(server.address, call_env(number))
+    assert first["PULSA_SLICE_MS"] == second["PULSA_SLICE_MS"] == "60000"
+
+
 def test_the_settle_route_reads_the_channel_variables_when_not_given(db, plan):
     number, account_id = customer(db, plan, 100)
     env = call_env(number)

@@ -41,6 +41,7 @@ def test_config_file_is_read_and_the_environment_wins(tmp_path):
         ({"PULSA_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"PULSA_CURRENCY": "RUPIAH"}, "3-letter"),
         ({"PULSA_WEB_PORT": "70000"}, "TCP port"),
+        ({"PULSA_UPLOAD_FOLDER": " "}, "PULSA_UPLOAD_FOLDER is empty"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(variables, message):
@@ -59,3 +60,10 @@ def test_a_bad_config_file_line_is_reported_with_its_number(tmp_path):
     config.write_text("PULSA_CURRENCY=USD\nslice = 30\n")
     with pytest.raises(SettingsError, match=r"pulsa.env:2"):
         load_settings({"PULSA_CONFIG": str(config)})
+
+
+def test_the_upload_folder_is_uploads_in_the_working_folder_unless_set():
+    assert load_settings({}).upload_folder == "uploads"
+    assert load_settings({"PULSA_UPLOAD_FOLDER": "/srv/pulsa/files"}).upload_folder == (
+        "/srv/pulsa/files"
+    )

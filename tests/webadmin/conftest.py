@@ -19,6 +19,19 @@ _names = itertools.count(1)
 _TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+_FIELD = re.compile(r'<div class="field[^"]*">(.*?)</div>', re.S)
+_ERROR = re.compile(r'<small class="error">(.*?)</small>', re.S)
+
+
+def field_errors(page: str, name: str) -> list[str]:
+    """The errors shown beside the form field `name` (the `field` macro's `small.error`
+    elements inside that field's block), as rendered HTML text."""
+    for block in _FIELD.findall(page):
+        if f'name="{name}"' in block:
+            return _ERROR.findall(block)
+    raise AssertionError(f"no field {name!r} on the page")
+
+
 def unique_name(label: str = "staff") -> str:
     return f"{label}{next(_names)}x{secrets.token_hex(2)}"
 

@@ -178,3 +178,31 @@ def test_a_role_that_views_settings_cannot_save_them(app, db):
     )
     assert response.status_code == 403
     assert "hijack" not in make_client(app).get("/sign-in").get_data(as_text=True)
+
+
+def test_the_settings_screen_says_when_call_settings_take_effect(admin):
+    page = admin.get("/settings/").get_data(as_text=True)
+    assert "Changes here apply to new calls within 5 seconds" in page
+    assert "PULSA_CALL_SLICE_SECONDS and PULSA_CALL_MODE apply" in page
+
+
+def test_saving_the_screen_unchanged_leaves_the_call_settings_to_the_environment(db, admin):
+    with db.transaction() as session:
+        session.query(SiteSetting).filter(
+            SiteSetting.key.in_(["call_slice_seconds", "call_mode"])
+        ).delete()
+    response = admin.post(
+        "/settings/",
+        data={
+            "operator_name": "pulsa",
+            "display_precision": "0",
+            "timezone": "UTC",
+            "call_slice_seconds": "60",
+            "call_mode": "live",
+            "low_balance_threshold": "0",
+        },
+    )
+    assert response.status_code == 302
+    with db.transaction() as session:
+        stored = {row.key for row in session.query(SiteSetting)}
+    assert not stored & {"call_slice_seconds", "call_mode"}

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from pulsa.settings import load_settings
 from tests.conftest import make_account
-from tests.webadmin.conftest import make_staff, signed_in, unique_name
+from tests.webadmin.conftest import AdminClient, make_staff, signed_in, unique_name
 from wallet.errors import NotFound
 from wallet.models import Account, LedgerEntry
 from wallet.payments import (
@@ -21,6 +22,7 @@ from wallet.payments import (
     create_payment_request,
     proof_file,
 )
+from webadmin import create_app
 
 UNIT = 1_000_000
 PNG = (
@@ -203,3 +205,35 @@ def test_a_bank_account_needs_its_number(admin):
         data={"bank_name": "BNI", "account_number": "", "holder_name": "x", "position": "0"},
     )
     assert response.status_code == 200 and 'class="error"' in response.get_data(as_text=True)
+
+
+def test_payment_proofs_go_to_the_folder_named_by_pulsa_upload_folder(db, tmp_path):
+    folder = tmp_path / "proofs"
+    settings = load_settings(
+        {
+            "PULSA_DATABASE_URL": db.url,
+            "PULSA_SECRET_KEY": "test-secret",
+            "PULSA_UPLOAD_FOLDER": str(folder),
+        }
+    )
+    app = create_app(settings, db)
+    app.test_client_class = AdminClient
+    admin = signed_in(app, make_staff(db, superuser=True))
+    response = admin.post(
+        "/payments/new",
+        data={
+            "account": str(make_account(db)),
+            "amount": "15000",
+            "method": "cash",
+            "bank_account": "",
+            "proof": (io.BytesIO(PNG), "slip.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    request_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    with db.transaction() as session:
+        stored = session.get(PaymentRequest, request_id).proof_path
+    assert app.config["UPLOAD_FOLDER"] == str(folder.resolve())
+    assert (folder / stored).read_bytes() == PNG
+    assert str(folder.resolve()) in admin.get("/settings/").get_data(as_text=True)

@@ -14,7 +14,7 @@ from rating.money import micro_to_decimal, parse_money
 from wallet.backoffice import HangupRequest, request_hangup
 from wallet.errors import WalletError
 from wallet.models import Account, CallRecord, Customer
-from wallet.reports import live_calls, seconds_left
+from wallet.reports import live_calls_query, seconds_left
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
 from webadmin.ui import local, paginate, parse_day, utc_range
@@ -152,7 +152,7 @@ def index():
 def live():
     now = datetime.now(UTC).replace(tzinfo=None)
     with database().transaction() as session:
-        rows = live_calls(session)
+        page = paginate(session, live_calls_query(), per_page=50)
         pending = set(
             session.execute(
                 select(HangupRequest.call_id).where(HangupRequest.handled_at.is_(None))
@@ -167,9 +167,9 @@ def live():
                 "running": int((now - (call.answered_at or call.authorized_at)).total_seconds()),
                 "hangup_requested": call.id in pending,
             }
-            for call, account, customer in rows
+            for call, account, customer in page.items
         ]
-        return render_template("calls/live.html", calls=calls)
+        return render_template("calls/live.html", calls=calls, page=page)
 
 
 @blueprint.post("/live/<int:call_id>/hangup")

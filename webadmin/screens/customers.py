@@ -106,7 +106,13 @@ class TransferForm(FlaskForm):
 
 class IdentityForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=options((k, IDENTITY_LABELS[k]) for k in IDENTITY_KINDS))
-    value = StringField(_l("Value"), validators=[DataRequired(), Length(max=80)])
+    value = StringField(
+        _l("Value"),
+        validators=[
+            DataRequired(message=_l("Enter a value for the identity.")),
+            Length(max=80),
+        ],
+    )
 
 
 def _plan_choices(session) -> list:
@@ -213,6 +219,13 @@ def create():
 @blueprint.get("/<int:customer_id>")
 @view
 def detail(customer_id: int):
+    return _detail_page(customer_id)
+
+
+def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
+    """The customer's page; an identity form given (submitted, with its errors) is shown
+    as sent."""
+    here = url_for("customers.detail", customer_id=customer_id)
     with database().transaction() as session:
         customer, account = _load(session, customer_id)
         identities = (
@@ -224,14 +237,13 @@ def detail(customer_id: int):
             .scalars()
             .all()
         )
-        holds = (
-            session.execute(
-                select(Hold)
-                .where(Hold.account_id == account.id, Hold.status == "open")
-                .order_by(Hold.id)
-            )
-            .scalars()
-            .all()
+        holds = paginate(
+            session,
+            select(Hold)
+            .where(Hold.account_id == account.id, Hold.status == "open")
+            .order_by(Hold.id),
+            arg="holds_page",
+            path=here,
         )
         plan = session.get(TariffPlan, account.tariff_plan_id) if account.tariff_plan_id else None
         entries = paginate(
@@ -239,6 +251,7 @@ def detail(customer_id: int):
             select(LedgerEntry)
             .where(LedgerEntry.account_id == account.id)
             .order_by(LedgerEntry.id.desc()),
+            path=here,
         )
         panels = [
             (_("Hotspot login"), f"{name} ({status})")
@@ -255,7 +268,7 @@ def detail(customer_id: int):
             plan=plan,
             entries=entries,
             panels=panels,
-            identity_form=IdentityForm(),
+            identity_form=identity_form or IdentityForm(formdata=None),
             identity_labels=IDENTITY_LABELS,
             methods=METHOD_LABELS,
             statuses=STATUS_LABELS,
@@ -342,12 +355,12 @@ def add_identity(customer_id: int):
                 )
             )
         except WalletError as error:
-            flash(str(error), "error")
+            field = form.kind if "kind" in str(error) else form.value
+            field.errors.append(str(error))
         else:
             flash(_("Identity added."), "success")
-    else:
-        flash(_("Enter a value for the identity."), "error")
-    return redirect(url_for("customers.detail", customer_id=customer_id))
+            return redirect(url_for("customers.detail", customer_id=customer_id))
+    return _detail_page(customer_id, form)
 
 
 @blueprint.post("/<int:customer_id>/identities/<int:identity_id>/remove")

@@ -106,6 +106,12 @@ def index():
 @blueprint.get("/<int:request_id>")
 @view
 def detail(request_id: int):
+    return _detail_page(request_id)
+
+
+def _detail_page(request_id: int, reject_form: RejectForm | None = None):
+    """The request's page; a rejection form given (submitted, with its errors) is shown
+    as sent."""
     with database().transaction() as session:
         payment = session.get(PaymentRequest, request_id)
         if payment is None:
@@ -116,7 +122,7 @@ def detail(request_id: int):
             payment=payment,
             customer=customer,
             account=payment.account,
-            reject_form=RejectForm(),
+            reject_form=reject_form or RejectForm(formdata=None),
             statuses=STATUS_LABELS,
             methods=METHOD_LABELS,
         )
@@ -162,16 +168,19 @@ def confirm(request_id: int):
 def reject(request_id: int):
     form = RejectForm()
     if not form.validate_on_submit():
-        flash(_("A rejection needs a reason."), "error")
-        return redirect(url_for("payments.detail", request_id=request_id))
+        return _detail_page(request_id, form)
     try:
         database().run(
             lambda s: reject_payment(
                 s, request_id, form.reason.data, actor=actor(), address=client_address()
             )
         )
-    except WalletError as error:
+    except PaymentDecided as error:
+        # Decided meanwhile: the page no longer has the form, so the news goes on top.
         flash(str(error), "error")
+    except WalletError as error:
+        form.reason.errors.append(str(error))
+        return _detail_page(request_id, form)
     else:
         flash(_("Rejected."), "success")
     return redirect(url_for("payments.detail", request_id=request_id))

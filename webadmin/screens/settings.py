@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from wallet.errors import WalletError
 from wallet.payments import proof_file, store_proof
-from wallet.site_settings import save_site_config
+from wallet.site_settings import REFRESH_SECONDS, save_site_config
 from webadmin.access import Screen, actor, client_address, database, public, view
 from webadmin.forms import MoneyField, options
 from webadmin.ui import site
@@ -103,6 +103,7 @@ def index():
         form=form,
         settings=current_app.extensions["pulsa.settings"],
         upload_folder=current_app.config["UPLOAD_FOLDER"],
+        refresh_seconds=f"{REFRESH_SECONDS:g}",
     )
 
 

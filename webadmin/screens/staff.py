@@ -65,7 +65,7 @@ def _grantable_screens():
 def index():
     with database().transaction() as session:
         users = paginate(session, select(StaffUser).order_by(StaffUser.username))
-        roles = session.execute(select(Role).order_by(Role.name)).scalars().all()
+        roles = paginate(session, select(Role).order_by(Role.name), arg="roles_page")
         return render_template(
             "staff/index.html", users=users, roles=roles, screens=_grantable_screens()
         )

@@ -5,6 +5,7 @@ now: which rate, how long can it last, what does a 3-minute call cost"."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,9 +14,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from rating import CallPricing, RatingError, charged_seconds
+from rating.bands import parse_clock, parse_days
 from rating.tariff_csv import TariffFileError, read_rates_csv
 from wallet.backoffice import (
     staff_add_band,
@@ -42,9 +44,21 @@ PREVIEW_ROWS = 50
 MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
+def _readable(parse, field) -> None:
+    """A field the tariff parser must read, its complaint shown beside the field."""
+    try:
+        parse((field.data or "").strip())
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
 class PlanForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+
+    def validate_timezone(self, field) -> None:
+        if field.data.strip() not in available_timezones():
+            raise ValidationError(_("Unknown time zone, e.g. Asia/Jakarta."))
 
 
 class BandForm(FlaskForm):
@@ -52,6 +66,15 @@ class BandForm(FlaskForm):
     days = StringField(_l("Days"), validators=[DataRequired(), Length(max=40)])
     start = StringField(_l("From"), validators=[DataRequired(), Length(max=5)])
     end = StringField(_l("To"), validators=[DataRequired(), Length(max=5)])
+
+    def validate_days(self, field) -> None:
+        _readable(parse_days, field)
+
+    def validate_start(self, field) -> None:
+        _readable(parse_clock, field)
+
+    def validate_end(self, field) -> None:
+        _readable(parse_clock, field)
 
 
 class HolidayForm(FlaskForm):
@@ -94,20 +117,35 @@ def _plan(session, plan_id: int) -> TariffPlan:
     return plan
 
 
-@blueprint.get("/")
-@view
-def index():
+def _field_for(form: FlaskForm, message: str, fields: tuple[tuple[str, str], ...], default):
+    """The field a service's refusal is about (by a word of its message), so that the
+    message shows beside it."""
+    text = message.lower()
+    for word, name in fields:
+        if word in text:
+            return getattr(form, name)
+    return default
+
+
+def _index_page(form: PlanForm):
     with database().transaction() as session:
         counts = dict(
             session.execute(
                 select(RateRow.plan_id, func.count(RateRow.id)).group_by(RateRow.plan_id)
             ).all()
         )
-        plans = paginate(session, select(TariffPlan).order_by(TariffPlan.name))
-        form = PlanForm(timezone=site().timezone)
+        plans = paginate(
+            session, select(TariffPlan).order_by(TariffPlan.name), path=url_for("tariffs.index")
+        )
         return render_template(
             "tariffs/index.html", plans=plans.items, page=plans, counts=counts, form=form
         )
+
+
+@blueprint.get("/")
+@view
+def index():
+    return _index_page(PlanForm(timezone=site().timezone))
 
 
 @blueprint.post("/new")
@@ -121,26 +159,28 @@ def create_plan():
                     staff_create_plan(
                         s,
                         form.name.data,
-                        form.timezone.data,
+                        form.timezone.data.strip(),
                         actor=actor(),
                         address=client_address(),
                     ).id
                 )
             )
         except WalletError as error:
-            flash(str(error), "error")
+            field = _field_for(form, str(error), (("zone", "timezone"),), form.name)
+            field.errors.append(str(error))
         else:
             flash(_("Plan created. Add bands, then import its rates."), "success")
             return redirect(url_for("tariffs.plan", plan_id=plan_id))
-    else:
-        flash(_("A plan needs a name and a time zone."), "error")
-    return redirect(url_for("tariffs.index"))
+    return _index_page(form)
 
 
-@blueprint.get("/<int:plan_id>")
-@view
-def plan(plan_id: int):
+def _plan_page(
+    plan_id: int, *, band_form: BandForm | None = None, holiday_form: HolidayForm | None = None
+):
+    """The plan's page; a form given (submitted, with its errors) is shown as sent, the
+    other one empty."""
     prefix = request.args.get("prefix", "").strip()
+    here = url_for("tariffs.plan", plan_id=plan_id)
     with database().transaction() as session:
         plan = _plan(session, plan_id)
         statement = (
@@ -148,34 +188,52 @@ def plan(plan_id: int):
         )
         if prefix.isdigit():
             statement = statement.where(RateRow.prefix.startswith(prefix))
-        rates = paginate(session, statement, per_page=50)
-        bands = (
-            session.execute(
-                select(TimeBandRow)
-                .where(TimeBandRow.plan_id == plan.id)
-                .order_by(TimeBandRow.position)
-            )
-            .scalars()
-            .all()
+        rates = paginate(session, statement, per_page=50, path=here)
+        bands = paginate(
+            session,
+            select(TimeBandRow)
+            .where(TimeBandRow.plan_id == plan.id)
+            .order_by(TimeBandRow.position),
+            arg="bands_page",
+            path=here,
         )
-        holidays = (
-            session.execute(
-                select(HolidayRow).where(HolidayRow.plan_id == plan.id).order_by(HolidayRow.day)
-            )
-            .scalars()
-            .all()
+        holidays = paginate(
+            session,
+            select(HolidayRow).where(HolidayRow.plan_id == plan.id).order_by(HolidayRow.day),
+            arg="holidays_page",
+            path=here,
         )
-        holiday_form = HolidayForm()
-        holiday_form.band.choices = options((b.name, b.name) for b in bands)
+        band_names = _band_names(session, plan.id)
+        # formdata=None: the other form must not pick up the fields just posted.
+        band_form = band_form or BandForm(formdata=None)
+        holiday_form = holiday_form or HolidayForm(formdata=None)
+        holiday_form.band.choices = options((name, name) for name in band_names)
         return render_template(
             "tariffs/plan.html",
             plan=plan,
             rates=rates,
             bands=bands,
             holidays=holidays,
-            band_form=BandForm(),
+            has_bands=bool(band_names),
+            band_form=band_form,
             holiday_form=holiday_form,
         )
+
+
+def _band_names(session, plan_id: int) -> list[str]:
+    return list(
+        session.execute(
+            select(TimeBandRow.name)
+            .where(TimeBandRow.plan_id == plan_id)
+            .order_by(TimeBandRow.position)
+        ).scalars()
+    )
+
+
+@blueprint.get("/<int:plan_id>")
+@view
+def plan(plan_id: int):
+    return _plan_page(plan_id)
 
 
 def _clock(seconds: int) -> str:
@@ -206,12 +264,12 @@ def add_band(plan_id: int):
                 )
             )
         except WalletError as error:
-            flash(str(error), "error")
+            fields = (("day", "days"), ("time", "start"))
+            _field_for(form, str(error), fields, form.name).errors.append(str(error))
         else:
             flash(_("Band saved."), "success")
-    else:
-        flash(_("A band needs a name, days and two times."), "error")
-    return redirect(url_for("tariffs.plan", plan_id=plan_id))
+            return redirect(url_for("tariffs.plan", plan_id=plan_id))
+    return _plan_page(plan_id, band_form=form)
 
 
 @blueprint.post("/<int:plan_id>/holidays")
@@ -219,11 +277,7 @@ def add_band(plan_id: int):
 def add_holiday(plan_id: int):
     with database().transaction() as session:
         plan = _plan(session, plan_id)
-        bands = (
-            session.execute(select(TimeBandRow.name).where(TimeBandRow.plan_id == plan.id))
-            .scalars()
-            .all()
-        )
+        bands = _band_names(session, plan.id)
     form = HolidayForm()
     form.band.choices = options((b, b) for b in bands)
     if form.validate_on_submit():
@@ -240,12 +294,11 @@ def add_holiday(plan_id: int):
                 )
             )
         except WalletError as error:
-            flash(str(error), "error")
+            form.band.errors.append(str(error))
         else:
             flash(_("Holiday saved."), "success")
-    else:
-        flash(_("A holiday needs a date and a band."), "error")
-    return redirect(url_for("tariffs.plan", plan_id=plan_id))
+            return redirect(url_for("tariffs.plan", plan_id=plan_id))
+    return _plan_page(plan_id, holiday_form=form)
 
 
 @blueprint.route("/<int:plan_id>/import", methods=["GET", "POST"])
