@@ -206,6 +206,8 @@ class HotspotUser:
     bytes_out: int
     #: None when the API user may not read passwords (no ``sensitive`` policy).
     password: str | None = None
+    #: The hotspot server the user may log in through ("all": any).
+    server: str = "all"
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ _USER_PROPS = (
     "bytes-in",
     "bytes-out",
     "password",
+    "server",
 )
 _ACTIVE_PROPS = (
     ".id",
@@ -274,6 +277,7 @@ def _user_from_row(row: dict[str, str]) -> HotspotUser:
         bytes_in=_to_int(row.get("bytes-in")),
         bytes_out=_to_int(row.get("bytes-out")),
         password=row.get("password"),
+        server=row.get("server") or "all",
     )
 
 
@@ -550,6 +554,7 @@ class RouterDriver:
         limit_bytes_total: int | None = None,
         comment: str = "",
         disabled: bool = False,
+        server: str = "all",
     ) -> EnsureResult:
         """Bring hotspot user ``name`` to exactly this state, touching only what differs.
 
@@ -577,12 +582,15 @@ class RouterDriver:
             "limit-bytes-total",
             "comment",
             "disabled",
+            "server",
         )
 
         def ensure(session: _Session) -> EnsureResult:
             rows = session.find(USER_MENU, props, name=name)
             if not rows:
                 values = {k: v for k, v in desired.items() if v is not None and v != ""}
+                if server != "all":
+                    values["server"] = server
                 session.call(f"{USER_MENU}/add", name=name, **values, disabled=_api_bool(disabled))
                 return "added"
             row = rows[0]
@@ -597,6 +605,8 @@ class RouterDriver:
                     changes[key] = want
             if _to_bool(row.get("disabled")) != disabled:
                 changes["disabled"] = _api_bool(disabled)
+            if (row.get("server") or "all") != server:
+                changes["server"] = server
             if changes:
                 session.call(f"{USER_MENU}/set", **{".id": row[".id"]}, **changes)
             for key in unset:
@@ -614,6 +624,7 @@ class RouterDriver:
         limit_bytes_total: int | None = None,
         comment: str = "",
         disabled: bool = False,
+        server: str = "all",
     ) -> EnsureResult:
         """Add a user the caller has just seen missing (one command instead of
         :meth:`ensure_user`'s find and add).
@@ -635,6 +646,8 @@ class RouterDriver:
             values["limit-bytes-total"] = str(limit_bytes_total)
         if comment:
             values["comment"] = comment
+        if server != "all":
+            values["server"] = server
 
         def add(session: _Session) -> bool:
             try:
@@ -648,7 +661,7 @@ class RouterDriver:
         if self._run(add):
             return "added"
         return self.ensure_user(
-            name, password, profile, limit_uptime, limit_bytes_total, comment, disabled
+            name, password, profile, limit_uptime, limit_bytes_total, comment, disabled, server
         )
 
     def _user_ids(self, session: _Session, name: str) -> list[str]:

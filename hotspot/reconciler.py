@@ -101,6 +101,7 @@ class DesiredUser:
     login_id: int
     subscription_id: int  # the subscription whose quota the router counts; 0: none yet
     voucher_unused: bool = False
+    server: str = "all"  # the router's hotspot server the user may log in through
 
 
 @dataclass
@@ -171,6 +172,8 @@ def desired_state(session: Session, router_id: int, now: datetime) -> DesiredSta
     stays, disabled, so that buying again only has to enable it.
     """
     package_routers_ = _routers_of_packages(session)
+    router = session.get(Router, router_id)
+    server = (router.hotspot_server if router is not None else "") or "all"
     packages = {
         p.id: p
         for p in session.execute(select(InternetPackage)).scalars()
@@ -244,6 +247,7 @@ def desired_state(session: Session, router_id: int, now: datetime) -> DesiredSta
                 login_id=login.id,
                 subscription_id=subscription_id,
                 voucher_unused=unused_voucher,
+                server=server,
             )
         )
     profiles = [
@@ -265,6 +269,7 @@ def _matches(have: HotspotUser, want: DesiredUser) -> bool:
         and have.limit_bytes_total == want.limit_bytes_total
         and have.comment == want.comment
         and have.disabled == want.disabled
+        and have.server == want.server
     )
 
 
@@ -312,6 +317,7 @@ def apply_state(
             limit_bytes_total=want.limit_bytes_total,
             comment=want.comment,
             disabled=want.disabled,
+            server=want.server,
         )
         if result == "added":
             report.added.append(want.name)

@@ -112,6 +112,23 @@ def test_a_sync_puts_the_package_profile_and_limits_on_the_router(db, ring, rout
     assert parse_comment(user["comment"]).subscription_id == sub.id
 
 
+def test_users_may_log_in_only_through_the_router_s_hotspot_server_when_one_is_named(
+    db, ring, router
+):
+    router_id = register(db, ring, router, hotspot_server="hs-lobby")
+    package = make_package(db, PRICE, router_ids=[router_id])
+    _, login = make_login(db, 10_000 * RUPIAH, username=new_name("dewi"))
+    buy(db, login, package)
+    sync(db, ring, router_id)
+    name = router.rows(USERS)[0]["name"]
+    assert router.user(name)["server"] == "hs-lobby"
+
+    db.run(lambda s: setattr(s.get(Router, router_id), "hotspot_server", "all"))
+    report = sync(db, ring, router_id)
+    assert report.updated == [name] and router.user(name)["server"] == "all"
+    assert sync(db, ring, router_id).updated == []
+
+
 def test_a_second_sync_with_nothing_to_change_sends_no_write(db, ring, router):
     router_id, package = setup_router(db, ring, router)
     for _ in range(3):
