@@ -266,13 +266,16 @@ def settle_call(
     call = session.get(Call, call_id)
     if call is None:
         raise NotFound(f"call {call_id} does not exist")
-    account = ledger.lock_account(session, call.account_id)
+    ledger.lock_account(session, call.account_id)
     session.refresh(call)
-    existing = session.execute(
-        select(CallRecord).where(CallRecord.hold_id == call.hold_id)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    # Its record is written with the status change, under the same lock: a live call
+    # has none yet.
+    if call.status not in LIVE_STATUSES:
+        existing = session.execute(
+            select(CallRecord).where(CallRecord.hold_id == call.hold_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
     answered = disposition == "ANSWERED" and billsec > 0
     cost, charged, rate = 0, 0, None
     answer_moment = answered_at or call.answered_at or call.authorized_at
@@ -285,9 +288,9 @@ def settle_call(
             charged = charged_seconds(rate, billsec)
     hold = session.get(Hold, call.hold_id) if call.hold_id else None
     if hold is not None:
-        payable = hold.amount + max(account.available, 0)
-        cost = min(cost, payable)
-        ledger.settle_hold(session, hold.id, cost, key=f"call:{call.id}:settle")
+        key = f"call:{call.id}:settle"
+        ledger.settle_hold(session, hold.id, cost, key=key, at_most_payable=True)
+        cost = hold.used  # what the hold and the wallet could pay of it
     now = ledger.utcnow()
     call.status = "settled"
     call.ended_at = ended_at or now

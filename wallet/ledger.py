@@ -298,9 +298,12 @@ def settle_hold(
     key: str,
     kind: str = "call",
     reference: str | None = None,
+    at_most_payable: bool = False,
 ) -> LedgerEntry | None:
     """Close a hold charging `total` for the whole thing: debits already taken count
     towards it, the difference is charged now and the rest of the hold is released.
+    With `at_most_payable`, `total` is first capped at what the hold and the wallet's
+    available credit can pay (a call's charge never takes the wallet below its limit).
 
     Returns the final entry (a credit when the debits exceeded `total`), or None when
     nothing was left to charge. Replaying a settlement with the same key and total
@@ -311,13 +314,21 @@ def settle_hold(
     hold = _get_hold(session, hold_id)
     account = lock_account(session, hold.account_id)
     session.refresh(hold)
-    final = total - hold.used
-    replay = _existing_entry(session, key)
+    # An open hold cannot have been settled under this key: the lookup is left to the
+    # unique key (Database.run looks it up on a second attempt), as `_replayed` does.
+    if hold.status == "open" and session.info.get(OPTIMISTIC_KEYS):
+        session.info[SKIPPED_KEY_LOOKUP] = True
+        replay = None
+    else:
+        replay = _existing_entry(session, key)
     if replay is not None:
         _check_replay(replay, key, account.id, replay.amount, kind)
-        if hold.used != total:
+        if hold.used > total if at_most_payable else hold.used != total:
             raise IdempotencyConflict(f"key {key!r} settled hold {hold_id} for another total")
         return replay
+    if at_most_payable and hold.status == "open":
+        total = min(total, hold.amount + max(account.available, 0))
+    final = total - hold.used
     if hold.status == "settled" and final == 0:
         return None
     if hold.status != "open":

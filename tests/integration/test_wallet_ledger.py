@@ -262,3 +262,21 @@ def test_debits_beyond_the_exact_charge_are_credited_back_at_settlement(db):
     assert balance_of(db, account_id) == (8_500_000, 0)
     assert db.run(lambda s: ledger.settle_hold(s, hold.id, 1_500_000, key=key)).id == entry.id
     assert db.run(audit).clean
+
+
+def test_a_settlement_at_most_payable_charges_the_hold_and_what_is_left_and_no_more(db):
+    account_id = make_account(db, 10_000_000)
+    hold = db.run(lambda s: ledger.open_hold(s, account_id, 3_000_000))
+    db.run(lambda s: ledger.spend(s, account_id, 5_000_000, key=unique_key(), kind="package"))
+    with pytest.raises(InsufficientFunds):
+        db.run(lambda s: ledger.settle_hold(s, hold.id, 9_000_000, key=unique_key()))
+    key = unique_key("settle")
+
+    def settle(session):
+        return ledger.settle_hold(session, hold.id, 9_000_000, key=key, at_most_payable=True)
+
+    entry = db.run(settle)
+    assert entry.amount == -5_000_000 and balance_of(db, account_id) == (0, 0)
+    assert db.run(settle).id == entry.id  # replayed: the same entry, nothing more
+    assert db.run(lambda s: s.get(Hold, hold.id).used) == 5_000_000
+    assert db.run(audit).clean
