@@ -152,8 +152,10 @@ class FastAGIServer:
         workers: int = DEFAULT_WORKERS,
         environment_timeout_s: float = ENVIRONMENT_TIMEOUT_S,
         command_timeout_s: float = COMMAND_TIMEOUT_S,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
+        self.reuse_port = reuse_port
         self._owns_database = database is None
         if database is None:
             url = database_url(settings.database_url, settings.agi_timeout_ms)
@@ -179,7 +181,13 @@ class FastAGIServer:
         self._app.add_route("authorize", self.authorize)
         self._app.add_route("settle", self.settle)
         self._server = await asyncio.start_server(
-            self._app.handler, self.host, self.port, reuse_address=True
+            self._app.handler,
+            self.host,
+            self.port,
+            reuse_address=True,
+            # Worker processes (agi/workers.py) each listen on the same port; the kernel
+            # spreads the connections between them.
+            reuse_port=self.reuse_port or None,
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address = (host, port)
@@ -403,8 +411,11 @@ async def serve(
     port: int | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a FastAGI server until SIGTERM or SIGINT, then stop gracefully."""
-    server = FastAGIServer(settings, host=host, port=port)
+    """Run a FastAGI server (or PULSA_AGI_WORKERS processes of it) until SIGTERM or
+    SIGINT, then stop gracefully."""
+    from agi.workers import make_server
+
+    server = make_server(settings, host=host, port=port)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     try:
@@ -416,7 +427,7 @@ async def serve(
         loop.add_signal_handler(signum, stopping.set)
     message = (
         f"pulsa fastagi on agi://{bound_host}:{bound_port}/authorize and /settle "
-        f"({settings.call_mode} mode; Ctrl+C to stop)"
+        f"({settings.call_mode} mode{_processes(settings)}; Ctrl+C to stop)"
     )
     (announce or log.info)(message)
     try:
@@ -427,6 +438,11 @@ async def serve(
         log.info("pulsa fastagi stopping: finishing the calls in progress")
         await server.stop()
         log.info("pulsa fastagi stopped")
+
+
+def _processes(settings) -> str:
+    count = settings.fastagi_processes
+    return f", {count} worker processes" if count > 1 else ""
 
 
 def run(settings, **kwargs) -> None:

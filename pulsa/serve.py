@@ -31,7 +31,7 @@ async def serve_everything(
     announce: Callable[[str], None] = log.info,
 ) -> None:
     """Run every service until SIGTERM or SIGINT, then stop them in reverse order."""
-    from agi.fastagi import FastAGIServer
+    from agi.workers import make_server
     from webadmin import create_app
 
     loop = asyncio.get_running_loop()
@@ -44,10 +44,12 @@ async def serve_everything(
         stops.append(web.close)
         announce(f"web admin on http://{web.effective_host}:{web.effective_port}/")
 
-        fastagi = FastAGIServer(settings, database)
+        fastagi = make_server(settings, database)
         host, port = await fastagi.start()
         stops.append(fastagi.stop)
-        announce(f"FastAGI on agi://{host}:{port}/authorize ({settings.call_mode} mode)")
+        processes = settings.fastagi_processes
+        extra = f", {processes} worker processes" if processes > 1 else ""
+        announce(f"FastAGI on agi://{host}:{port}/authorize ({settings.call_mode} mode{extra})")
 
         listener = await _start_listener(settings, database, announce)
         if listener is not None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pulsa.settings import Settings, SettingsError, load_settings
@@ -41,6 +43,9 @@ def test_config_file_is_read_and_the_environment_wins(tmp_path):
         ({"PULSA_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"PULSA_CURRENCY": "RUPIAH"}, "3-letter"),
         ({"PULSA_WEB_PORT": "70000"}, "TCP port"),
+        ({"PULSA_AGI_WORKERS": "-1"}, "PULSA_AGI_WORKERS must be between 1 and 64"),
+        ({"PULSA_AGI_WORKERS": "65"}, "PULSA_AGI_WORKERS must be between 1 and 64"),
+        ({"PULSA_AGI_WORKERS": "two"}, "PULSA_AGI_WORKERS must be a whole number"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(variables, message):
@@ -59,3 +64,10 @@ def test_a_bad_config_file_line_is_reported_with_its_number(tmp_path):
     config.write_text("PULSA_CURRENCY=USD\nslice = 30\n")
     with pytest.raises(SettingsError, match=r"pulsa.env:2"):
         load_settings({"PULSA_CONFIG": str(config)})
+
+
+def test_one_fastagi_process_by_default_and_zero_means_one_per_cpu_core():
+    assert load_settings({}).fastagi_processes == 1
+    assert load_settings({"PULSA_AGI_WORKERS": "3"}).fastagi_processes == 3
+    cores = len(os.sched_getaffinity(0))
+    assert load_settings({"PULSA_AGI_WORKERS": "0"}).fastagi_processes == cores
