@@ -192,10 +192,12 @@ def authorize_call(
         # than its part of what is left, so the first call cannot hold everything.
         share = available // (live_calls + 1)
         wanted = max(policy.slice_seconds, rate.initial_block)
-        seconds = min(wanted, pricing.max_duration(share))
+        # min(wanted, max_duration(share)), searched up to the slice instead of a day.
+        seconds = pricing.max_duration(share, cap=wanted)
         seconds = min(max(seconds, charged_seconds(rate, first_second)), whole)
     amount = pricing.cost(seconds)
-    paid = pricing.max_duration(amount)  # invariant 5: exactly what the hold pays for
+    # Invariant 5: exactly what the hold pays for; `seconds` costs `amount`, so it fits.
+    paid = pricing.max_duration(amount, at_least=seconds)
     hold = ledger.open_hold(
         session,
         account.id,
