@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from rating import CallPricing, Rate, Tariff, charged_seconds
 from rating.pricing import LONGEST_CALL_SECONDS
@@ -241,6 +241,7 @@ def authorize_call(
 
 
 _CALLS = Call.__table__.c
+_INSERT_CALL = Call.__table__.insert().returning(_CALLS.id)
 # Built once (as in wallet/ledger.py): authorize_call's question besides the account row.
 _CALL_CONTEXT = select(
     Customer.__table__.c.status,
@@ -398,25 +399,30 @@ def _record_call(
     mode: str,
     paid_seconds: int,
 ) -> Call:
-    call = Call(
-        account_id=account.id,
-        hold_id=hold.id,
-        asterisk_server=request.server,
-        uniqueid=request.uniqueid,
-        linkedid=request.linkedid,
-        channel=request.channel,
-        caller=request.caller,
-        dialled=request.dialled,
-        plan_id=plan_id,
-        rate_prefix=prefix,
-        mode=mode,
-        status="authorized",
-        paid_ms=paid_seconds * 1000,
-        debit_sequence=0,
-        authorized_at=request.at.astimezone(UTC).replace(tzinfo=None),
-    )
+    # One plain INSERT rather than the ORM's flush (as ledger.open_hold does): it is on
+    # every authorization. The Call object is kept exactly as if flushed.
+    values = {
+        "account_id": account.id,
+        "hold_id": hold.id,
+        "asterisk_server": request.server,
+        "uniqueid": request.uniqueid,
+        "linkedid": request.linkedid,
+        "channel": request.channel,
+        "caller": request.caller,
+        "dialled": request.dialled,
+        "plan_id": plan_id,
+        "rate_prefix": prefix,
+        "mode": mode,
+        "status": "authorized",
+        "paid_ms": paid_seconds * 1000,
+        "debit_sequence": 0,
+        "authorized_at": request.at.astimezone(UTC).replace(tzinfo=None),
+        "answered_at": None,
+        "ended_at": None,
+    }
+    call = Call(id=session.execute(_INSERT_CALL, values).scalar_one(), **values)
+    make_transient_to_detached(call)
     session.add(call)
-    session.flush()
     return call
 
 
