@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -119,3 +120,19 @@ def test_two_workers_share_the_port_survive_a_killed_worker_and_stop_on_sigterm(
             server.process.wait()
     assert wait_until(lambda: not alive(replacement) and not alive(first[1]), 10)
     assert "pulsa fastagi stopped" in server.log()
+
+
+def test_workers_refuse_a_port_another_program_listens_on_in_one_line(migrated_urls):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULSA_")}
+        env.update(PULSA_DATABASE_URL=migrated_urls[selected_backends()[0]], PULSA_AGI_WORKERS="2")
+        result = subprocess.run(
+            [str(PULSA), "fastagi", "--port", str(port)], env=env, capture_output=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
