@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.databases import selected_backends
-from tests.support.fake_asterisk_agi import agi_environment, agi_session
+from tests.support.fake_asterisk_agi import agi_environment, agi_session, encode_environment
 
 PULSA = Path(sys.executable).parent / "pulsa"
 _numbers = itertools.count(1)
@@ -136,3 +136,28 @@ def test_workers_refuse_a_port_another_program_listens_on_in_one_line(migrated_u
     assert result.stderr.decode().strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_sigterm_to_the_parent_lets_each_worker_finish_its_call_in_progress(migrated_urls):
+    server = Server(migrated_urls[selected_backends()[0]], workers=2)
+    try:
+        assert wait_until(lambda: len(server.workers()) == 2), server.log()
+        env = agi_environment(extension="6221555", callerid="6299999999", uniqueid="1795410461.1")
+        with socket.create_connection(server.address, timeout=10) as sock:
+            sock.sendall(encode_environment(env))
+            lines = sock.makefile("rb")
+            assert lines.readline() == b"GET VARIABLE CHANNEL(linkedid)\n"
+            server.process.send_signal(signal.SIGTERM)  # while Asterisk is still answering
+            time.sleep(0.3)
+            commands = []
+            sock.sendall(b"200 result=0\n")
+            while line := lines.readline():
+                commands.append(line.decode().strip())
+                sock.sendall(b"200 result=1\n")
+        assert server.process.wait(30) == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+    assert commands[-1] == "SET VARIABLE PULSA_STATUS UNKNOWN" and len(commands) == 7
+    assert "status=UNKNOWN" in server.log() and "pulsa fastagi stopped" in server.log()
