@@ -154,8 +154,10 @@ class FastAGIServer:
         environment_timeout_s: float = ENVIRONMENT_TIMEOUT_S,
         command_timeout_s: float = COMMAND_TIMEOUT_S,
         settings_refresh_s: float = REFRESH_SECONDS,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
+        self.reuse_port = reuse_port
         self._owns_database = database is None
         if database is None:
             url = database_url(settings.database_url, settings.agi_timeout_ms)
@@ -181,7 +183,13 @@ class FastAGIServer:
         self._app.add_route("authorize", self.authorize)
         self._app.add_route("settle", self.settle)
         self._server = await asyncio.start_server(
-            self._app.handler, self.host, self.port, reuse_address=True
+            self._app.handler,
+            self.host,
+            self.port,
+            reuse_address=True,
+            # Worker processes (agi/workers.py) each listen on the same port; the kernel
+            # spreads the connections between them.
+            reuse_port=self.reuse_port or None,
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address = (host, port)
@@ -260,7 +268,9 @@ class FastAGIServer:
         """Send one AGI command and return panoramisk's parsed reply; AgiError when
         Asterisk is gone, hung up, or answers with something that is not AGI."""
         try:
-            reply = await asyncio.wait_for(request.send_command(command), self.command_timeout_s)
+            # asyncio.timeout, not wait_for: no task per command (7 or 8 per session).
+            async with asyncio.timeout(self.command_timeout_s):
+                reply = await request.send_command(command)
         except TimeoutError:
             raise AgiError(f"no reply to {command!r}") from None
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as error:
@@ -416,8 +426,11 @@ async def serve(
     port: int | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a FastAGI server until SIGTERM or SIGINT, then stop gracefully."""
-    server = FastAGIServer(settings, host=host, port=port)
+    """Run a FastAGI server (or PULSA_AGI_WORKERS processes of it) until SIGTERM or
+    SIGINT, then stop gracefully."""
+    from agi.workers import make_server
+
+    server = make_server(settings, host=host, port=port)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     try:
@@ -430,7 +443,8 @@ async def serve(
     policy = await server.read_policy()
     message = (
         f"pulsa fastagi on agi://{bound_host}:{bound_port}/authorize and /settle "
-        f"({policy.mode} mode, {policy.slice_seconds} s slices; Ctrl+C to stop)"
+        f"({policy.mode} mode, {policy.slice_seconds} s slices{_processes(settings)}; "
+        "Ctrl+C to stop)"
     )
     (announce or log.info)(message)
     try:
@@ -441,6 +455,11 @@ async def serve(
         log.info("pulsa fastagi stopping: finishing the calls in progress")
         await server.stop()
         log.info("pulsa fastagi stopped")
+
+
+def _processes(settings) -> str:
+    count = settings.fastagi_processes
+    return f", {count} worker processes" if count > 1 else ""
 
 
 def run(settings, **kwargs) -> None:

@@ -1,7 +1,7 @@
 """Call authorization over FastAGI on PostgreSQL, and the classic AGI script.
 
     python bench/authorize.py [--seconds 5] [--rate 100] [--clients 32] [--accounts 1000]
-                              [--classic-runs 20] [--profile]
+                              [--classic-runs 20] [--profile] [--agi-workers 1]
 
 Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
 PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432), migrates it with
@@ -165,12 +165,13 @@ def load(db: Database, accounts: int) -> list[str]:
     return callers
 
 
-def start_server(url: str, port: int) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PULSA_")},
         "PULSA_DATABASE_URL": url,
         "PULSA_DEFAULT_TARIFF_PLAN": PLAN,
         "PULSA_LOG_LEVEL": "INFO",  # one line per decision, as in production
+        "PULSA_AGI_WORKERS": str(workers),
     }
     server = subprocess.Popen(
         [str(BIN / "pulsa"), "fastagi", "--host", "127.0.0.1", "--port", str(port)],
@@ -235,9 +236,15 @@ async def saturation(port: int, callers: list[str], clients: int, seconds: float
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
+    """User + system CPU time a process and its live children (the FastAGI worker
+    processes) have used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def summary(label: str, results: list[tuple[float, str]], wall: float) -> tuple[float, float]:
@@ -375,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--classic-runs", type=int, default=20)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--agi-workers",
+        type=int,
+        default=1,
+        help="PULSA_AGI_WORKERS of the server (0: a core each)",
+    )
     args = parser.parse_args(argv)
 
     name = f"pulsa_bench_agi_{os.getpid()}_{secrets.token_hex(3)}"
@@ -390,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
         print(f"database  PostgreSQL, {args.accounts} wallets, a plan of 501 prefixes")
         port = free_port()
-        server = start_server(url, port)
+        server = start_server(url, port, args.agi_workers)
+        print(f"server    pulsa fastagi, PULSA_AGI_WORKERS={args.agi_workers}")
         warm, _ = asyncio.run(saturation(port, callers, 8, 1.0))
         assert all(status == "OK" for _, status in warm)
         results, wall = asyncio.run(offered_load(port, callers, args.rate, args.seconds))
@@ -401,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         rate, _ = summary(f"saturation/{args.clients}", results, wall)
         print(
             f"server CPU    {cpu / len(results) * 1000:8.2f} ms per authorization (user+system "
-            f"of the pulsa fastagi process: at most {len(results) / cpu:.0f}/s on one core)"
+            f"of the pulsa fastagi processes: at most {len(results) / cpu:.0f}/s a core)"
         )
         relayed, relayed_cpu = classic(url, callers, args.classic_runs, port)
         server.send_signal(signal.SIGTERM)

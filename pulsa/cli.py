@@ -442,9 +442,11 @@ def demo(ctx: Context) -> None:
 def fastagi(ctx: Context, host, port) -> None:
     """Run the FastAGI server that authorizes and settles calls (agi://HOST:PORT/authorize)."""
     from agi.fastagi import run
+    from agi.workers import WorkerStartError
 
     settings = ctx.settings
-    ctx.database()  # refuses a database that is not set up, in one line
+    # Refuses a database that is not set up, in one line; the server opens its own.
+    ctx.database().dispose()
     host = host or settings.fastagi_host
     port = port if port is not None else settings.fastagi_port
     try:
@@ -452,6 +454,8 @@ def fastagi(ctx: Context, host, port) -> None:
     except OSError as error:
         reason = error.strerror or str(error).rsplit(": ", 1)[-1]
         raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+    except WorkerStartError as error:
+        raise UserError(str(error)) from None
 
 
 @cli.command("serve")

@@ -31,7 +31,7 @@ async def serve_everything(
     announce: Callable[[str], None] = log.info,
 ) -> None:
     """Run every service until SIGTERM or SIGINT, then stop them in reverse order."""
-    from agi.fastagi import FastAGIServer
+    from agi.workers import make_server
     from webadmin import create_app
 
     loop = asyncio.get_running_loop()
@@ -44,13 +44,15 @@ async def serve_everything(
         stops.append(web.close)
         announce(f"web admin on http://{web.effective_host}:{web.effective_port}/")
 
-        fastagi = FastAGIServer(settings, database)
+        fastagi = make_server(settings, database)
         host, port = await fastagi.start()
         stops.append(fastagi.stop)
-        policy = await fastagi.read_policy()
+        policy = await _call_policy(settings, database)
+        processes = settings.fastagi_processes
+        extra = f", {processes} worker processes" if processes > 1 else ""
         announce(
             f"FastAGI on agi://{host}:{port}/authorize "
-            f"({policy.mode} mode, {policy.slice_seconds} s slices)"
+            f"({policy.mode} mode, {policy.slice_seconds} s slices{extra})"
         )
 
         listener = await _start_listener(settings, database, announce)
@@ -140,3 +142,16 @@ async def _housekeeping(database: Database) -> None:
         except Exception:  # the loop must survive a database outage
             log.exception("housekeeping pass failed; trying again later")
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+async def _call_policy(settings: Settings, database: Database):
+    """The call policy in effect (the admin's saved slice and mode applied), to announce
+    it; the environment's when the database cannot say yet."""
+    from wallet.calls import CallPolicyCache
+
+    policies = CallPolicyCache(settings)
+    try:
+        return await asyncio.to_thread(database.run, policies.get)
+    except Exception as error:  # not migrated yet, unreachable: calls will say why
+        log.warning("site settings not read at start: %s", getattr(error, "orig", None) or error)
+        return policies.current

@@ -39,6 +39,7 @@ class Settings:
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     agi_timeout_ms: int = 2000  # answer ERROR rather than keep a channel waiting longer
+    agi_workers: int = 1  # FastAGI processes sharing the port; 0: one per CPU core
     identify_by: str = "accountcode,peer,callerid"  # order in which callers are identified
     outbound_prefix: str = ""  # e.g. "9": stripped from dialled numbers that start with it
     country_code: str = ""  # e.g. "62": a national number 0812... becomes 62812...
@@ -76,6 +77,17 @@ class Settings:
         if self.display_precision >= 0:
             return self.display_precision
         return 0 if self.currency in _ZERO_DECIMAL_CURRENCIES else 2
+
+    @property
+    def fastagi_processes(self) -> int:
+        """How many FastAGI worker processes to run (PULSA_AGI_WORKERS, 0 resolved)."""
+        if self.agi_workers:
+            return self.agi_workers
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
 
     @property
     def identity_order(self) -> tuple[str, ...]:
@@ -194,6 +206,10 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError("PULSA_UPLOAD_FOLDER is empty")
     if settings.agi_timeout_ms < 100:
         raise SettingsError("PULSA_AGI_TIMEOUT_MS must be at least 100")
+    if not 0 <= settings.agi_workers <= 64:
+        raise SettingsError(
+            "PULSA_AGI_WORKERS must be between 1 and 64 FastAGI processes (0: one per CPU core)"
+        )
     if settings.free_call_seconds < 1 or settings.max_concurrent_calls < 0:
         raise SettingsError(
             "PULSA_FREE_CALL_SECONDS must be positive, PULSA_MAX_CONCURRENT_CALLS zero or more"

@@ -46,13 +46,67 @@ def _cap(rate: Rate, cap: int | None) -> int:
     return max(limit, 0)
 
 
-def _longest_affordable(cost_of, credit: int, cap: int) -> int:
+def _longest_affordable(cost_of, credit: int, cap: int, at_least: int = 0) -> int:
+    if 0 < at_least < cap and cost_of(at_least) <= credit:
+        return _longest_from(cost_of, credit, cap, at_least)
     if cost_of(cap) <= credit:
         return cap
     if cost_of(0) > credit:
         return 0
     low, high = 0, cap  # cost_of(low) <= credit < cost_of(high)
     while high - low > 1:
+        middle = (low + high) // 2
+        if cost_of(middle) <= credit:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _longest_from(cost_of, credit: int, cap: int, low: int) -> int:
+    """The same answer as the bisection from 0, searched upwards from `low` (which fits)
+    in growing steps: the answer is usually a few seconds above a duration just priced,
+    where a bisection over a whole day would take some twenty costings."""
+    step = 1
+    while True:
+        probe = low + step
+        if probe >= cap:
+            if cost_of(cap) <= credit:
+                return cap
+            high = cap
+            break
+        if cost_of(probe) > credit:
+            high = probe
+            break
+        low, step = probe, step * 2
+    while high - low > 1:  # cost_of(low) <= credit < cost_of(high)
+        middle = (low + high) // 2
+        if cost_of(middle) <= credit:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _longest_near(cost_of, credit: int, cap: int, guess: int) -> int:
+    """The same answer as the bisection from 0, searched outwards from `guess` in growing
+    steps: a good guess costs a handful of costings instead of some twenty."""
+    guess = min(max(guess, 0), cap)
+    if cost_of(guess) <= credit:
+        return _longest_from(cost_of, credit, cap, guess)
+    high, step = guess, 1  # cost_of(high) > credit: step down until a duration fits
+    while True:
+        probe = high - step
+        if probe <= 0:
+            if cost_of(0) > credit:
+                return 0
+            low = 0
+            break
+        if cost_of(probe) <= credit:
+            low = probe
+            break
+        high, step = probe, step * 2
+    while high - low > 1:  # cost_of(low) <= credit < cost_of(high)
         middle = (low + high) // 2
         if cost_of(middle) <= credit:
             low = middle
@@ -111,6 +165,17 @@ class CallPricing:
             weighted += segment_rate.price_per_minute * seconds
         return rate.connection_fee + ceil_div(weighted, 60)
 
-    def max_duration(self, credit: int, cap: int | None = None) -> int:
-        """Longest billable duration whose cost fits `credit` (invariant 5)."""
-        return _longest_affordable(self.cost, credit, _cap(self.rate, cap))
+    def max_duration(self, credit: int, cap: int | None = None, *, at_least: int = 0) -> int:
+        """Longest billable duration whose cost fits `credit` (invariant 5). `at_least`, a
+        duration known to fit, only makes the search shorter: the answer is the same."""
+        limit = _cap(self.rate, cap)
+        if at_least:
+            return _longest_affordable(self.cost, credit, limit, at_least)
+        # Start from what the rate at answer alone would give: exact when the call stays
+        # in one band, close otherwise; the search then only confirms it.
+        rate = self.rate
+        if rate.price_per_minute <= 0:
+            guess = limit
+        else:
+            guess = max(credit - rate.connection_fee, 0) * 60 // rate.price_per_minute
+        return _longest_near(self.cost, credit, limit, guess)

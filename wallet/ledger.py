@@ -212,19 +212,26 @@ def open_hold(
     account = lock_account(session, account_id)
     _require_spendable(account)
     _require_available(account, amount)
-    account.held += amount
-    hold = Hold(
-        account_id=account.id,
-        amount=amount,
-        used=0,
-        status="open",
-        purpose=purpose,
-        reference=reference,
-        expires_at=expires_at,
-        created_at=utcnow(),
-    )
+    # Two plain statements, as in _post: every call authorization opens a hold. The
+    # Account object and the returned hold are kept exactly as if flushed.
+    session.flush()  # pending changes go first, in their own statements
+    held = account.held + amount
+    session.execute(_SET_HELD, {"account_id": account.id, "held": held})
+    set_committed_value(account, "held", held)
+    values = {
+        "account_id": account.id,
+        "amount": amount,
+        "used": 0,
+        "status": "open",
+        "purpose": purpose,
+        "reference": reference,
+        "expires_at": expires_at,
+        "created_at": utcnow(),
+        "closed_at": None,
+    }
+    hold = Hold(id=session.execute(_INSERT_HOLD, values).scalar_one(), **values)
+    make_transient_to_detached(hold)
     session.add(hold)
-    session.flush()
     return hold
 
 
@@ -497,6 +504,13 @@ _SET_BALANCE = (
     .values(balance=bindparam("balance"))
 )
 _INSERT_ENTRY = _ENTRIES.insert().returning(_ENTRIES.c.id)
+_HOLDS = Hold.__table__
+_SET_HELD = (
+    _ACCOUNTS.update()
+    .where(_ACCOUNTS.c.id == bindparam("account_id"))
+    .values(held=bindparam("held"))
+)
+_INSERT_HOLD = _HOLDS.insert().returning(_HOLDS.c.id)
 _ENTRY_DEFAULTS = {
     "hold_id": None,
     "method": None,

@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 PULSA = Path(sys.executable).parent / "pulsa"
 
 
@@ -31,6 +33,18 @@ def wait_for_health(port: int, server: subprocess.Popen) -> dict:
             assert server.poll() is None, server.stderr.read().decode()
             assert time.monotonic() < deadline, "pulsa serve did not answer in 40 s"
             time.sleep(0.2)
+
+
+def wait_for_port(port: int, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 40
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, "FastAGI did not listen in 40 s"
+            time.sleep(0.1)
 
 
 def agi_session(port: int, caller: str) -> list[str]:
@@ -58,13 +72,15 @@ def agi_session(port: int, caller: str) -> list[str]:
     return sets
 
 
-def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("agi_workers", [1, 2])
+def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_workers):
     web_port, agi_port = free_port(), free_port()
     env = {
         **os.environ,
         "PULSA_DATABASE_URL": f"sqlite:///{tmp_path / 'pulsa.db'}",
         "PULSA_FASTAGI_PORT": str(agi_port),
         "PULSA_CALL_MODE": "static",
+        "PULSA_AGI_WORKERS": str(agi_workers),
     }
     subprocess.run([str(PULSA), "db", "upgrade"], env=env, check=True, capture_output=True)
     server = subprocess.Popen(
@@ -76,12 +92,15 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path):
     try:
         health = wait_for_health(web_port, server)
         assert health["status"] == "ok" and health["revision"].isdigit()
+        # The web admin answers first: FastAGI workers may still be starting.
+        wait_for_port(agi_port, server)
         sets = agi_session(agi_port, "6299999")
         assert any("PULSA_STATUS" in line and "UNKNOWN" in line for line in sets), sets
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0
         output = server.stdout.read().decode()
         assert "FastAGI on agi://" in output and "hotspot sync off" in output
+        assert ("2 worker processes" in output) == (agi_workers == 2)
     finally:
         if server.poll() is None:
             server.kill()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pulsa.settings import Settings, SettingsError, load_settings
@@ -42,6 +44,9 @@ def test_config_file_is_read_and_the_environment_wins(tmp_path):
         ({"PULSA_CURRENCY": "RUPIAH"}, "3-letter"),
         ({"PULSA_WEB_PORT": "70000"}, "TCP port"),
         ({"PULSA_UPLOAD_FOLDER": " "}, "PULSA_UPLOAD_FOLDER is empty"),
+        ({"PULSA_AGI_WORKERS": "-1"}, "PULSA_AGI_WORKERS must be between 1 and 64"),
+        ({"PULSA_AGI_WORKERS": "65"}, "PULSA_AGI_WORKERS must be between 1 and 64"),
+        ({"PULSA_AGI_WORKERS": "two"}, "PULSA_AGI_WORKERS must be a whole number"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(variables, message):
@@ -67,3 +72,10 @@ def test_the_upload_folder_is_uploads_in_the_working_folder_unless_set():
     assert load_settings({"PULSA_UPLOAD_FOLDER": "/srv/pulsa/files"}).upload_folder == (
         "/srv/pulsa/files"
     )
+
+
+def test_one_fastagi_process_by_default_and_zero_means_one_per_cpu_core():
+    assert load_settings({}).fastagi_processes == 1
+    assert load_settings({"PULSA_AGI_WORKERS": "3"}).fastagi_processes == 3
+    cores = len(os.sched_getaffinity(0))
+    assert load_settings({"PULSA_AGI_WORKERS": "0"}).fastagi_processes == cores
