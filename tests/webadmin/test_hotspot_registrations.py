@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotspot.reconciler import sync_all
 from tests.hotspot.router import HotspotRouter, register
-from tests.webadmin.conftest import make_client
+from tests.webadmin.conftest import make_client, page_with
 from tests.webadmin.hotspot_data import (
     RUPIAH,
     balance_of,
@@ -213,7 +213,7 @@ def test_confirming_a_registration_credits_once_buys_the_package_and_enables_the
     sync_all(db, ring(), router_ids=[router_id], timeout=2.0)
     assert emulator.user(username)["disabled"] == "true"
 
-    assert username in page_text(admin.get("/registrations/"))
+    assert username in page_with(admin, "/registrations/", username, arg="pending_page")
     detail = page_text(admin.get(f"/registrations/{login.id}"))
     assert 'value="5000"' in detail  # the package price, ready to confirm
     data = {"amount": "5000", "method": "bank_transfer", "reference": "BRI 7781"}

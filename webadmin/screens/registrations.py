@@ -21,7 +21,7 @@ from hotspot.backoffice import (
 )
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin
-from wallet.internet import pending_registrations
+from wallet.internet import pending_registrations_query
 from wallet.ledger import TOP_UP_METHODS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, actor, change, client_address, database, view
@@ -69,7 +69,7 @@ def _registration(session, login_id: int) -> HotspotLogin:
 @view
 def index():
     with database().transaction() as session:
-        pending = pending_registrations(session)
+        pending = paginate(session, pending_registrations_query(), arg="pending_page")
         decided = paginate(
             session,
             select(AuditRecord)

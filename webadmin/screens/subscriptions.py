@@ -189,24 +189,20 @@ def detail(login_id: int):
     with database().transaction() as session:
         login = _login(session, login_id)
         account = account_of_login(session, login)
-        subscriptions = (
-            session.execute(
-                select(Subscription)
-                .where(Subscription.login_id == login.id)
-                .order_by(Subscription.starts_at.desc(), Subscription.id.desc())
-            )
-            .scalars()
-            .all()
+        subscriptions = paginate(
+            session,
+            select(Subscription)
+            .where(Subscription.login_id == login.id)
+            .order_by(Subscription.starts_at.desc(), Subscription.id.desc()),
+            arg="subscriptions_page",
         )
-        extensions = (
-            session.execute(
-                select(SubscriptionExtension)
-                .join(Subscription, Subscription.id == SubscriptionExtension.subscription_id)
-                .where(Subscription.login_id == login.id)
-                .order_by(SubscriptionExtension.id.desc())
-            )
-            .scalars()
-            .all()
+        extensions = paginate(
+            session,
+            select(SubscriptionExtension)
+            .join(Subscription, Subscription.id == SubscriptionExtension.subscription_id)
+            .where(Subscription.login_id == login.id)
+            .order_by(SubscriptionExtension.id.desc()),
+            arg="extensions_page",
         )
         buy_form = BuyForm()
         buy_form.package.choices = _package_choices(session)
