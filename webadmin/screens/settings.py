@@ -1,6 +1,8 @@
 """Settings: the operator's name, logo and sign-in banner; display precision and time
 zone; call slice length and mode; the low-balance threshold. Stored in the database
-(wallet.site_settings), audited, effective on the next page."""
+(wallet.site_settings), audited, effective on the next page. The call slice and mode,
+once saved, can be given back to the environment (PULSA_CALL_SLICE_SECONDS,
+PULSA_CALL_MODE): their stored value is then deleted."""
 
 from __future__ import annotations
 
