@@ -44,7 +44,7 @@ from ami_listener.calls import Expire, FollowedCall, Settle
 from ami_listener.clock import Clock, SystemClock
 from ami_listener.config import ListenerConfig
 from ami_listener.link import ServerLink
-from wallet.backoffice import HANGUP_DONE, PendingHangup
+from wallet.backoffice import HANGUP_DONE, PendingHangup, hangup_failure
 from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache
 from wallet.db import Database
 from wallet.errors import WalletError
@@ -687,7 +687,7 @@ class Listener:
                 request.requested_by,
             )
         else:
-            outcome = f"failed: {failure}"
+            outcome = hangup_failure(failure)
             self.stats.hangup_failures += 1
             log.warning(
                 "call %s: cannot hang up %s at the request of %s: %s",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hotspot.credentials import RouterKeyring
@@ -120,11 +120,16 @@ def get_router(session: Session, router: int | str) -> Router:
     return found
 
 
-def list_routers(session: Session, *, enabled_only: bool = False) -> list[Router]:
-    statement = select(Router).order_by(Router.name)
+def routers_query(*, enabled_only: bool = False) -> Select:
+    """The registered routers by name, as a statement a screen can page through."""
+    statement = select(Router).order_by(Router.name, Router.id)
     if enabled_only:
         statement = statement.where(Router.enabled.is_(True))
-    return list(session.execute(statement).scalars())
+    return statement
+
+
+def list_routers(session: Session, *, enabled_only: bool = False) -> list[Router]:
+    return list(session.execute(routers_query(enabled_only=enabled_only)).scalars())
 
 
 def set_router_password(

@@ -55,7 +55,8 @@ async def serve_everything(
             f"({policy.mode} mode, {policy.slice_seconds} s slices{extra})"
         )
 
-        listener = await _start_listener(settings, database, announce)
+        mode, saved = await asyncio.to_thread(call_mode_at_start, settings, database)
+        listener = await _start_listener(settings, database, announce, mode, saved)
         if listener is not None:
             stops.append(listener.stop)
 
@@ -94,12 +95,38 @@ def _start_web(app, settings: Settings, host: str | None, port: int | None):
     return server
 
 
-async def _start_listener(settings: Settings, database: Database, announce):
+def call_mode_at_start(settings: Settings, database: Database) -> tuple[str, bool]:
+    """The call mode that applies now, and whether it was saved in the web admin (where
+    it wins over PULSA_CALL_MODE). Read once, to tell the operator at start; the
+    environment's mode when the database cannot say (not migrated yet, unreachable)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wallet.site_settings import effective_settings, stored_keys
+
+    try:
+        with database.transaction() as session:
+            effective = effective_settings(session, settings)
+            return effective.call_mode, "call_mode" in stored_keys(session)
+    except (SQLAlchemyError, ValueError) as error:
+        # ValueError: a stored value the settings refuse (edited by hand).
+        log.warning(
+            "site settings not read at start, PULSA_CALL_MODE applies: %s",
+            getattr(error, "orig", None) or error,
+        )
+        return settings.call_mode, False
+
+
+async def _start_listener(settings: Settings, database: Database, announce, mode: str, saved: bool):
     if not settings.ami_servers.strip():
-        if settings.call_mode == "live":
+        if mode == "live":
+            where = (
+                "set the call mode to static on the web admin's Settings screen"
+                if saved
+                else "use PULSA_CALL_MODE=static"
+            )
             announce(
                 "AMI listener off: PULSA_AMI_SERVERS is not set, so live calls end at the end "
-                "of their first slice (use PULSA_CALL_MODE=static without a listener)"
+                f"of their first slice ({where} without a listener)"
             )
         return None
     from ami_listener.config import ListenerConfig

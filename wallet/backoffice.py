@@ -297,6 +297,7 @@ HANGUP_DONE = "hung up"
 HANGUP_CALL_ENDED = "call already ended"
 HANGUP_NOT_FOLLOWED = "no AMI listener follows the call"
 _RESULT_LENGTH = 200  # HangupRequest.result
+_FAILED = "failed:"  # the listener writes "failed: <what AMI answered>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +308,62 @@ class PendingHangup:
     call_id: int
     requested_by: str
     requested_at: datetime
+
+
+def hangup_failure(reason: str) -> str:
+    """The outcome recorded when the listener could not hang a call up."""
+    return f"{_FAILED} {reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class HangupState:
+    """What became of the last hang-up request of a call, for the live-calls screen."""
+
+    requested_by: str
+    requested_at: datetime
+    handled_at: datetime | None
+    result: str | None
+
+    @property
+    def pending(self) -> bool:
+        return self.handled_at is None
+
+    @property
+    def hung_up(self) -> bool:
+        return self.result == HANGUP_DONE
+
+    @property
+    def failure(self) -> str | None:
+        """The listener's reason when it tried and could not hang the call up."""
+        if self.result is not None and self.result.startswith(_FAILED):
+            return self.result[len(_FAILED) :].strip()
+        return None
+
+    @property
+    def may_ask_again(self) -> bool:
+        # Only a request that was handled without hanging up: a pending one would be
+        # returned as is by request_hangup, and a hung-up call is ending already.
+        return not self.pending and not self.hung_up
+
+
+def last_hangup_requests(session: Session, call_ids: Collection[int]) -> dict[int, HangupState]:
+    """The latest hang-up request of each of `call_ids` that has one, by call id."""
+    wanted = sorted(set(call_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(HangupRequest)
+        .where(HangupRequest.call_id.in_(wanted))
+        .order_by(HangupRequest.call_id, HangupRequest.id)
+    ).scalars()
+    # A call has a handful of requests at most (staff clicks), so the last one of each
+    # is picked here rather than with a per-call subquery.
+    return {
+        request.call_id: HangupState(
+            request.requested_by, request.requested_at, request.handled_at, request.result
+        )
+        for request in rows
+    }
 
 
 def _unhandled(session: Session) -> list[tuple[HangupRequest, str]]:

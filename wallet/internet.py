@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from wallet import ledger
@@ -801,14 +801,17 @@ def register_for_hotspot(
     )
 
 
-def pending_registrations(session: Session) -> list[HotspotLogin]:
-    return list(
-        session.execute(
-            select(HotspotLogin)
-            .where(HotspotLogin.status == "pending", HotspotLogin.kind == "customer")
-            .order_by(HotspotLogin.id)
-        ).scalars()
+def pending_registrations_query() -> Select:
+    """Registrations waiting for payment, oldest first, as a statement to page through."""
+    return (
+        select(HotspotLogin)
+        .where(HotspotLogin.status == "pending", HotspotLogin.kind == "customer")
+        .order_by(HotspotLogin.id)
     )
+
+
+def pending_registrations(session: Session) -> list[HotspotLogin]:
+    return list(session.execute(pending_registrations_query()).scalars())
 
 
 def confirm_registration(

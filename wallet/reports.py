@@ -263,15 +263,12 @@ def today_figures(
     )
 
 
-def hotspot_logins_of(session: Session, customer_id: int) -> list[tuple[str, str]]:
-    """(user name, status) of a customer's hotspot logins."""
+def hotspot_logins_query(customer_id: int) -> Select:
+    """A customer's hotspot logins, oldest first, as a statement to page through."""
     from wallet.hotspot_models import HotspotLogin
 
-    return [
-        (name, status)
-        for name, status in session.execute(
-            select(HotspotLogin.username, HotspotLogin.status)
-            .where(HotspotLogin.customer_id == customer_id)
-            .order_by(HotspotLogin.id)
-        )
-    ]
+    return (
+        select(HotspotLogin)
+        .where(HotspotLogin.customer_id == customer_id)
+        .order_by(HotspotLogin.id)
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -175,6 +175,11 @@ def validate(values: dict[str, object]) -> dict[str, object]:
     return checked
 
 
+def stored_keys(session: Session) -> set[str]:
+    """The settings an admin saved, which win over the environment's values."""
+    return set(session.execute(select(SiteSetting.key)).scalars())
+
+
 def save_site_config(
     session: Session,
     settings,
@@ -182,18 +187,28 @@ def save_site_config(
     *,
     actor: str,
     address: str | None = None,
+    from_environment: Collection[str] = (),
 ) -> SiteConfig:
     """Store the given settings (others unchanged), audited with before and after.
 
     A setting that has no stored value and is saved unchanged stays unstored: saving the
-    screen for the logo must not pin the call slice the environment gives today."""
+    screen for the logo must not pin the call slice the environment gives today. The
+    settings named in `from_environment` lose their stored value (whatever `values` says
+    of them), so that the environment's value applies again; the audit record names them.
+    """
     # Imported here: the AGI script imports this module and must not load werkzeug.
     from wallet.staff import record_audit
 
-    checked = validate(values)
+    unknown = sorted(set(from_environment) - set(_TYPES))
+    if unknown:
+        raise InvalidInput(f"unknown setting {unknown[0]!r}")
+    checked = validate({k: v for k, v in values.items() if k not in from_environment})
     current = load_site_config(session, settings)
     before = asdict(current)
     rows = {row.key: row for row in session.execute(select(SiteSetting)).scalars()}
+    dropped = sorted(key for key in set(from_environment) if key in rows)
+    for key in dropped:
+        session.delete(rows.pop(key))
     now = utcnow()
     for key, value in checked.items():
         text = str(value)
@@ -207,7 +222,9 @@ def save_site_config(
     session.flush()
     updated = load_site_config(session, settings)
     after = asdict(updated)
-    changed = {k for k in after if after[k] != before[k]}
+    # A setting given back to the environment is recorded even when the environment
+    # has the same value: from then on a change of the PULSA_* variable applies.
+    changed = {k for k in after if after[k] != before[k]} | set(dropped)
     if changed:
         record_audit(
             session,
@@ -215,7 +232,10 @@ def save_site_config(
             "settings.save",
             "site settings",
             before={k: before[k] for k in sorted(changed)},
-            after={k: after[k] for k in sorted(changed)},
+            after={
+                **{k: after[k] for k in sorted(changed)},
+                **({"from_environment": dropped} if dropped else {}),
+            },
             address=address,
         )
     return updated

@@ -13,6 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
+
+from pulsa.serve import call_mode_at_start
+from pulsa.settings import load_settings
+from wallet.db import Database
+from wallet.site_settings import SiteSetting, save_site_config
 
 PULSA = Path(sys.executable).parent / "pulsa"
 
@@ -72,6 +78,37 @@ def agi_session(port: int, caller: str) -> list[str]:
     return sets
 
 
+def saved_mode(env: dict[str, str], mode: str) -> None:
+    """An admin saved `mode` on the Settings screen of the database `env` names."""
+    settings = load_settings(env)
+    database = Database(settings.database_url)
+    try:
+        database.run(lambda s: save_site_config(s, settings, {"call_mode": mode}, actor="test"))
+    finally:
+        database.dispose()
+
+
+def test_the_call_mode_at_start_is_the_one_saved_in_the_admin(db):
+    settings = load_settings({"PULSA_DATABASE_URL": db.url, "PULSA_CALL_MODE": "live"})
+    assert call_mode_at_start(settings, db) == ("live", False)
+    try:
+        db.run(lambda s: save_site_config(s, settings, {"call_mode": "static"}, actor="test"))
+        assert call_mode_at_start(settings, db) == ("static", True)
+    finally:
+        with db.transaction() as session:
+            session.execute(delete(SiteSetting).where(SiteSetting.key == "call_mode"))
+
+
+def test_a_database_not_migrated_yet_leaves_the_call_mode_to_the_environment(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    database = Database(url)
+    try:
+        settings = load_settings({"PULSA_DATABASE_URL": url, "PULSA_CALL_MODE": "static"})
+        assert call_mode_at_start(settings, database) == ("static", False)
+    finally:
+        database.dispose()
+
+
 @pytest.mark.parametrize("agi_workers", [1, 2])
 def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_workers):
     web_port, agi_port = free_port(), free_port()
@@ -83,6 +120,9 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
         "PULSA_AGI_WORKERS": str(agi_workers),
     }
     subprocess.run([str(PULSA), "db", "upgrade"], env=env, check=True, capture_output=True)
+    # Live mode saved in the admin wins over PULSA_CALL_MODE=static: without AMI servers,
+    # the operator is warned, and told where the mode is set.
+    saved_mode(env, "live")
     server = subprocess.Popen(
         [str(PULSA), "serve", "--port", str(web_port)],
         env=env,
@@ -101,6 +141,8 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
         output = server.stdout.read().decode()
         assert "FastAGI on agi://" in output and "hotspot sync off" in output
         assert ("2 worker processes" in output) == (agi_workers == 2)
+        assert "(live mode, 60 s slices" in output
+        assert "AMI listener off" in output and "Settings screen" in output
     finally:
         if server.poll() is None:
             server.kill()

@@ -32,6 +32,19 @@ def field_errors(page: str, name: str) -> list[str]:
     raise AssertionError(f"no field {name!r} on the page")
 
 
+def page_with(client, url: str, text: str, arg: str = "page") -> str:
+    """The page of the list at `url` that shows `text`, going from page to page: the
+    tests share a database, so what a test made may be past the first page."""
+    joiner = "&" if "?" in url else "?"
+    number = 1
+    while True:
+        page = client.get(f"{url}{joiner}{arg}={number}").get_data(as_text=True)
+        if text in page:
+            return page
+        assert f"{arg}={number + 1}" in page, f"{text!r} is on no page of {url}"
+        number += 1
+
+
 def unique_name(label: str = "staff") -> str:
     return f"{label}{next(_names)}x{secrets.token_hex(2)}"
 

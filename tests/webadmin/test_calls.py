@@ -10,8 +10,15 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.webadmin.calls_data import calling_account, place_call
-from tests.webadmin.conftest import make_staff, signed_in, unique_name
-from wallet.backoffice import HangupRequest
+from tests.webadmin.conftest import make_staff, page_with, signed_in, unique_name
+from wallet.backoffice import (
+    HANGUP_DONE,
+    HANGUP_NOT_FOLLOWED,
+    HangupRequest,
+    hangup_failure,
+    mark_hangup_handled,
+    request_hangup,
+)
 
 MORNING = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
 
@@ -113,3 +120,95 @@ def test_a_role_that_only_views_calls_cannot_request_a_hang_up(app, db):
     viewer = signed_in(app, make_staff(db, grants={"calls": "view"}))
     assert "Hang up" not in viewer.get("/calls/live").get_data(as_text=True)
     assert viewer.post(f"/calls/live/{call_id}/hangup").status_code == 403
+
+
+# --- what became of a hang-up request ----------------------------------------------------
+
+
+def live_call(db) -> tuple[str, int]:
+    """A live call of a customer with a name of its own: (name, call id)."""
+    name = unique_name("Hangup")
+    _, code = calling_account(db, name=name)
+    return name, place_call(db, code, "628111", datetime.now(UTC), 0, settle=False)
+
+
+def row_of(admin, name: str) -> str:
+    """The live-calls row of the customer `name`."""
+    page = page_with(admin, "/calls/live", f">{name}</a>")
+    return page.split(f">{name}</a>", 1)[1].split("</tr>", 1)[0]
+
+
+def handled(db, call_id: int, outcome: str) -> None:
+    """The AMI listener's part: it took the pending request up and recorded `outcome`."""
+
+    def work(session):
+        (request,) = (
+            session.execute(
+                select(HangupRequest).where(
+                    HangupRequest.call_id == call_id, HangupRequest.handled_at.is_(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert mark_hangup_handled(
+            session, request.id, outcome, datetime.now(UTC).replace(tzinfo=None)
+        )
+
+    db.run(work)
+
+
+def test_a_pending_hang_up_request_shows_who_asked_and_offers_no_second_button(db, admin):
+    name, call_id = live_call(db)
+    assert f"/calls/live/{call_id}/hangup" in row_of(admin, name)
+    admin.post(f"/calls/live/{call_id}/hangup")
+    row = row_of(admin, name)
+    assert "hang-up requested" in row and "by " in row
+    assert f"/calls/live/{call_id}/hangup" not in row
+
+
+def test_a_failed_hang_up_shows_why_and_offers_the_button_again(db, admin):
+    name, call_id = live_call(db)
+    admin.post(f"/calls/live/{call_id}/hangup")
+    handled(db, call_id, hangup_failure("Channel PJSIP/x-0001 not found"))
+    row = row_of(admin, name)
+    assert "hang-up failed" in row and "Channel PJSIP/x-0001 not found" in row
+    assert "hang-up requested" not in row
+    assert f"/calls/live/{call_id}/hangup" in row
+    admin.post(f"/calls/live/{call_id}/hangup")  # asked again: a new request, pending
+    row = row_of(admin, name)
+    assert "hang-up requested" in row and "hang-up failed" not in row
+    assert f"/calls/live/{call_id}/hangup" not in row
+    with db.transaction() as session:
+        requests = session.execute(
+            select(HangupRequest.handled_at).where(HangupRequest.call_id == call_id)
+        ).all()
+    assert len(requests) == 2
+
+
+def test_a_call_hung_up_on_request_shows_so_and_offers_no_button(db, admin):
+    name, call_id = live_call(db)
+    admin.post(f"/calls/live/{call_id}/hangup")
+    handled(db, call_id, HANGUP_DONE)
+    row = row_of(admin, name)
+    assert "hung up" in row and "hang-up requested" not in row
+    assert f"/calls/live/{call_id}/hangup" not in row
+
+
+def test_a_request_no_listener_took_up_says_so_and_offers_the_button_again(db, admin):
+    name, call_id = live_call(db)
+    admin.post(f"/calls/live/{call_id}/hangup")
+    handled(db, call_id, HANGUP_NOT_FOLLOWED)
+    row = row_of(admin, name)
+    assert "no AMI listener follows the call" in row
+    assert f"/calls/live/{call_id}/hangup" in row
+
+
+def test_the_outcome_of_a_hang_up_is_shown_in_indonesian(db, app):
+    name, call_id = live_call(db)
+    db.run(lambda s: request_hangup(s, call_id, actor="test"))
+    handled(db, call_id, HANGUP_NOT_FOLLOWED)
+    client = signed_in(app, make_staff(db, superuser=True, locale="id"))
+    row = row_of(client, name)
+    assert "no AMI listener follows the call" not in row
+    assert f"/calls/live/{call_id}/hangup" in row

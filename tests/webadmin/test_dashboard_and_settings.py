@@ -6,12 +6,24 @@ import io
 import re
 from datetime import UTC, datetime
 
+import pytest
+
+from pulsa.settings import load_settings
 from tests.conftest import make_account
 from tests.webadmin.calls_data import calling_account, place_call
-from tests.webadmin.conftest import make_client, make_staff, signed_in, unique_name
+from tests.webadmin.conftest import (
+    AdminClient,
+    field_errors,
+    make_client,
+    make_staff,
+    signed_in,
+    unique_name,
+)
 from tests.webadmin.test_payments import PNG, pending_request
 from wallet.hotspot_models import Router
-from wallet.site_settings import SiteSetting
+from wallet.site_settings import SiteSetting, effective_settings
+from wallet.staff import AuditRecord
+from webadmin import create_app
 
 UNIT = 1_000_000
 
@@ -206,3 +218,133 @@ def test_saving_the_screen_unchanged_leaves_the_call_settings_to_the_environment
     with db.transaction() as session:
         stored = {row.key for row in session.query(SiteSetting)}
     assert not stored & {"call_slice_seconds", "call_mode"}
+
+
+# --- giving the call settings back to the environment ------------------------------------
+
+CALL_KEYS = ["call_slice_seconds", "call_mode"]
+
+
+def forget_call_settings(db) -> None:
+    with db.transaction() as session:
+        session.query(SiteSetting).filter(SiteSetting.key.in_(CALL_KEYS)).delete()
+
+
+def stored_call_settings(db) -> dict[str, str]:
+    with db.transaction() as session:
+        rows = session.query(SiteSetting).filter(SiteSetting.key.in_(CALL_KEYS))
+        return {row.key: row.value for row in rows}
+
+
+def settings_form(**changes: str) -> dict[str, str]:
+    return {
+        "operator_name": "pulsa",
+        "display_precision": "0",
+        "timezone": "UTC",
+        "call_slice_seconds": "60",
+        "call_mode": "live",
+        "low_balance_threshold": "0",
+        **changes,
+    }
+
+
+@pytest.fixture
+def server_app(db, tmp_path):
+    """An admin on a server whose environment says 45 s slices, static mode."""
+    settings = load_settings(
+        {
+            "PULSA_DATABASE_URL": db.url,
+            "PULSA_SECRET_KEY": "test-secret",
+            "PULSA_CALL_SLICE_SECONDS": "45",
+            "PULSA_CALL_MODE": "static",
+        }
+    )
+    app = create_app(settings, db, upload_folder=tmp_path / "uploads")
+    app.test_client_class = AdminClient
+    forget_call_settings(db)
+    yield app
+    forget_call_settings(db)
+
+
+def test_a_call_setting_saved_here_can_be_given_back_to_the_environment(db, server_app, superuser):
+    admin = signed_in(server_app, superuser)
+    page = admin.get("/settings/").get_data(as_text=True)
+    assert "From the server (PULSA_CALL_SLICE_SECONDS)" in page
+    assert "call_slice_seconds_from_environment" not in page  # nothing stored to drop
+    saved = admin.post("/settings/", data=settings_form(call_slice_seconds="120", call_mode="live"))
+    assert saved.status_code == 302
+    assert stored_call_settings(db) == {"call_slice_seconds": "120", "call_mode": "live"}
+    page = admin.get("/settings/").get_data(as_text=True)
+    assert "setting instead (PULSA_CALL_SLICE_SECONDS: 45)" in page
+    assert "setting instead (PULSA_CALL_MODE: static)" in page
+
+    # Ticked, the slice goes back to the environment whatever its field says.
+    response = admin.post(
+        "/settings/",
+        data=settings_form(
+            call_slice_seconds="", call_mode="live", call_slice_seconds_from_environment="y"
+        ),
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert stored_call_settings(db) == {"call_mode": "live"}
+    with db.transaction() as session:
+        effective = effective_settings(session, server_app.extensions["pulsa.settings"])
+    assert (effective.call_slice_seconds, effective.call_mode) == (45, "live")
+    page = admin.get("/settings/").get_data(as_text=True)
+    assert re.search(r'name="call_slice_seconds"[^>]* value="45"', page)
+    assert "From the server (PULSA_CALL_SLICE_SECONDS)" in page
+    assert "call_slice_seconds_from_environment" not in page
+    assert "call_mode_from_environment" in page
+    with db.transaction() as session:
+        record = (
+            session.query(AuditRecord)
+            .filter(AuditRecord.action == "settings.save")
+            .order_by(AuditRecord.id.desc())
+            .first()
+        )
+    assert record.before_data() == {"call_slice_seconds": 120}
+    assert record.after_data() == {
+        "call_slice_seconds": 45,
+        "from_environment": ["call_slice_seconds"],
+    }
+
+
+def test_giving_back_a_setting_equal_to_the_environment_s_is_still_audited(
+    db, server_app, superuser
+):
+    admin = signed_in(server_app, superuser)
+    admin.post("/settings/", data=settings_form(call_slice_seconds="120", call_mode="live"))
+    admin.post("/settings/", data=settings_form(call_slice_seconds="45", call_mode="static"))
+    assert stored_call_settings(db) == {"call_slice_seconds": "45", "call_mode": "static"}
+    response = admin.post(
+        "/settings/",
+        data=settings_form(
+            call_slice_seconds="45",
+            call_mode="static",
+            call_slice_seconds_from_environment="y",
+            call_mode_from_environment="y",
+        ),
+    )
+    assert response.status_code == 302
+    assert stored_call_settings(db) == {}
+    with db.transaction() as session:
+        record = (
+            session.query(AuditRecord)
+            .filter(AuditRecord.action == "settings.save")
+            .order_by(AuditRecord.id.desc())
+            .first()
+        )
+    assert record.after_data()["from_environment"] == ["call_mode", "call_slice_seconds"]
+
+
+def test_a_wrong_call_slice_not_given_back_is_still_explained_beside_its_field(
+    db, server_app, superuser
+):
+    admin = signed_in(server_app, superuser)
+    admin.post("/settings/", data=settings_form(call_slice_seconds="120"))
+    page = admin.post(
+        "/settings/",
+        data=settings_form(call_slice_seconds="5", call_mode_from_environment="y"),
+    ).get_data(as_text=True)
+    assert field_errors(page, "call_slice_seconds")
+    assert stored_call_settings(db)["call_slice_seconds"] == "120"

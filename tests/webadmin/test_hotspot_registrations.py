@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotspot.reconciler import sync_all
 from tests.hotspot.router import HotspotRouter, register
-from tests.webadmin.conftest import make_client
+from tests.webadmin.conftest import field_errors, make_client, page_with
 from tests.webadmin.hotspot_data import (
     RUPIAH,
     balance_of,
@@ -213,7 +213,7 @@ def test_confirming_a_registration_credits_once_buys_the_package_and_enables_the
     sync_all(db, ring(), router_ids=[router_id], timeout=2.0)
     assert emulator.user(username)["disabled"] == "true"
 
-    assert username in page_text(admin.get("/registrations/"))
+    assert username in page_with(admin, "/registrations/", username, arg="pending_page")
     detail = page_text(admin.get(f"/registrations/{login.id}"))
     assert 'value="5000"' in detail  # the package price, ready to confirm
     data = {"amount": "5000", "method": "bank_transfer", "reference": "BRI 7781"}
@@ -245,8 +245,10 @@ def test_rejecting_a_registration_needs_a_reason_and_shows_it(app, admin, db):
     username = new_name("ditolak")
     visitor, response = register_on_the_portal(app, package_id, username)
     login = registered(db, username)
-    empty = admin.post(f"/registrations/{login.id}/reject", data={"reason": ""})
-    assert "needs a reason" in page_text(admin.get(empty.headers["Location"]))
+    empty = page_text(admin.post(f"/registrations/{login.id}/reject", data={"reason": ""}))
+    assert field_errors(empty, "reason") == ["Say why, for the customer."]
+    assert field_errors(empty, "amount") == []  # the other form, untouched
+    assert "flash-error" not in empty
     assert login_status(db, login.id) == "pending"
     admin.post(f"/registrations/{login.id}/reject", data={"reason": "no payment after a week"})
     assert login_status(db, login.id) == "void"
@@ -270,3 +272,22 @@ def test_the_portal_is_closed_when_no_package_is_on_sale(app, db, monkeypatch):
 def test_the_portal_help_page_links_to_registration_and_login(app):
     page = page_text(make_client(app).get("/portal/help"))
     assert 'href="/portal/register"' in page and "http://wifi.rt05.net/login" in page
+
+
+def test_a_confirmation_without_an_amount_is_refused_beside_the_amount_field(app, admin, db):
+    package_id = make_package(db, PRICE)
+    username = new_name("tanpa")
+    register_on_the_portal(app, package_id, username)
+    login = registered(db, username)
+    response = admin.post(
+        f"/registrations/{login.id}/confirm",
+        data={"amount": "", "method": "cash", "reference": "kuitansi 12"},
+    )
+    assert response.status_code == 200
+    page = page_text(response)
+    assert field_errors(page, "amount") == ["Enter an amount."]
+    assert field_errors(page, "reason") == []
+    assert 'value="kuitansi 12"' in page  # the form comes back as it was sent
+    assert "flash-error" not in page
+    assert login_status(db, login.id) == "pending"
+    assert balance_of(db, account_of(db, login)) == 0

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from hotspot.routers import add_router
 from tests.hotspot.builders import unique_prefix
+from tests.webadmin.conftest import field_errors
 from tests.webadmin.hotspot_data import (
     RUPIAH,
     balance_of,
@@ -180,8 +181,12 @@ def test_vouchers_are_sold_and_voided_and_the_report_counts_them(admin, db):
     statuses = [v.status for v in vouchers_of(db, batch_id)]
     assert statuses == ["sold", "sold", "new", "new", "void"]
     assert [v.sold_price for v in vouchers_of(db, batch_id)][:2] == [4_500 * RUPIAH] * 2
-    unknown = admin.post("/vouchers/sell", data={"codes": "NO-SUCH-CODE", "batch": batch_id})
-    assert "no voucher with this code" in page_text(admin.get(unknown.headers["Location"]))
+    unknown = page_text(
+        admin.post("/vouchers/sell", data={"codes": "NO-SUCH-CODE", "batch": batch_id})
+    )
+    assert any("no voucher with this code" in e for e in field_errors(unknown, "codes"))
+    assert "NO-SUCH-CODE</textarea>" in unknown  # as typed
+    assert f'href="/vouchers/{batch_id}/export' in unknown  # the batch's own page
     report = page_text(admin.get("/vouchers/report"))
     row = report.split(f"<td>{package_name(db, package_id)}</td>", 1)[1].split("</tr>", 1)[0]
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == [
@@ -232,6 +237,31 @@ def test_a_voucher_is_redeemed_into_a_wallet_once(admin, db):
     assert balance_of(db, account_id) == 21_000 * RUPIAH
     other_account, _ = make_login(db)
     data["account"] = str(other_account)
-    third = admin.post("/vouchers/redeem", data=data)
-    assert "redeemed already" in page_text(admin.get(third.headers["Location"]))
+    third = page_text(admin.post("/vouchers/redeem", data=data))
+    (error,) = field_errors(third, "code")
+    assert "redeemed already" in error
+    assert field_errors(third, "account") == []
     assert balance_of(db, other_account) == 0
+
+
+def test_a_sale_without_codes_is_refused_beside_the_codes_field(admin, db):
+    batch_id = db.run(
+        lambda s: generate_batch(s, count=1, price=20_000 * RUPIAH, prefix=unique_prefix()).id
+    )
+    response = admin.post("/vouchers/sell", data={"codes": "", "price": "4500", "batch": batch_id})
+    assert response.status_code == 200
+    page = page_text(response)
+    assert field_errors(page, "codes") == ["Enter at least one voucher code."]
+    assert re.search(r'name="price"[^>]* value="4500"', page)
+    assert "flash-error" not in page
+
+
+def test_a_redeem_without_an_account_is_refused_beside_the_account_field(admin, db):
+    key = form_key(page_text(admin.get("/vouchers/")))
+    response = admin.post("/vouchers/redeem", data={"key": key, "account": "", "code": "ab12"})
+    assert response.status_code == 200
+    page = page_text(response)
+    assert field_errors(page, "account") == ["Enter an account number."]
+    assert field_errors(page, "code") == []
+    assert re.search(r'name="code"[^>]* value="ab12"', page)
+    assert "flash-error" not in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.webadmin.conftest import PASSWORD, make_client, unique_name
+from tests.webadmin.conftest import PASSWORD, field_errors, make_client, make_staff, unique_name
 from wallet.staff import AuditRecord, Role, StaffUser
 
 
@@ -82,7 +82,25 @@ def test_the_last_super_admin_cannot_be_demoted(app, db, admin, superuser):
         f"/staff/{me.id}",
         data={"username": superuser, "role": "", "locale": "en", "is_active": "y"},
     )
-    assert "at least one active super admin must remain" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert field_errors(page, "is_superuser") == ["at least one active super admin must remain"]
+    assert "flash-error" not in page
+
+
+def test_a_password_equal_to_the_user_name_is_refused_beside_the_password_field(db, admin):
+    username = make_staff(db)
+    with db.transaction() as session:
+        user_id = session.execute(
+            select(StaffUser.id).where(StaffUser.username == username)
+        ).scalar_one()
+    response = admin.post(
+        f"/staff/{user_id}",
+        data={"username": username, "role": "", "locale": "en", "password": username},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert field_errors(page, "password") == ["the password must differ from the user name"]
+    assert field_errors(page, "username") == []
 
 
 def test_the_audit_log_filters_by_who_and_what(app, db, admin, superuser):

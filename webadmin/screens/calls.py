@@ -11,7 +11,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
 from rating.money import micro_to_decimal, parse_money
-from wallet.backoffice import HangupRequest, request_hangup
+from wallet.backoffice import (
+    HANGUP_CALL_ENDED,
+    HANGUP_DONE,
+    HANGUP_NOT_FOLLOWED,
+    last_hangup_requests,
+    request_hangup,
+)
 from wallet.errors import WalletError
 from wallet.models import Account, CallRecord, Customer
 from wallet.reports import live_calls_query, seconds_left
@@ -30,6 +36,12 @@ SCREEN = Screen(
 DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED")
 EXPORT_LIMIT = 100_000
 PRINT_LIMIT = 5_000
+#: The outcomes the AMI listener records, in the admin's language ("failed: ..." apart).
+HANGUP_OUTCOMES = {
+    HANGUP_DONE: _l("hung up"),
+    HANGUP_CALL_ENDED: _l("call already ended"),
+    HANGUP_NOT_FOLLOWED: _l("no AMI listener follows the call"),
+}
 
 
 def _amount(name: str) -> int | None:
@@ -153,11 +165,7 @@ def live():
     now = datetime.now(UTC).replace(tzinfo=None)
     with database().transaction() as session:
         page = paginate(session, live_calls_query(), per_page=50)
-        pending = set(
-            session.execute(
-                select(HangupRequest.call_id).where(HangupRequest.handled_at.is_(None))
-            ).scalars()
-        )
+        hangups = last_hangup_requests(session, [call.id for call, _a, _c in page.items])
         calls = [
             {
                 "call": call,
@@ -165,11 +173,11 @@ def live():
                 "customer": customer,
                 "left": seconds_left(call, now),
                 "running": int((now - (call.answered_at or call.authorized_at)).total_seconds()),
-                "hangup_requested": call.id in pending,
+                "hangup": hangups.get(call.id),
             }
             for call, account, customer in page.items
         ]
-        return render_template("calls/live.html", calls=calls, page=page)
+        return render_template("calls/live.html", calls=calls, page=page, outcomes=HANGUP_OUTCOMES)
 
 
 @blueprint.post("/live/<int:call_id>/hangup")

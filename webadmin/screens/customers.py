@@ -26,9 +26,10 @@ from wallet.customers import CUSTOMER_KINDS, CUSTOMER_STATUSES, IDENTITY_KINDS
 from wallet.errors import WalletError
 from wallet.ledger import TOP_UP_METHODS
 from wallet.models import Account, Customer, Hold, LedgerEntry, SipIdentity, TariffPlan
-from wallet.reports import hotspot_logins_of
+from wallet.reports import hotspot_logins_query
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import FormKeyField, MoneyField, options
+from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
 from webadmin.ui import money, paginate
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
@@ -228,14 +229,13 @@ def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
     here = url_for("customers.detail", customer_id=customer_id)
     with database().transaction() as session:
         customer, account = _load(session, customer_id)
-        identities = (
-            session.execute(
-                select(SipIdentity)
-                .where(SipIdentity.account_id == account.id)
-                .order_by(SipIdentity.id)
-            )
-            .scalars()
-            .all()
+        identities = paginate(
+            session,
+            select(SipIdentity)
+            .where(SipIdentity.account_id == account.id)
+            .order_by(SipIdentity.id),
+            arg="identities_page",
+            path=here,
         )
         holds = paginate(
             session,
@@ -253,10 +253,8 @@ def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
             .order_by(LedgerEntry.id.desc()),
             path=here,
         )
-        panels = [
-            (_("Hotspot login"), f"{name} ({status})")
-            for name, status in hotspot_logins_of(session, customer.id)
-        ]
+        logins = paginate(session, hotspot_logins_query(customer.id), arg="logins_page", path=here)
+        panels = []
         for provider in current_app.extensions["pulsa.customer_panels"]:
             panels.extend(provider(session, account.id))
         return render_template(
@@ -264,6 +262,8 @@ def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
             customer=customer,
             account=account,
             identities=identities,
+            logins=logins,
+            login_statuses=LOGIN_STATUS_LABELS,
             holds=holds,
             plan=plan,
             entries=entries,

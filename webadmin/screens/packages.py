@@ -39,6 +39,7 @@ from wallet.ledger import utcnow
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import MoneyField, options
 from webadmin.hotspot_ui import UNIT_LABELS, install
+from webadmin.ui import paginate
 
 blueprint = Blueprint("packages", __name__, url_prefix="/packages")
 blueprint.record_once(install)
@@ -183,19 +184,18 @@ def _values(form: PackageForm) -> dict | None:
 def index():
     now = utcnow()
     with database().transaction() as session:
-        packages = (
-            session.execute(
-                select(InternetPackage).order_by(
-                    InternetPackage.active.desc(), InternetPackage.name
-                )
-            )
-            .scalars()
-            .all()
+        page = paginate(
+            session,
+            select(InternetPackage).order_by(
+                InternetPackage.active.desc(), InternetPackage.name, InternetPackage.id
+            ),
         )
+        ids = [p.id for p in page.items]
         running = dict(
             session.execute(
                 select(Subscription.package_id, func.count())
                 .where(
+                    Subscription.package_id.in_(ids),
                     Subscription.status == "active",
                     Subscription.starts_at <= now,
                     Subscription.ends_at > now,
@@ -205,9 +205,9 @@ def index():
         )
         return render_template(
             "packages/index.html",
-            packages=packages,
+            page=page,
             running=running,
-            speeds={p.id: split_rate_limit(p.rate_limit) for p in packages},
+            speeds={p.id: split_rate_limit(p.rate_limit) for p in page.items},
             data=format_data_quota,
         )
 

@@ -21,7 +21,7 @@ from hotspot.backoffice import (
 )
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin
-from wallet.internet import pending_registrations
+from wallet.internet import pending_registrations_query
 from wallet.ledger import TOP_UP_METHODS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, actor, change, client_address, database, view
@@ -69,7 +69,7 @@ def _registration(session, login_id: int) -> HotspotLogin:
 @view
 def index():
     with database().transaction() as session:
-        pending = pending_registrations(session)
+        pending = paginate(session, pending_registrations_query(), arg="pending_page")
         decided = paginate(
             session,
             select(AuditRecord)
@@ -88,11 +88,22 @@ def index():
 @blueprint.get("/<int:login_id>")
 @view
 def detail(login_id: int):
+    return _detail_page(login_id)
+
+
+def _detail_page(
+    login_id: int,
+    confirm_form: ConfirmForm | None = None,
+    reject_form: RejectForm | None = None,
+):
+    """The registration's page; a form given (submitted, with its errors) is shown as
+    sent, the other one fresh."""
     with database().transaction() as session:
         login = _registration(session, login_id)
-        confirm_form = ConfirmForm()
-        if login.package is not None and login.status == "pending":
-            confirm_form.amount.data = login.package.price or None
+        if confirm_form is None:
+            confirm_form = ConfirmForm(formdata=None)
+            if login.package is not None and login.status == "pending":
+                confirm_form.amount.data = login.package.price or None
         return render_template(
             "registrations/detail.html",
             login=login,
@@ -101,9 +112,16 @@ def detail(login_id: int):
             account=account_of_login(session, login),
             rejection=rejection_of(session, login) if login.status == "void" else None,
             confirm_form=confirm_form,
-            reject_form=RejectForm(),
+            reject_form=reject_form or RejectForm(formdata=None),
             statuses=LOGIN_STATUS_LABELS,
         )
+
+
+def _decided_meanwhile(login_id: int) -> bool:
+    """Whether the registration is no longer waiting: its forms are gone from the page,
+    so a refusal is news without a field."""
+    with database().transaction() as session:
+        return _registration(session, login_id).status != "pending"
 
 
 @blueprint.post("/<int:login_id>/confirm")
@@ -113,10 +131,7 @@ def confirm(login_id: int):
         _registration(session, login_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
-        return redirect(url_for("registrations.detail", login_id=login_id))
+        return _detail_page(login_id, confirm_form=form)
     try:
         subscription, is_new = database().run(
             lambda s: staff_confirm_registration(
@@ -130,20 +145,23 @@ def confirm(login_id: int):
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
+        if _decided_meanwhile(login_id):
+            flash(str(error), "error")
+            return redirect(url_for("registrations.detail", login_id=login_id))
+        form.amount.errors.append(str(error))
+        return _detail_page(login_id, confirm_form=form)
+    if is_new:
+        flash(
+            _(
+                "Confirmed: %(amount)s credited, the package runs until %(end)s and the "
+                "login is enabled on the routers at the next sync.",
+                amount=money(form.amount.data),
+                end=local(subscription.ends_at),
+            ),
+            "success",
+        )
     else:
-        if is_new:
-            flash(
-                _(
-                    "Confirmed: %(amount)s credited, the package runs until %(end)s and the "
-                    "login is enabled on the routers at the next sync.",
-                    amount=money(form.amount.data),
-                    end=local(subscription.ends_at),
-                ),
-                "success",
-            )
-        else:
-            flash(_("Already confirmed; the payment was credited once."), "warning")
+        flash(_("Already confirmed; the payment was credited once."), "warning")
     return redirect(url_for("registrations.detail", login_id=login_id))
 
 
@@ -154,8 +172,7 @@ def reject(login_id: int):
         _registration(session, login_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        flash(_("A rejection needs a reason."), "error")
-        return redirect(url_for("registrations.detail", login_id=login_id))
+        return _detail_page(login_id, reject_form=form)
     try:
         database().run(
             lambda s: staff_reject_registration(
@@ -163,7 +180,10 @@ def reject(login_id: int):
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
-    else:
-        flash(_("Rejected."), "success")
+        if _decided_meanwhile(login_id):
+            flash(str(error), "error")
+            return redirect(url_for("registrations.detail", login_id=login_id))
+        form.reason.errors.append(str(error))
+        return _detail_page(login_id, reject_form=form)
+    flash(_("Rejected."), "success")
     return redirect(url_for("registrations.detail", login_id=login_id))

@@ -16,11 +16,12 @@ from hotspot.backoffice import read_router_page, staff_add_router, staff_update_
 from hotspot.credentials import CredentialError
 from hotspot.driver import RouterAuthError, RouterError, RouterUnreachable
 from hotspot.reconciler import sync_all
-from hotspot.routers import access_for, default_driver, list_routers
+from hotspot.routers import access_for, default_driver, routers_query
 from wallet.errors import WalletError
 from wallet.hotspot_models import Router
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.hotspot_ui import install, keyring, router_problem, router_timeout
+from webadmin.ui import paginate
 
 blueprint = Blueprint("routers", __name__, url_prefix="/routers")
 blueprint.record_once(install)
@@ -68,8 +69,8 @@ def _no_key_message() -> str:
 @view
 def index():
     with database().transaction() as session:
-        routers = list_routers(session)
-        return render_template("routers/index.html", routers=routers, key_missing=keyring() is None)
+        page = paginate(session, routers_query())
+        return render_template("routers/index.html", page=page, key_missing=keyring() is None)
 
 
 @blueprint.route("/new", methods=["GET", "POST"])

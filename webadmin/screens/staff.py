@@ -71,6 +71,20 @@ def index():
         )
 
 
+def _field_for(form: StaffForm, message: str):
+    """The field a refusal of the staff services is about, so it shows beside it."""
+    text = message.lower()
+    for words, field in (
+        (("password",), form.password),
+        (("super admin",), form.is_superuser),
+        (("language",), form.locale),
+        (("role",), form.role),
+    ):
+        if any(word in text for word in words):
+            return field
+    return form.username
+
+
 @blueprint.route("/new", methods=["GET", "POST"])
 @change
 def create():
@@ -139,7 +153,8 @@ def _edit(staff_id: int | None):
                     )
                 )
         except WalletError as error:
-            form.username.errors.append(str(error)) if user is None else flash(str(error), "error")
+            field = _field_for(form, str(error))
+            field.errors = [*field.errors, str(error)]
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("staff.index"))

@@ -37,7 +37,7 @@ from webadmin.hotspot_ui import (
     SUBSCRIPTION_STATUS_LABELS,
     install,
 )
-from webadmin.ui import local, money, paginate
+from webadmin.ui import local, money, new_form_key, paginate
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/internet")
 blueprint.record_once(install)
@@ -185,33 +185,39 @@ def create():
 @blueprint.get("/<int:login_id>")
 @view
 def detail(login_id: int):
+    return _detail_page(login_id)
+
+
+def _detail_page(login_id: int, buy_form: BuyForm | None = None):
+    """The login's page; a purchase form given (submitted, with its errors) is shown as
+    sent."""
     now = utcnow()
+    here = url_for("subscriptions.detail", login_id=login_id)
     with database().transaction() as session:
         login = _login(session, login_id)
         account = account_of_login(session, login)
-        subscriptions = (
-            session.execute(
-                select(Subscription)
-                .where(Subscription.login_id == login.id)
-                .order_by(Subscription.starts_at.desc(), Subscription.id.desc())
-            )
-            .scalars()
-            .all()
+        subscriptions = paginate(
+            session,
+            select(Subscription)
+            .where(Subscription.login_id == login.id)
+            .order_by(Subscription.starts_at.desc(), Subscription.id.desc()),
+            arg="subscriptions_page",
+            path=here,
         )
-        extensions = (
-            session.execute(
-                select(SubscriptionExtension)
-                .join(Subscription, Subscription.id == SubscriptionExtension.subscription_id)
-                .where(Subscription.login_id == login.id)
-                .order_by(SubscriptionExtension.id.desc())
-            )
-            .scalars()
-            .all()
+        extensions = paginate(
+            session,
+            select(SubscriptionExtension)
+            .join(Subscription, Subscription.id == SubscriptionExtension.subscription_id)
+            .where(Subscription.login_id == login.id)
+            .order_by(SubscriptionExtension.id.desc()),
+            arg="extensions_page",
+            path=here,
         )
-        buy_form = BuyForm()
-        buy_form.package.choices = _package_choices(session)
-        if login.package_id is not None:
-            buy_form.package.data = str(login.package_id)
+        if buy_form is None:
+            buy_form = BuyForm(formdata=None)
+            buy_form.package.choices = _package_choices(session)
+            if login.package_id is not None:
+                buy_form.package.data = str(login.package_id)
         return render_template(
             "subscriptions/detail.html",
             login=login,
@@ -235,16 +241,25 @@ def buy(login_id: int):
     form = BuyForm()
     form.package.choices = choices
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
-        return redirect(url_for("subscriptions.detail", login_id=login_id))
+        if form.key.errors:
+            # The key is a hidden field: its error shows beside the package, and the form
+            # comes back with a fresh key so that sending it again can work.
+            form.package.errors = [*form.package.errors, *form.key.errors]
+            form.key.data = new_form_key()
+        return _detail_page(login_id, form)
     try:
         subscription, is_new, balance = database().run(
             lambda s: _buy(s, login_id, int(form.package.data), form)
         )
     except WalletError as error:
-        flash(str(error), "error")
+        with database().transaction() as session:
+            still_sold_here = _login(session, login_id).status == "active"
+        if not still_sold_here:
+            # Disabled meanwhile: the page has no purchase form to show the refusal on.
+            flash(str(error), "error")
+            return redirect(url_for("subscriptions.detail", login_id=login_id))
+        form.package.errors = [*form.package.errors, str(error)]
+        return _detail_page(login_id, form)
     else:
         if is_new:
             flash(

@@ -48,7 +48,7 @@ from webadmin.access import Screen, actor, change, client_address, database, vie
 from webadmin.exports import download
 from webadmin.forms import FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
-from webadmin.ui import money, paginate, parse_day, utc_range
+from webadmin.ui import money, new_form_key, paginate, parse_day, utc_range
 
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 blueprint.record_once(install)
@@ -100,7 +100,13 @@ class GenerateForm(FlaskForm):
 
 
 class CodesForm(FlaskForm):
-    codes = TextAreaField(_l("Voucher codes"), validators=[DataRequired(), Length(max=50_000)])
+    codes = TextAreaField(
+        _l("Voucher codes"),
+        validators=[
+            DataRequired(message=_l("Enter at least one voucher code.")),
+            Length(max=50_000),
+        ],
+    )
     price = MoneyField(_l("Sold at"), allow_zero=True)
     batch = HiddenField()
 
@@ -141,15 +147,25 @@ def _codes(text: str) -> list[str]:
 @blueprint.get("/")
 @view
 def index():
+    return _index_page()
+
+
+def _index_page(redeem_form: RedeemForm | None = None):
+    """The batches and the redeem form; a redeem form given (submitted, with its errors)
+    is shown as sent."""
     with database().transaction() as session:
-        page = paginate(session, select(VoucherBatch).order_by(VoucherBatch.id.desc()))
+        page = paginate(
+            session,
+            select(VoucherBatch).order_by(VoucherBatch.id.desc()),
+            path=url_for("vouchers.index"),
+        )
         summaries = {b.id: batch_summary(session, b.id) for b in page.items}
         return render_template(
             "vouchers/index.html",
             page=page,
             summaries=summaries,
             statuses=VOUCHER_STATUS_LABELS,
-            redeem_form=RedeemForm(),
+            redeem_form=redeem_form or RedeemForm(formdata=None),
         )
 
 
@@ -204,6 +220,12 @@ def create():
 @blueprint.get("/<int:batch_id>")
 @view
 def batch(batch_id: int):
+    return _batch_page(batch_id)
+
+
+def _batch_page(batch_id: int, form: CodesForm | None = None):
+    """A batch's page; a sell/void form given (submitted, with its errors) is shown as
+    sent."""
     status = request.args.get("status", "")
     statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
     if status in VOUCHER_STATUSES:
@@ -213,8 +235,14 @@ def batch(batch_id: int):
         summary = batch_summary(session, batch_id)
         made = sum(summary.by_status.values())
         unsold = summary.by_status.get("new", 0)
-        vouchers = paginate(session, statement, per_page=50)
-        form = CodesForm(batch=str(batch_id))
+        vouchers = paginate(
+            session,
+            statement,
+            per_page=50,
+            path=url_for("vouchers.batch", batch_id=batch_id),
+        )
+        if form is None:
+            form = CodesForm(formdata=None, batch=str(batch_id))
         return render_template(
             "vouchers/batch.html",
             batch=batch,
@@ -292,10 +320,32 @@ def export(batch_id: int):
     return download(fmt, f"vouchers-batch-{batch_id}", _("Vouchers"), header, rows)
 
 
+def _batch_of(form: CodesForm) -> int | None:
+    text = form.batch.data or request.form.get("batch", "")
+    return int(text) if text.isdigit() else None
+
+
 def _back(form: CodesForm):
-    batch = form.batch.data or request.form.get("batch", "")
-    if batch.isdigit():
-        return redirect(url_for("vouchers.batch", batch_id=int(batch)))
+    batch_id = _batch_of(form)
+    if batch_id is not None:
+        return redirect(url_for("vouchers.batch", batch_id=batch_id))
+    return redirect(url_for("vouchers.index"))
+
+
+def _refused(form: CodesForm, message: str | None = None):
+    """The batch page again with the codes as typed and `message` (or the form's own
+    errors) beside them; the list of batches, with a flash, when no batch sent it."""
+    if message is not None:
+        form.codes.errors = [*form.codes.errors, message]
+    batch_id = _batch_of(form)
+    if batch_id is not None:
+        with database().transaction() as session:
+            found = session.get(VoucherBatch, batch_id) is not None
+        if found:
+            return _batch_page(batch_id, form)
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "error")
     return redirect(url_for("vouchers.index"))
 
 
@@ -304,8 +354,7 @@ def _back(form: CodesForm):
 def sell():
     form = CodesForm()
     if not form.validate_on_submit():
-        flash(_("Enter at least one voucher code."), "error")
-        return _back(form)
+        return _refused(form)
     try:
         sold = database().run(
             lambda s: len(
@@ -319,9 +368,8 @@ def sell():
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
-    else:
-        flash(_("%(n)s voucher(s) recorded as sold.", n=sold), "success")
+        return _refused(form, str(error))
+    flash(_("%(n)s voucher(s) recorded as sold.", n=sold), "success")
     return _back(form)
 
 
@@ -330,8 +378,7 @@ def sell():
 def void():
     form = CodesForm()
     if not form.validate_on_submit():
-        flash(_("Enter at least one voucher code."), "error")
-        return _back(form)
+        return _refused(form)
     try:
         count = database().run(
             lambda s: staff_void_vouchers(
@@ -339,10 +386,19 @@ def void():
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
-    else:
-        flash(_("%(n)s voucher(s) voided; they stop working at the next sync.", n=count), "success")
+        return _refused(form, str(error))
+    flash(_("%(n)s voucher(s) voided; they stop working at the next sync.", n=count), "success")
     return _back(form)
+
+
+def _redeem_field(form: RedeemForm, message: str):
+    """The field a redeem refusal is about, so the message shows beside it."""
+    text = message.lower()
+    if "password" in text:
+        return form.password
+    if "account" in text and "voucher" not in text:
+        return form.account
+    return form.code
 
 
 @blueprint.post("/redeem")
@@ -350,10 +406,12 @@ def void():
 def redeem():
     form = RedeemForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
-        return redirect(url_for("vouchers.index"))
+        if form.key.errors:
+            # A hidden field: its error shows beside the code, and a fresh key lets the
+            # form be sent again.
+            form.code.errors = [*form.code.errors, *form.key.errors]
+            form.key.data = new_form_key()
+        return _index_page(form)
     try:
         entry, is_new = database().run(
             lambda s: staff_redeem_voucher(
@@ -366,7 +424,9 @@ def redeem():
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
+        field = _redeem_field(form, str(error))
+        field.errors = [*field.errors, str(error)]
+        return _index_page(form)
     else:
         if is_new:
             flash(
