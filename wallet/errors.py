@@ -14,7 +14,15 @@ class InvalidInput(WalletError):
 
 
 class InsufficientFunds(WalletError):
-    pass
+    """Not enough credit; `available` and `needed` (micro-units, when known) let a screen
+    show them in the operator's currency instead of the message's raw figures."""
+
+    def __init__(
+        self, message: str, *, available: int | None = None, needed: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.available = available
+        self.needed = needed
 
 
 class AccountBlocked(WalletError):

@@ -289,7 +289,11 @@ def debit_against_hold(
     if hold.status != "open":
         raise HoldNotOpen(f"hold {hold_id} is {hold.status}")
     if amount > hold.remaining:
-        raise InsufficientFunds(f"hold {hold_id} has {hold.remaining} left, cannot debit {amount}")
+        raise InsufficientFunds(
+            f"hold {hold_id} has {hold.remaining} left, cannot debit {amount}",
+            available=hold.remaining,
+            needed=amount,
+        )
     hold.used += amount
     account.held -= amount
     return _post(
@@ -421,7 +425,9 @@ def _require_spendable(account: Account) -> None:
 def _require_available(account: Account, amount: int) -> None:
     if amount > account.available:
         raise InsufficientFunds(
-            f"account {account.id} has {account.available} available, needs {amount}"
+            f"account {account.id} has {account.available} available, needs {amount}",
+            available=account.available,
+            needed=amount,
         )
 
 

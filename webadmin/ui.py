@@ -11,10 +11,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from rating.money import format_money, micro_to_decimal
+from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
 
 PER_PAGE = 25
@@ -39,6 +41,18 @@ def money(micro: int | None, with_currency: bool = True) -> str:
     if micro is None:
         return ""
     return format_money(int(micro), site().display_precision, currency() if with_currency else "")
+
+
+def explain(error: BaseException) -> str:
+    """A refusal as the operator reads it: amounts in their currency and precision (the
+    services' own messages carry raw micro-units), anything else as it was said."""
+    if isinstance(error, InsufficientFunds) and error.needed is not None:
+        return _(
+            "Not enough credit: %(available)s available, %(needed)s needed.",
+            available=money(error.available or 0),
+            needed=money(error.needed),
+        )
+    return str(error)
 
 
 def money_plain(micro: int | None) -> str:

@@ -305,7 +305,8 @@ def test_an_adjustment_cannot_take_more_than_is_available(db, admin):
     page = admin.post(
         url, data={"key": form_key(admin, url), "amount": "-5000", "reason": "typo"}
     ).get_data(as_text=True)
-    assert "available" in page and 'class="error"' in page
+    assert "Not enough credit: IDR 1,000 available, IDR 5,000 needed." in page
+    assert "1000000000" not in page  # never the services' raw micro-units
     assert balance(db, account_id) == 1_000 * UNIT
 
 

@@ -30,7 +30,7 @@ from wallet.reports import hotspot_logins_query
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
-from webadmin.ui import money, paginate
+from webadmin.ui import explain, money, paginate
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
 SCREEN = Screen(
@@ -210,7 +210,7 @@ def create():
         try:
             customer_id = db.run(work)
         except WalletError as error:
-            form.name.errors.append(str(error))
+            form.name.errors.append(explain(error))
         else:
             flash(_("Customer created."), "success")
             return redirect(url_for("customers.detail", customer_id=customer_id))
@@ -314,7 +314,7 @@ def edit(customer_id: int):
                 )
             )
         except WalletError as error:
-            form.name.errors.append(str(error))
+            form.name.errors.append(explain(error))
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("customers.detail", customer_id=customer_id))
@@ -356,7 +356,7 @@ def add_identity(customer_id: int):
             )
         except WalletError as error:
             field = form.kind if "kind" in str(error) else form.value
-            field.errors.append(str(error))
+            field.errors.append(explain(error))
         else:
             flash(_("Identity added."), "success")
             return redirect(url_for("customers.detail", customer_id=customer_id))
@@ -387,7 +387,7 @@ def _money_action(customer_id: int, form: FlaskForm, template: str, perform):
         try:
             entry, is_new = database().run(lambda s: perform(s, account))
         except WalletError as error:
-            form.amount.errors.append(str(error))
+            form.amount.errors.append(explain(error))
         else:
             if is_new:
                 flash(

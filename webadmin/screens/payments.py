@@ -41,7 +41,7 @@ from wallet.payments import (
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import MoneyField, options
 from webadmin.screens.customers import METHOD_LABELS
-from webadmin.ui import money, paginate
+from webadmin.ui import explain, money, paginate
 
 blueprint = Blueprint("payments", __name__, url_prefix="/payments")
 SCREEN = Screen(
@@ -154,7 +154,7 @@ def confirm(request_id: int):
     except PaymentDecided:
         flash(_("This request was already rejected; it cannot be confirmed."), "error")
     except WalletError as error:
-        flash(str(error), "error")
+        flash(explain(error), "error")
     else:
         if credited:
             flash(_("Confirmed: %(amount)s credited.", amount=money(payment.amount)), "success")
@@ -177,9 +177,9 @@ def reject(request_id: int):
         )
     except PaymentDecided as error:
         # Decided meanwhile: the page no longer has the form, so the news goes on top.
-        flash(str(error), "error")
+        flash(explain(error), "error")
     except WalletError as error:
-        form.reason.errors.append(str(error))
+        form.reason.errors.append(explain(error))
         return _detail_page(request_id, form)
     else:
         flash(_("Rejected."), "success")
@@ -227,7 +227,7 @@ def create():
                 )
             )
         except WalletError as error:
-            (form.proof if "proof" in str(error) else form.account).errors.append(str(error))
+            (form.proof if "proof" in str(error) else form.account).errors.append(explain(error))
         else:
             flash(_("Payment request recorded; confirm it when the money is there."), "success")
             return redirect(url_for("payments.detail", request_id=request_id))

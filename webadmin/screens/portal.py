@@ -41,7 +41,7 @@ from wallet.ledger import utcnow
 from wallet.payments import active_bank_accounts
 from webadmin.access import client_address, database, public
 from webadmin.hotspot_ui import install
-from webadmin.ui import money
+from webadmin.ui import explain, money
 
 blueprint = Blueprint("portal", __name__, url_prefix="/portal")
 blueprint.record_once(install)
@@ -189,7 +189,7 @@ def register():
             )
             form.username.data = taken.suggestion
         except WalletError as error:
-            text = str(error)
+            text = explain(error)
             if "phone" in text:
                 form.phone.errors.append(_("Not a phone number."))
             elif "e-mail" in text:

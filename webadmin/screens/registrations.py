@@ -28,7 +28,7 @@ from webadmin.access import Screen, actor, change, client_address, database, vie
 from webadmin.forms import MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, install
 from webadmin.screens.customers import METHOD_LABELS
-from webadmin.ui import local, money, paginate
+from webadmin.ui import explain, local, money, paginate
 
 blueprint = Blueprint("registrations", __name__, url_prefix="/registrations")
 blueprint.record_once(install)
@@ -146,9 +146,9 @@ def confirm(login_id: int):
         )
     except WalletError as error:
         if _decided_meanwhile(login_id):
-            flash(str(error), "error")
+            flash(explain(error), "error")
             return redirect(url_for("registrations.detail", login_id=login_id))
-        form.amount.errors.append(str(error))
+        form.amount.errors.append(explain(error))
         return _detail_page(login_id, confirm_form=form)
     if is_new:
         flash(
@@ -181,9 +181,9 @@ def reject(login_id: int):
         )
     except WalletError as error:
         if _decided_meanwhile(login_id):
-            flash(str(error), "error")
+            flash(explain(error), "error")
             return redirect(url_for("registrations.detail", login_id=login_id))
-        form.reason.errors.append(str(error))
+        form.reason.errors.append(explain(error))
         return _detail_page(login_id, reject_form=form)
     flash(_("Rejected."), "success")
     return redirect(url_for("registrations.detail", login_id=login_id))

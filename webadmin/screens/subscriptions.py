@@ -37,7 +37,7 @@ from webadmin.hotspot_ui import (
     SUBSCRIPTION_STATUS_LABELS,
     install,
 )
-from webadmin.ui import local, money, new_form_key, paginate
+from webadmin.ui import explain, local, money, new_form_key, paginate
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/internet")
 blueprint.record_once(install)
@@ -175,7 +175,7 @@ def create():
                 )
                 form.username.data = taken.suggestion
             except WalletError as error:
-                form.username.errors.append(str(error))
+                form.username.errors.append(explain(error))
             else:
                 flash(_("Hotspot login created. Buy a package for it below."), "success")
                 return redirect(url_for("subscriptions.detail", login_id=login_id))
@@ -256,9 +256,9 @@ def buy(login_id: int):
             still_sold_here = _login(session, login_id).status == "active"
         if not still_sold_here:
             # Disabled meanwhile: the page has no purchase form to show the refusal on.
-            flash(str(error), "error")
+            flash(explain(error), "error")
             return redirect(url_for("subscriptions.detail", login_id=login_id))
-        form.package.errors = [*form.package.errors, str(error)]
+        form.package.errors = [*form.package.errors, explain(error)]
         return _detail_page(login_id, form)
     else:
         if is_new:
@@ -309,7 +309,7 @@ def status(login_id: int):
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
+        flash(explain(error), "error")
     else:
         flash(
             _(
@@ -357,7 +357,7 @@ def extend(subscription_id: int):
                     )
                 )
             except WalletError as error:
-                form.days.errors.append(str(error))
+                form.days.errors.append(explain(error))
             else:
                 if is_new:
                     flash(
@@ -398,7 +398,7 @@ def auto_renew(subscription_id: int):
             )
         )
     except WalletError as error:
-        flash(str(error), "error")
+        flash(explain(error), "error")
     else:
         flash(
             _("Auto-renew is on: it renews from the balance when it ends.")

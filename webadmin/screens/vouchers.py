@@ -48,7 +48,7 @@ from webadmin.access import Screen, actor, change, client_address, database, vie
 from webadmin.exports import download
 from webadmin.forms import FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
-from webadmin.ui import money, new_form_key, paginate, parse_day, utc_range
+from webadmin.ui import explain, money, new_form_key, paginate, parse_day, utc_range
 
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 blueprint.record_once(install)
@@ -195,7 +195,7 @@ def create():
                 )
             )
         except WalletError as error:
-            text = str(error)
+            text = explain(error)
             field = form.prefix if "prefix" in text else form.count
             if "price" in text or "worth" in text:
                 field = form.price
@@ -345,7 +345,7 @@ def _refused(form: CodesForm, message: str | None = None):
             return _batch_page(batch_id, form)
     for errors in form.errors.values():
         for error in errors:
-            flash(str(error), "error")
+            flash(explain(error), "error")
     return redirect(url_for("vouchers.index"))
 
 
@@ -368,7 +368,7 @@ def sell():
             )
         )
     except WalletError as error:
-        return _refused(form, str(error))
+        return _refused(form, explain(error))
     flash(_("%(n)s voucher(s) recorded as sold.", n=sold), "success")
     return _back(form)
 
@@ -386,7 +386,7 @@ def void():
             )
         )
     except WalletError as error:
-        return _refused(form, str(error))
+        return _refused(form, explain(error))
     flash(_("%(n)s voucher(s) voided; they stop working at the next sync.", n=count), "success")
     return _back(form)
 
@@ -425,7 +425,7 @@ def redeem():
         )
     except WalletError as error:
         field = _redeem_field(form, str(error))
-        field.errors = [*field.errors, str(error)]
+        field.errors = [*field.errors, explain(error)]
         return _index_page(form)
     else:
         if is_new:
