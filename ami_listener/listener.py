@@ -87,7 +87,11 @@ class _Batcher:
     async def submit(self, **item: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending.append((item, future))
-        if len(self.tasks) < self.parallel:
+        # A drain that has just finished stays in `tasks` until its done-callback runs,
+        # after the callers it answered have resumed: counting it would leave an item
+        # submitted by one of them waiting for a drain that never comes.
+        running = sum(1 for task in self.tasks if not task.done())
+        if running < self.parallel:
             task = asyncio.ensure_future(self._drain())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)

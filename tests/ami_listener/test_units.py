@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,6 +17,7 @@ from ami_listener.calls import Expire, FollowedCall, Settle, Wait
 from ami_listener.clock import ManualClock
 from ami_listener.config import ListenerConfig, parse_ami_servers
 from ami_listener.events import CdrRecord, call_id_of, chanvars, hms_seconds
+from ami_listener.listener import _Batcher
 from pulsa.settings import SettingsError, load_settings
 
 T0 = datetime(2026, 11, 23, 5, 0, 0)
@@ -212,3 +214,25 @@ def test_pulsa_ami_without_a_server_says_what_to_set(tmp_path, monkeypatch):
         main(["ami"])
     assert exit_.value.code == 1
     assert "PULSA_AMI_SERVERS" in err.getvalue()
+
+
+def test_a_batch_submitted_by_a_caller_the_last_drain_just_answered_is_still_written():
+    """The drain answers its callers, then ends; its done-callback runs after they resume.
+    A caller that submits again at once must get a drain of its own (this once hung the
+    listener's answers until a test timed out)."""
+    written: list[list[int]] = []
+
+    async def db(work, items, *, what):
+        await asyncio.sleep(0)
+        written.append([item["n"] for item in items])
+        return [item["n"] * 10 for item in items]
+
+    async def body():
+        batcher = _Batcher(SimpleNamespace(db=db), work=None, what="test", parallel=1)
+        async with asyncio.timeout(2):  # in this task: wait_for would start a new one
+            assert await batcher.submit(n=1) == 10
+            assert await batcher.submit(n=2) == 20
+            assert await batcher.submit(n=3) == 30
+
+    asyncio.run(body())
+    assert written == [[1], [2], [3]]
