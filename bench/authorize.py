@@ -279,6 +279,8 @@ def classic(
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     times, cpu = [], []
+    if runs <= 0:
+        return times, cpu
     for _ in range(runs + 1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
@@ -426,12 +428,15 @@ def main(argv: list[str] | None = None) -> int:
             ("relayed", relayed, relayed_cpu),
             ("alone", alone, alone_cpu),
         ):
+            if not times:
+                print(f"classic {label:8}   not run (--classic-runs 0)")
+                continue
             print(
                 f"classic {label:8}{statistics.mean(times) * 1000:8.1f} ms per call (min "
                 f"{min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; {len(times)} runs of "
                 f"pulsa-agi authorize), {statistics.mean(cpu_times) * 1000:.1f} ms of CPU"
             )
-        mean = statistics.mean(relayed) * 1000
+        mean = statistics.mean(relayed) * 1000 if relayed else float("inf")
         with db.transaction() as session:
             over = session.execute(
                 select(func.count()).select_from(Account).where(Account.held > Account.balance)
