@@ -9,7 +9,7 @@ with the same key returns the first result instead of applying it twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
@@ -75,17 +75,13 @@ def top_up(
     _require_positive(amount)
     if method not in TOP_UP_METHODS:
         raise InvalidInput(f"unknown top-up method {method!r} (use {', '.join(TOP_UP_METHODS)})")
-    account = lock_account(session, account_id)
-    if (replay := _replayed(session, key, account.id, amount, "topup")) is not None:
-        return replay
-    if account.status == "closed":
-        raise AccountBlocked(f"account {account_id} is closed")
-    return _post(
+    return _post_once(
         session,
-        account,
+        account_id,
         amount,
         "topup",
         key,
+        _require_not_closed,
         method=method,
         reference=reference,
         actor=actor,
@@ -101,12 +97,14 @@ def adjust(
         raise InvalidInput("an adjustment must not be zero")
     if not reason or not reason.strip():
         raise InvalidInput("an adjustment needs a reason")
-    account = lock_account(session, account_id)
-    if (replay := _replayed(session, key, account.id, amount, "adjustment")) is not None:
-        return replay
-    if amount < 0:
-        _require_available(account, -amount)
-    return _post(session, account, amount, "adjustment", key, actor=actor, note=reason.strip())
+
+    def covered(account: Account) -> None:
+        if amount < 0:
+            _require_available(account, -amount)
+
+    return _post_once(
+        session, account_id, amount, "adjustment", key, covered, actor=actor, note=reason.strip()
+    )
 
 
 def spend(
@@ -122,12 +120,22 @@ def spend(
 ) -> LedgerEntry:
     """Take money for something bought outright (an internet package, a voucher)."""
     _require_positive(amount)
-    account = lock_account(session, account_id)
-    if (replay := _replayed(session, key, account.id, -amount, kind)) is not None:
-        return replay
-    _require_spendable(account)
-    _require_available(account, amount)
-    return _post(session, account, -amount, kind, key, reference=reference, actor=actor, note=note)
+
+    def payable(account: Account) -> None:
+        _require_spendable(account)
+        _require_available(account, amount)
+
+    return _post_once(
+        session,
+        account_id,
+        -amount,
+        kind,
+        key,
+        payable,
+        reference=reference,
+        actor=actor,
+        note=note,
+    )
 
 
 def refund(
@@ -141,11 +149,16 @@ def refund(
     note: str | None = None,
 ) -> LedgerEntry:
     _require_positive(amount)
-    account = lock_account(session, account_id)
-    if (replay := _replayed(session, key, account.id, amount, "refund")) is not None:
-        return replay
-    return _post(
-        session, account, amount, "refund", key, reference=reference, actor=actor, note=note
+    return _post_once(
+        session,
+        account_id,
+        amount,
+        "refund",
+        key,
+        None,
+        reference=reference,
+        actor=actor,
+        note=note,
     )
 
 
@@ -172,8 +185,7 @@ def transfer(
         return replay, _replayed(session, f"{key}:in", target.id, amount, "transfer")
     _require_spendable(source)
     _require_available(source, amount)
-    if target.status == "closed":
-        raise AccountBlocked(f"account {target.id} is closed")
+    _require_not_closed(target)
     out = _post(
         session,
         source,
@@ -422,6 +434,11 @@ def _require_spendable(account: Account) -> None:
         raise AccountBlocked(f"account {account.id} is {account.status}")
 
 
+def _require_not_closed(account: Account) -> None:
+    if account.status == "closed":
+        raise AccountBlocked(f"account {account.id} is closed")
+
+
 def _require_available(account: Account, amount: int) -> None:
     if amount > account.available:
         raise InsufficientFunds(
@@ -452,6 +469,26 @@ def _replayed(
     if entry is not None:
         _check_replay(entry, key, account_id, amount, kind)
     return entry
+
+
+def _post_once(
+    session: Session,
+    account_id: int,
+    amount: int,
+    kind: str,
+    key: str,
+    check: Callable[[Account], None] | None,
+    **fields: object,
+) -> LedgerEntry:
+    """Lock the account and post one entry, unless `key` was applied before: then the
+    first entry is the answer and `check` (the refusals: blocked, not enough credit) is
+    not asked again, so that a retry of something that succeeded never fails."""
+    account = lock_account(session, account_id)
+    if (replay := _replayed(session, key, account.id, amount, kind)) is not None:
+        return replay
+    if check is not None:
+        check(account)
+    return _post(session, account, amount, kind, key, **fields)
 
 
 def _post(
