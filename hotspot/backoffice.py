@@ -16,21 +16,20 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotspot.credentials import RouterKeyring
 from hotspot.driver import (
-    API_PORT,
-    API_SSL_PORT,
     InterfaceInfo,
     RouterDriver,
     RouterError,
     format_duration,
     parse_duration,
 )
-from hotspot.routers import RouterLiveView, add_router, read_live_view
+from hotspot.routers import RouterLiveView, add_router, checked_router_fields, read_live_view
 from wallet import ledger
 from wallet.backoffice import account_of_customer
 from wallet.errors import InvalidInput, NotFound
@@ -265,29 +264,18 @@ def staff_update_router(
     router = session.get(Router, router_id)
     if router is None:
         raise NotFound(f"router {router_id} does not exist")
-    name, host, username = (name or "").strip(), (host or "").strip(), (username or "").strip()
-    login_url = (login_url or "").strip() or None
-    if not name or len(name) > 80:
-        raise InvalidInput("a router needs a name of 1 to 80 characters")
-    if not host or len(host) > 255 or any(c.isspace() for c in host):
-        raise InvalidInput("a router needs a host name or address")
-    if not username:
-        raise InvalidInput("a router needs the API user name")
-    port = port if port is not None else (API_SSL_PORT if tls else API_PORT)
-    if not 1 <= port <= 65535:
-        raise InvalidInput(f"not a TCP port: {port}")
-    if login_url and not login_url.startswith(("http://", "https://")):
-        raise InvalidInput("a login URL starts with http:// or https://")
+    fields = checked_router_fields(name, host, username, port, tls, login_url)
+    name = fields.name
     clash = session.execute(
         select(Router.id).where(Router.name == name, Router.id != router.id)
     ).first()
     if clash:
         raise InvalidInput(f"a router named {name!r} exists already")
     before = _router_state(router)
-    router.name, router.host, router.api_port, router.username = name, host, port, username
+    router.name, router.host, router.username = name, fields.host, fields.username
+    router.api_port, router.login_url = fields.port, fields.login_url
     router.use_tls, router.tls_verify, router.enabled = tls, tls_verify, enabled
     router.hotspot_server = (hotspot_server or "").strip() or "all"
-    router.login_url = login_url
     after = _router_state(router)
     if password:
         router.password_encrypted = keyring.encrypt(password)
@@ -370,7 +358,7 @@ def staff_create_package(
     *,
     actor: str,
     address: str | None = None,
-    **fields,
+    **fields: Any,
 ) -> InternetPackage:
     package = create_package(session, name, **fields)
     record_audit(
@@ -388,42 +376,16 @@ def staff_update_package(
     session: Session,
     package_id: int,
     *,
-    name: str,
-    price: int,
-    validity_value: int,
-    validity_unit: str,
-    profile_name: str | None = None,
-    limit_uptime: int | None = None,
-    limit_bytes_total: int | None = None,
-    rate_limit: str | None = None,
-    shared_users: int | None = 1,
-    router_ids: Iterable[int] = (),
-    description: str = "",
-    active: bool = True,
     actor: str,
     address: str | None = None,
+    **fields: Any,
 ) -> InternetPackage:
-    """Change a package (`wallet.internet.update_package`), audited."""
+    """Change a package (`wallet.internet.update_package`, same fields), audited."""
     package = session.get(InternetPackage, package_id)
     if package is None:
         raise NotFound(f"internet package {package_id} does not exist")
     before = _package_state(package)
-    update_package(
-        session,
-        package_id,
-        name=name,
-        price=price,
-        validity_value=validity_value,
-        validity_unit=validity_unit,
-        profile_name=profile_name,
-        limit_uptime=limit_uptime,
-        limit_bytes_total=limit_bytes_total,
-        rate_limit=rate_limit,
-        shared_users=shared_users,
-        router_ids=router_ids,
-        description=description,
-        active=active,
-    )
+    update_package(session, package_id, **fields)
     record_audit(
         session,
         actor,

@@ -62,6 +62,43 @@ def default_driver(access: RouterAccess, timeout: float) -> RouterDriver:
     )
 
 
+@dataclass(frozen=True)
+class RouterFields:
+    """A router's connection settings once checked, as they are stored."""
+
+    name: str
+    host: str
+    username: str
+    port: int
+    login_url: str | None
+
+
+def checked_router_fields(
+    name: str | None,
+    host: str | None,
+    username: str | None,
+    port: int | None,
+    tls: bool,
+    login_url: str | None,
+) -> RouterFields:
+    """The rules a router's settings follow, the same when it is added and when it is
+    edited; the port defaults to the API's (plain or TLS)."""
+    name, host = (name or "").strip(), (host or "").strip()
+    username, login_url = (username or "").strip(), (login_url or "").strip() or None
+    if not name or len(name) > 80:
+        raise InvalidInput("a router needs a name of 1 to 80 characters")
+    if not host or len(host) > 255 or any(c.isspace() for c in host):
+        raise InvalidInput("a router needs a host name or address")
+    if not username:
+        raise InvalidInput("a router needs the API user name")
+    port = port if port is not None else (API_SSL_PORT if tls else API_PORT)
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"not a TCP port: {port}")
+    if login_url and not login_url.startswith(("http://", "https://")):
+        raise InvalidInput("a login URL starts with http:// or https://")
+    return RouterFields(name, host, username, port, login_url)
+
+
 def add_router(
     session: Session,
     keyring: RouterKeyring,
@@ -76,31 +113,20 @@ def add_router(
     hotspot_server: str = "all",
     login_url: str | None = None,
 ) -> Router:
-    name = (name or "").strip()
-    host = (host or "").strip()
-    if not name or len(name) > 80:
-        raise InvalidInput("a router needs a name of 1 to 80 characters")
-    if not host or len(host) > 255 or any(c.isspace() for c in host):
-        raise InvalidInput("a router needs a host name or address")
-    if not username:
-        raise InvalidInput("a router needs the API user name")
-    port = port if port is not None else (API_SSL_PORT if tls else API_PORT)
-    if not 1 <= port <= 65535:
-        raise InvalidInput(f"not a TCP port: {port}")
-    if login_url and not login_url.startswith(("http://", "https://")):
-        raise InvalidInput("a login URL starts with http:// or https://")
+    fields = checked_router_fields(name, host, username, port, tls, login_url)
+    name = fields.name
     if session.execute(select(Router.id).where(Router.name == name)).first():
         raise InvalidInput(f"a router named {name!r} exists already")
     router = Router(
         name=name,
-        host=host,
-        api_port=port,
+        host=fields.host,
+        api_port=fields.port,
         use_tls=tls,
         tls_verify=tls_verify,
-        username=username,
+        username=fields.username,
         password_encrypted=keyring.encrypt(password),
-        hotspot_server=hotspot_server or "all",
-        login_url=login_url or None,
+        hotspot_server=(hotspot_server or "").strip() or "all",
+        login_url=fields.login_url,
         enabled=True,
         created_at=utcnow(),
     )

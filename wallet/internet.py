@@ -237,32 +237,22 @@ def create_package(
 ) -> InternetPackage:
     """An internet package, provisioned on the routers in `router_ids` (none: on no
     router yet, which lets a package be prepared before its routers exist)."""
-    name, profile = _checked_package(
+    package = InternetPackage(created_at=utcnow())
+    _fill_package(
         session,
-        name,
-        profile_name,
-        price,
-        validity_value,
-        validity_unit,
-        limit_uptime,
-        limit_bytes_total,
-        shared_users,
-    )
-    routers = _routers_by_id(session, router_ids)
-    package = InternetPackage(
+        package,
         name=name,
-        profile_name=profile,
-        description=description,
         price=price,
         validity_value=validity_value,
         validity_unit=validity_unit,
+        profile_name=profile_name,
         limit_uptime=limit_uptime,
         limit_bytes_total=limit_bytes_total,
-        rate_limit=check_rate_limit(rate_limit) if rate_limit else None,
+        rate_limit=rate_limit,
         shared_users=shared_users,
+        router_ids=router_ids,
+        description=description,
         active=True,
-        routers=routers,
-        created_at=utcnow(),
     )
     session.add(package)
     session.flush()
@@ -292,6 +282,44 @@ def update_package(
     package = session.get(InternetPackage, package_id)
     if package is None:
         raise NotFound(f"internet package {package_id} does not exist")
+    _fill_package(
+        session,
+        package,
+        name=name,
+        price=price,
+        validity_value=validity_value,
+        validity_unit=validity_unit,
+        profile_name=profile_name,
+        limit_uptime=limit_uptime,
+        limit_bytes_total=limit_bytes_total,
+        rate_limit=rate_limit,
+        shared_users=shared_users,
+        router_ids=router_ids,
+        description=description,
+        active=active,
+    )
+    session.flush()
+    return package
+
+
+def _fill_package(
+    session: Session,
+    package: InternetPackage,
+    *,
+    name: str,
+    price: int,
+    validity_value: int,
+    validity_unit: str,
+    profile_name: str | None,
+    limit_uptime: int | None,
+    limit_bytes_total: int | None,
+    rate_limit: str | None,
+    shared_users: int | None,
+    router_ids: Iterable[int],
+    description: str,
+    active: bool,
+) -> None:
+    """Check every rule, then set the package's fields (nothing is set when one fails)."""
     name, profile = _checked_package(
         session,
         name,
@@ -304,17 +332,17 @@ def update_package(
         shared_users,
         other_than=package.id,
     )
+    rate_limit = check_rate_limit(rate_limit) if rate_limit else None
+    routers = _routers_by_id(session, router_ids)
     package.name, package.profile_name = name, profile
     package.description = (description or "")[:500]
     package.price = price
     package.validity_value, package.validity_unit = validity_value, validity_unit
     package.limit_uptime, package.limit_bytes_total = limit_uptime, limit_bytes_total
-    package.rate_limit = check_rate_limit(rate_limit) if rate_limit else None
+    package.rate_limit = rate_limit
     package.shared_users = shared_users
-    package.routers = _routers_by_id(session, router_ids)
+    package.routers = routers
     package.active = active
-    session.flush()
-    return package
 
 
 def _checked_package(
