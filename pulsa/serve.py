@@ -13,9 +13,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pulsa.settings import Settings
 from wallet.db import Database
+
+if TYPE_CHECKING:
+    from wallet.calls import CallPolicy
 
 log = logging.getLogger("pulsa.serve")
 
@@ -47,7 +51,7 @@ async def serve_everything(
         fastagi = make_server(settings, database)
         host, port = await fastagi.start()
         stops.append(fastagi.stop)
-        policy = await _call_policy(settings, database)
+        policy, mode_saved = await asyncio.to_thread(call_policy_at_start, settings, database)
         processes = settings.fastagi_processes
         extra = f", {processes} worker processes" if processes > 1 else ""
         announce(
@@ -55,8 +59,7 @@ async def serve_everything(
             f"({policy.mode} mode, {policy.slice_seconds} s slices{extra})"
         )
 
-        mode, saved = await asyncio.to_thread(call_mode_at_start, settings, database)
-        listener = await _start_listener(settings, database, announce, mode, saved)
+        listener = await _start_listener(settings, database, announce, policy.mode, mode_saved)
         if listener is not None:
             stops.append(listener.stop)
 
@@ -95,25 +98,27 @@ def _start_web(app, settings: Settings, host: str | None, port: int | None):
     return server
 
 
-def call_mode_at_start(settings: Settings, database: Database) -> tuple[str, bool]:
-    """The call mode that applies now, and whether it was saved in the web admin (where
-    it wins over PULSA_CALL_MODE). Read once, to tell the operator at start; the
-    environment's mode when the database cannot say (not migrated yet, unreachable)."""
+def call_policy_at_start(settings: Settings, database: Database) -> tuple[CallPolicy, bool]:
+    """The call policy that applies now (the admin's saved slice and mode applied), and
+    whether the mode was saved in the web admin (where it wins over PULSA_CALL_MODE).
+    Read once, to tell the operator at start; the environment's when the database cannot
+    say (not migrated yet, unreachable: calls will say why)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from wallet.calls import CallPolicy
     from wallet.site_settings import effective_settings, stored_keys
 
     try:
         with database.transaction() as session:
             effective = effective_settings(session, settings)
-            return effective.call_mode, "call_mode" in stored_keys(session)
+            return CallPolicy.from_settings(effective), "call_mode" in stored_keys(session)
     except (SQLAlchemyError, ValueError) as error:
         # ValueError: a stored value the settings refuse (edited by hand).
         log.warning(
-            "site settings not read at start, PULSA_CALL_MODE applies: %s",
+            "site settings not read at start, the environment's call settings apply: %s",
             getattr(error, "orig", None) or error,
         )
-        return settings.call_mode, False
+        return CallPolicy.from_settings(settings), False
 
 
 async def _start_listener(settings: Settings, database: Database, announce, mode: str, saved: bool):
@@ -169,16 +174,3 @@ async def _housekeeping(database: Database) -> None:
         except Exception:  # the loop must survive a database outage
             log.exception("housekeeping pass failed; trying again later")
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
-
-
-async def _call_policy(settings: Settings, database: Database):
-    """The call policy in effect (the admin's saved slice and mode applied), to announce
-    it; the environment's when the database cannot say yet."""
-    from wallet.calls import CallPolicyCache
-
-    policies = CallPolicyCache(settings)
-    try:
-        return await asyncio.to_thread(database.run, policies.get)
-    except Exception as error:  # not migrated yet, unreachable: calls will say why
-        log.warning("site settings not read at start: %s", getattr(error, "orig", None) or error)
-        return policies.current

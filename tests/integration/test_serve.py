@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from pulsa.serve import call_mode_at_start
+from pulsa.serve import call_policy_at_start
 from pulsa.settings import load_settings
 from wallet.db import Database
 from wallet.site_settings import SiteSetting, save_site_config
@@ -88,15 +88,23 @@ def saved_mode(env: dict[str, str], mode: str) -> None:
         database.dispose()
 
 
-def test_the_call_mode_at_start_is_the_one_saved_in_the_admin(db):
+def test_the_call_policy_at_start_is_the_one_saved_in_the_admin(db):
     settings = load_settings({"PULSA_DATABASE_URL": db.url, "PULSA_CALL_MODE": "live"})
-    assert call_mode_at_start(settings, db) == ("live", False)
+    policy, saved = call_policy_at_start(settings, db)
+    assert (policy.mode, saved) == ("live", False)
     try:
-        db.run(lambda s: save_site_config(s, settings, {"call_mode": "static"}, actor="test"))
-        assert call_mode_at_start(settings, db) == ("static", True)
+        db.run(
+            lambda s: save_site_config(
+                s, settings, {"call_mode": "static", "call_slice_seconds": 30}, actor="test"
+            )
+        )
+        policy, saved = call_policy_at_start(settings, db)
+        assert (policy.mode, policy.slice_seconds, saved) == ("static", 30, True)
     finally:
         with db.transaction() as session:
-            session.execute(delete(SiteSetting).where(SiteSetting.key == "call_mode"))
+            session.execute(
+                delete(SiteSetting).where(SiteSetting.key.in_(["call_mode", "call_slice_seconds"]))
+            )
 
 
 def test_a_database_not_migrated_yet_leaves_the_call_mode_to_the_environment(tmp_path):
@@ -104,7 +112,8 @@ def test_a_database_not_migrated_yet_leaves_the_call_mode_to_the_environment(tmp
     database = Database(url)
     try:
         settings = load_settings({"PULSA_DATABASE_URL": url, "PULSA_CALL_MODE": "static"})
-        assert call_mode_at_start(settings, database) == ("static", False)
+        policy, saved = call_policy_at_start(settings, database)
+        assert (policy.mode, saved) == ("static", False)
     finally:
         database.dispose()
 
