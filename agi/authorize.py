@@ -27,6 +27,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
 
 from agi.numbers import NotANumber, normalize_number
+from rating.money import MICRO, micro_to_decimal
 from wallet.calls import (
     ERROR,
     NOCREDIT,
@@ -187,15 +188,14 @@ class Settlement:
 
 def plain_amount(micro: int) -> str:
     """Currency units as a plain decimal, exact: 60, 0.5, 1500.25 (no grouping)."""
-    value = (Decimal(micro) / 1_000_000).normalize()
-    return format(value, "f")
+    return format(micro_to_decimal(micro), "f")
 
 
 def display_amount(micro: int, precision: int) -> str:
     """Currency units at the display precision, rounded down (never shows more credit
     than there is), without grouping so that SayNumber can read the whole part."""
     quantum = Decimal(1).scaleb(-precision)
-    return format((Decimal(micro) / 1_000_000).quantize(quantum, rounding=ROUND_DOWN), "f")
+    return format((Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_DOWN), "f")
 
 
 def describe(error: BaseException) -> str:
