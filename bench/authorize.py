@@ -247,6 +247,34 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
+def postgres_cpu() -> dict[int, float]:
+    """User + system CPU seconds of each PostgreSQL process now running (Linux /proc):
+    they share the machine's cores with the server and with these clients."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue  # ended meanwhile
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
+    return found
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU the PostgreSQL processes used since `before` (processes started since count
+    whole; those that ended meanwhile are lost, so this is a lower bound)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def summary(label: str, results: list[tuple[float, str]], wall: float) -> tuple[float, float]:
     latencies = sorted(latency * 1000 for latency, _ in results)
     bad = [status for _, status in results if status != "OK"]
@@ -411,13 +439,26 @@ def main(argv: list[str] | None = None) -> int:
         assert all(status == "OK" for _, status in warm)
         results, wall = asyncio.run(offered_load(port, callers, args.rate, args.seconds))
         _, p99 = summary(f"{args.rate:.0f}/s", results, wall)
-        cpu = cpu_seconds(server.pid)
+        cpu, database_cpu, client_cpu = (
+            cpu_seconds(server.pid),
+            postgres_cpu(),
+            own_cpu_seconds(),
+        )
         results, wall = asyncio.run(saturation(port, callers, args.clients, args.seconds))
         cpu = cpu_seconds(server.pid) - cpu
+        database_cpu = postgres_cpu_since(database_cpu)
+        client_cpu = own_cpu_seconds() - client_cpu
         rate, _ = summary(f"saturation/{args.clients}", results, wall)
         print(
             f"server CPU    {cpu / len(results) * 1000:8.2f} ms per authorization (user+system "
             f"of the pulsa fastagi processes: at most {len(results) / cpu:.0f}/s a core)"
+        )
+        whole = (cpu + database_cpu + client_cpu) / len(results)
+        print(
+            f"machine CPU   {whole * 1000:8.2f} ms per authorization at saturation: server "
+            f"{cpu / len(results) * 1000:.2f}, PostgreSQL {database_cpu / len(results) * 1000:.2f}"
+            f", these AGI clients {client_cpu / len(results) * 1000:.2f} (at most "
+            f"{(os.cpu_count() or 1) / whole:.0f}/s on {os.cpu_count()} cores)"
         )
         relayed, relayed_cpu = classic(url, callers, args.classic_runs, port)
         server.send_signal(signal.SIGTERM)
