@@ -450,7 +450,7 @@ def _record_call(
         "answered_at": None,
         "ended_at": None,
     }
-    return session.execute(_INSERT_CALL, values).scalar_one()
+    return session.connection().execute(_INSERT_CALL, values).scalar_one()
 
 
 def _default_plan_id(session: Session, name: str) -> int | None:

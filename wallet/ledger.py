@@ -228,7 +228,7 @@ def open_hold(
     # Account object and the returned hold are kept exactly as if flushed.
     session.flush()  # pending changes go first, in their own statements
     held = account.held + amount
-    session.execute(_SET_HELD, {"account_id": account.id, "held": held})
+    session.connection().execute(_SET_HELD, {"account_id": account.id, "held": held})
     set_committed_value(account, "held", held)
     values = {
         "account_id": account.id,
@@ -241,7 +241,7 @@ def open_hold(
         "created_at": utcnow(),
         "closed_at": None,
     }
-    hold = Hold(id=session.execute(_INSERT_HOLD, values).scalar_one(), **values)
+    hold = Hold(id=session.connection().execute(_INSERT_HOLD, values).scalar_one(), **values)
     make_transient_to_detached(hold)
     session.add(hold)
     return hold
@@ -511,7 +511,7 @@ def _post(
         raise InvalidInput(f"an idempotency key of 1 to {MAX_KEY_LENGTH} characters is required")
     session.flush()  # pending changes (a hold's `used`) go first, in their own statements
     balance = account.balance + amount
-    session.execute(_SET_BALANCE, {"account_id": account.id, "balance": balance})
+    session.connection().execute(_SET_BALANCE, {"account_id": account.id, "balance": balance})
     set_committed_value(account, "balance", balance)
     values = {
         **_ENTRY_DEFAULTS,
@@ -523,7 +523,7 @@ def _post(
         "created_at": utcnow(),
         **fields,
     }
-    entry_id = session.execute(_INSERT_ENTRY, values).scalar_one()
+    entry_id = session.connection().execute(_INSERT_ENTRY, values).scalar_one()
     entry = LedgerEntry(id=entry_id, **values)
     make_transient_to_detached(entry)
     session.add(entry)
