@@ -373,6 +373,8 @@ async def wallet_phase(db, url, plan, *, calls, logs, name="wallet", extra=None)
         f"while debiting, peak {debits_peak:.0f}); limit violations: {len(pbx.violations)}; "
         f"{left} unsettled"
     )
+    for violation in pbx.violations[:5]:
+        print(f"    limit violation: {violation}")
     return {"lowest": lowest, "clean": report.clean, "violations": pbx.violations, "left": left}
 
 
