@@ -50,6 +50,7 @@ class CallInfo:
     paid_ms: int
     answered_at: datetime | None
     asterisk_server: str
+    limit_ms: int | None = None
 
     @classmethod
     def of(cls, call: Call) -> CallInfo:
@@ -63,6 +64,7 @@ class CallInfo:
             call.paid_ms,
             call.answered_at,
             call.asterisk_server,
+            call.limit_ms,
         )
 
     @property

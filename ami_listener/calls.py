@@ -136,6 +136,8 @@ class FollowedCall:
         seconds = max(0, int((until - moment).total_seconds()))
         if self.answer_recorded:
             seconds = min(seconds, self.paid_ms // 1000)
+        if self.asterisk_end is not None:  # Asterisk cut it there at the latest
+            seconds = min(seconds, max(0, int((self.asterisk_end - moment).total_seconds())))
         return seconds
 
     # --- settlement --------------------------------------------------------------------

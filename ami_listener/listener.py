@@ -45,7 +45,7 @@ from ami_listener.clock import Clock, SystemClock
 from ami_listener.config import ListenerConfig
 from ami_listener.link import ServerLink
 from wallet.backoffice import HANGUP_DONE, PendingHangup, hangup_failure
-from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache
+from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache, record_limit
 from wallet.db import Database
 from wallet.errors import WalletError
 
@@ -357,6 +357,10 @@ class Listener:
             call.answer_recorded = True
             call.db_answered_at = info.answered_at
             call.granted_at = self.clock.now()  # unknown: as if just given
+            if info.limit_ms is not None and call.asterisk_end is None:
+                # After a restart: the last limit Asterisk accepted, which is shorter than
+                # what is paid when the listener died between growing a hold and its Setvar.
+                call.asterisk_end = info.answered_at + timedelta(milliseconds=info.limit_ms)
         self.calls[info.call_id] = call
 
     def poke(self, call: FollowedCall) -> None:
@@ -614,6 +618,22 @@ class Listener:
             for call, _ in (*shorter, *longer):
                 if call is not trigger:
                     self.poke(call)
+
+    async def remember_limit(self, call: FollowedCall) -> None:
+        """Store the limit Asterisk just accepted, for a listener started after this one:
+        a call that ends while no listener runs is never estimated past it. Not stored
+        (the database away): a later listener estimates from the limit stored before,
+        which is shorter, never longer."""
+        moment = call.answer_moment
+        if call.call_id is None or moment is None or call.asterisk_end is None:
+            return
+        limit_ms = (call.asterisk_end - moment) // timedelta(milliseconds=1)
+        try:
+            await self.db(record_limit, call.call_id, limit_ms, what="record a limit", retry=False)
+        except Exception as error:
+            if not _db_unavailable(error) and not isinstance(error, WalletError):
+                raise
+            log.debug("call %s: limit not stored: %s", call.call_id, error)
 
     def _limit_ms(self, call: FollowedCall, paid_ms: int) -> int:
         """What to set TIMEOUT(absolute) to, in ms, for a call paid `paid_ms` from answer:

@@ -521,8 +521,21 @@ def answer_call(session: Session, call_id: int, answered_at: datetime) -> Call:
     if call.answered_at is None and call.status == "authorized":
         call.answered_at = answered_at
         call.status = "answered"
+        # The dialplan sets the first slice, in whole seconds, as the call is answered.
+        call.limit_ms = call.paid_ms // 1000 * 1000
         session.flush()
     return call
+
+
+def record_limit(session: Session, call_id: int, limit_ms: int) -> bool:
+    """Remember the limit Asterisk accepted for a live call (ms after answer), no longer
+    than what is paid; False when the call is no longer live."""
+    call = _get_call(session, call_id)
+    if call.status not in LIVE_STATUSES:
+        return False
+    call.limit_ms = max(0, min(limit_ms, call.paid_ms))
+    session.flush()
+    return True
 
 
 def plan_shares(

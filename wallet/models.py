@@ -245,6 +245,10 @@ class Call(Base):
     mode: Mapped[str] = mapped_column(String(10), default="live")  # live, static, free
     status: Mapped[str] = mapped_column(String(20), default="authorized")  # answered ended
     paid_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    # How long after answer Asterisk was last told to let the call run (the dialplan's
+    # first slice, then each limit it accepted); below paid_ms between a hold growing and
+    # Asterisk hearing of it.
+    limit_ms: Mapped[int | None] = mapped_column(BigInteger)
     debit_sequence: Mapped[int] = mapped_column(Integer, default=0)
     authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from ami_listener.clock import ManualClock, SystemClock
+from ami_listener.listener import Listener
 from pulsa.settings import load_settings
 from tests.ami_listener.checks import charged, check_invariants
 from tests.ami_listener.harness import START, UNIT, Scenario, make_caller, make_plan, run
 from tests.conftest import unique_key
 from wallet import ledger
-from wallet.calls import NOCREDIT, OK, CallPolicyCache
+from wallet.calls import NOCREDIT, OK, CallPolicyCache, TariffCache, apply_share
 from wallet.models import Account, Call
 
 RATES = (
@@ -298,6 +299,48 @@ def test_without_cdr_events_a_call_is_settled_from_its_hangup_and_marked_estimat
             records = check_invariants(db, [account], s.call_ids())
             record = records[call.call_id]
             assert (record.billsec, record.cost, record.source) == (75, 75 * UNIT, "estimated")
+
+    run(body)
+
+
+@pytest.mark.parametrize("renewed", [False, True], ids=["first-slice", "after-a-renewal"])
+def test_a_call_that_ended_while_no_listener_ran_is_charged_no_further_than_asterisk_let_it_run(
+    db, plan, renewed
+):
+    """The listener died after growing a call's hold and before its Setvar reached
+    Asterisk, which then cut the call at the limit it had (the first slice, or the one of
+    an earlier renewal). The next listener never saw the end and estimates it, up to that
+    limit, not up to what the hold paid."""
+
+    async def body():
+        async with Scenario(db, slice_seconds=10, send_cdr=False, cdr_wait_s=1) as s:
+            account, number = make_caller(db, plan, 500)
+            call = await s.pbx.start_call(number, "15550100")
+            await s.pbx.answer(call)
+            for _ in range(7 if renewed else 1):  # a renewal is due 5 s after answer
+                await s.step(1)
+            allowed = (call.limit_at - call.answered_at).total_seconds()
+            assert allowed > 10 if renewed else allowed == 10  # renewed: more than the first
+            await s.listener.stop()
+            # What the dying listener had committed: the hold grown to pay for 60 s.
+            grown = db.run(
+                lambda session: apply_share(session, call.call_id, s.clock.now(), 60, TariffCache())
+            )
+            assert grown == 60_000
+            for _ in range(70):
+                s.clock.advance(1)
+                await s.pbx.tick()
+            assert call.cut and call.ended_at == call.answered_at + timedelta(seconds=allowed)
+            s.ami.delivered = 0  # counted per listener: the next one starts from none
+            s.listener = Listener(s.config(), s.listener_db, s.policy, clock=s.clock)
+            await s.listener.start()
+            await s.until(lambda: s.listener.connected)
+            await s.run_until_over()
+            records = check_invariants(db, [account], s.call_ids())
+            record = records[call.call_id]
+            assert (record.billsec, record.source) == (allowed, "estimated")
+            assert record.cost == allowed * UNIT
+            assert balance(db, account) == 500 * UNIT - record.cost
 
     run(body)
 
