@@ -630,10 +630,11 @@ class Listener:
         limit_ms = (call.asterisk_end - moment) // timedelta(milliseconds=1)
         try:
             await self.db(record_limit, call.call_id, limit_ms, what="record a limit", retry=False)
-        except Exception as error:
-            if not _db_unavailable(error) and not isinstance(error, WalletError):
-                raise
-            log.debug("call %s: limit not stored: %s", call.call_id, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # Asterisk has the limit: a renewal never fails for this
+            level = logging.DEBUG if _db_unavailable(error) else logging.WARNING
+            log.log(level, "call %s: limit not stored: %s", call.call_id, error)
 
     def _limit_ms(self, call: FollowedCall, paid_ms: int) -> int:
         """What to set TIMEOUT(absolute) to, in ms, for a call paid `paid_ms` from answer:
