@@ -27,7 +27,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
 
 from agi.numbers import NotANumber, normalize_number
-from rating.money import MICRO, micro_to_decimal
+from rating.money import micro_to_decimal
 from wallet.calls import (
     ERROR,
     NOCREDIT,
@@ -195,7 +195,7 @@ def display_amount(micro: int, precision: int) -> str:
     """Currency units at the display precision, rounded down (never shows more credit
     than there is), without grouping so that SayNumber can read the whole part."""
     quantum = Decimal(1).scaleb(-precision)
-    return format((Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_DOWN), "f")
+    return format(micro_to_decimal(micro).quantize(quantum, rounding=ROUND_DOWN), "f")
 
 
 def describe(error: BaseException) -> str:
