@@ -29,6 +29,7 @@ from wallet.calls import (
     apply_share,
     expire_call,
     plan_shares,
+    record_limits,
     settle_call,
 )
 from wallet.errors import WalletError
@@ -159,12 +160,18 @@ def apply(
 
 
 def apply_all(
-    session: Session, items: Sequence[tuple[int, int]], now: datetime, tariffs: TariffCache
+    session: Session,
+    items: Sequence[tuple[int, int]],
+    now: datetime,
+    tariffs: TariffCache,
+    limits: Sequence[tuple[int, int]] = (),
 ) -> dict[int, int]:
     """`apply_share` for several calls of one wallet in one transaction, in the order
     given (the shortened ones first, so that what they give back can be taken): call id ->
     what its hold now pays for (ms). A call that cannot be applied (its rate is gone...)
-    is left out and logged, without undoing the others."""
+    is left out and logged, without undoing the others. `limits` (call id, ms after
+    answer) are the shorter limits Asterisk just accepted, stored with the holds they
+    shrink."""
     paid: dict[int, int] = {}
     for call_id, target_s in items:
         try:
@@ -172,6 +179,7 @@ def apply_all(
                 paid[call_id] = apply_share(session, call_id, now, target_s, tariffs)
         except WalletError as error:
             log.error("call %s: cannot apply its share: %s", call_id, error)
+    record_limits(session, limits)
     return paid
 
 

@@ -342,7 +342,6 @@ class ServerLink:
             stats.setvars += 1
             # Asterisk counts from when it got it, a little later than `sent`.
             call.asterisk_end = sent + timedelta(milliseconds=limit_ms)
-            await self.listener.remember_limit(call)
             return True
         stats.setvar_failures += 1
         reason = "no answer" if reply is None else text(reply, "Message") or "refused"

@@ -28,7 +28,7 @@ import math
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -45,7 +45,7 @@ from ami_listener.clock import Clock, SystemClock
 from ami_listener.config import ListenerConfig
 from ami_listener.link import ServerLink
 from wallet.backoffice import HANGUP_DONE, PendingHangup, hangup_failure
-from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache, record_limit
+from wallet.calls import CallPolicy, CallPolicyCache, Share, TariffCache, record_limits
 from wallet.db import Database
 from wallet.errors import WalletError
 
@@ -581,6 +581,7 @@ class Listener:
                     items,
                     now - _DEBIT_LAG,
                     self.tariffs,
+                    _accepted_limits(c for c, _ in confirmed),
                     what="apply shares",
                     retry=False,
                 )
@@ -614,27 +615,27 @@ class Listener:
                     if call.paid_ms > before.get(call.call_id, 0):
                         self.stats.extended += 1
                     call.needs_sync = False
+            await self._remember_limits(c for (c, _), ok in zip(grown, results, strict=True) if ok)
             trigger.stalled = trigger.paid_ms <= before.get(trigger.call_id, 0)
             for call, _ in (*shorter, *longer):
                 if call is not trigger:
                     self.poke(call)
 
-    async def remember_limit(self, call: FollowedCall) -> None:
-        """Store the limit Asterisk just accepted, for a listener started after this one:
-        a call that ends while no listener runs is never estimated past it. Not stored
-        (the database away): a later listener estimates from the limit stored before,
-        which is shorter, never longer."""
-        moment = call.answer_moment
-        if call.call_id is None or moment is None or call.asterisk_end is None:
+    async def _remember_limits(self, calls: Iterable[FollowedCall]) -> None:
+        """Store the longer limits Asterisk just accepted, in one transaction, for a
+        listener started after this one: a call that ends while no listener runs is never
+        estimated past its limit. Not stored (the database away): a later listener
+        estimates from the limit stored before, which is shorter, never longer."""
+        limits = _accepted_limits(calls)
+        if not limits:
             return
-        limit_ms = (call.asterisk_end - moment) // timedelta(milliseconds=1)
         try:
-            await self.db(record_limit, call.call_id, limit_ms, what="record a limit", retry=False)
+            await self.db(record_limits, limits, what="record limits", retry=False)
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # Asterisk has the limit: a renewal never fails for this
+        except Exception as error:  # Asterisk has the limits: a renewal never fails for this
             level = logging.DEBUG if _db_unavailable(error) else logging.WARNING
-            log.log(level, "call %s: limit not stored: %s", call.call_id, error)
+            log.log(level, "limits of calls %s not stored: %s", [c for c, _ in limits], error)
 
     def _limit_ms(self, call: FollowedCall, paid_ms: int) -> int:
         """What to set TIMEOUT(absolute) to, in ms, for a call paid `paid_ms` from answer:
@@ -848,3 +849,13 @@ async def serve(
 def run(settings, database: Database, **kwargs: Any) -> None:
     """Blocking entry point of `pulsa ami`."""
     asyncio.run(serve(settings, database, **kwargs))
+
+
+def _accepted_limits(calls: Iterable[FollowedCall]) -> list[tuple[int, int]]:
+    """(call id, ms after answer) of the limit Asterisk last accepted, for each call."""
+    limits = []
+    for call in calls:
+        moment = call.answer_moment
+        if call.call_id is not None and moment is not None and call.asterisk_end is not None:
+            limits.append((call.call_id, (call.asterisk_end - moment) // timedelta(milliseconds=1)))
+    return limits

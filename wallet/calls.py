@@ -8,7 +8,7 @@ the account's row lock, so concurrent calls on one wallet can never hold more th
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -527,15 +527,14 @@ def answer_call(session: Session, call_id: int, answered_at: datetime) -> Call:
     return call
 
 
-def record_limit(session: Session, call_id: int, limit_ms: int) -> bool:
-    """Remember the limit Asterisk accepted for a live call (ms after answer), no longer
-    than what is paid; False when the call is no longer live."""
-    call = _get_call(session, call_id)
-    if call.status not in LIVE_STATUSES:
-        return False
-    call.limit_ms = max(0, min(limit_ms, call.paid_ms))
+def record_limits(session: Session, limits: Iterable[tuple[int, int]]) -> None:
+    """Remember the limits Asterisk accepted, (call id, ms after answer), each no longer
+    than what its call has paid; calls no longer live are left as they are."""
+    for call_id, limit_ms in limits:
+        call = _get_call(session, call_id)
+        if call.status in LIVE_STATUSES:
+            call.limit_ms = max(0, min(limit_ms, call.paid_ms))
     session.flush()
-    return True
 
 
 def plan_shares(
