@@ -21,8 +21,9 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
+from typing import TypeVar
 
 from panoramisk.fast_agi import Application, Request
 
@@ -43,6 +44,7 @@ from wallet.db import Database
 from wallet.site_settings import REFRESH_SECONDS
 
 log = logging.getLogger("pulsa.agi")
+T = TypeVar("T")
 
 MAX_ENVIRONMENT_LINES = 200
 ENVIRONMENT_TIMEOUT_S = 10.0  # Asterisk sends its environment at once; a silent client goes
@@ -465,6 +467,24 @@ def _processes(settings) -> str:
     return f", {count} worker processes" if count > 1 else ""
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (a dependency on Linux and macOS), else
+    asyncio's. The server's own asyncio side (AGI lines in and out, a task per call) is
+    about a quarter of its CPU per authorization; on uvloop the whole server runs about 14 %
+    fewer instructions per authorization (`bench/authorize.py --instructions`)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_event_loop(main: Coroutine[object, object, T]) -> T:
+    """asyncio.run on `new_event_loop()`: `pulsa fastagi` and each of its worker processes."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
+
+
 def run(settings, **kwargs) -> None:
     """Blocking entry point for `pulsa fastagi`."""
-    asyncio.run(serve(settings, **kwargs))
+    run_event_loop(serve(settings, **kwargs))

@@ -238,7 +238,9 @@ def worker_main(
     logging.basicConfig(level=logging.WARNING, format=WORKER_LOG_FORMAT)
     logging.getLogger("pulsa").setLevel(level)
     try:
-        asyncio.run(_serve_worker(settings, host, port, ready, parent_pid))
+        from agi.fastagi import run_event_loop
+
+        run_event_loop(_serve_worker(settings, host, port, ready, parent_pid))
     except WorkerStartError:
         raise SystemExit(1) from None
 

@@ -2,6 +2,7 @@
 
     python bench/authorize.py [--seconds 5] [--rate 100] [--clients 32] [--accounts 1000]
                               [--classic-runs 20] [--profile] [--agi-workers 1]
+                              [--instructions 200]
 
 Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
 PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432), migrates it with
@@ -25,8 +26,13 @@ per authorization is printed too: on a busy machine it moves much less than the 
 Every session must end in OK; the wallets are checked at the end (the holds add up, nobody
 got more than they have).
 `--profile` runs one authorization loop in this process under cProfile and prints where
-the time goes. Targets: >= 500 authorizations/s at saturation, p99 < 10 ms at 100/s, the
-classic script < 150 ms per call.
+the time goes. `--instructions N` runs the server once more under valgrind's callgrind and
+counts the instructions it executes per authorization over N calls made one after another:
+unlike the times, that count does not move with the machine's speed or load, so it shows
+what a change to the code did (the same code gives the same count within about 0.5 %).
+The baseline line (a plain Python loop, a PostgreSQL round trip) tells machines apart.
+Targets: >= 500 authorizations/s at saturation, p99 < 10 ms at 100/s, the classic script
+< 150 ms per call.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import pstats
 import random
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -54,6 +61,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from wallet.customers import add_identity, create_customer
 from wallet.db import Database
@@ -394,6 +402,99 @@ def profile(url: str, callers: list[str], seconds: float) -> str:
     return "\n".join(lines) + "\n" + out.getvalue()
 
 
+def baseline(url: str) -> str:
+    """The machine's speed at what the server does: plain Python (best of three), and a
+    PostgreSQL round trip (`SELECT 1` through psycopg, CPU and wall, median of 2,000)."""
+    import psycopg
+
+    rates = []
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for n in range(2_000_000):
+            total += n
+        rates.append(2.0 / (time.process_time() - started))
+    walls, cpu = [], time.process_time()
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False)) as pg:
+        for _ in range(2000):
+            started = time.perf_counter()
+            pg.execute("SELECT 1").fetchone()
+            walls.append(time.perf_counter() - started)
+    cpu = (time.process_time() - cpu) / len(walls)
+    return (
+        f"baseline  a plain Python loop {max(rates):.1f} M iterations/s; a PostgreSQL "
+        f"SELECT 1 {statistics.median(walls) * 1e6:.0f} us ({cpu * 1e6:.0f} us of this "
+        "process's CPU)"
+    )
+
+
+def instructions(url: str, callers: list[str], calls: int) -> str:
+    """Instructions the FastAGI server executes per authorization, counted by callgrind
+    over `calls` sessions one after another (after 20 uncounted ones)."""
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        return "instructions  not counted: valgrind is not installed"
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PULSA_")},
+        "PULSA_DATABASE_URL": url,
+        "PULSA_DEFAULT_TARIFF_PLAN": PLAN,
+        "PULSA_LOG_LEVEL": "INFO",
+        "PULSA_AGI_WORKERS": "1",
+        "PULSA_AGI_TIMEOUT_MS": "60000",  # valgrind runs the server some 50 times slower
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        server = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={directory}/callgrind.%p",
+                sys.executable,
+                str(BIN / "pulsa"),
+                "fastagi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline().decode()
+            if "fastagi on" not in line:
+                return f"instructions  not counted: no server under valgrind ({line!r})"
+
+            async def one_after_another(count: int) -> None:
+                for n in range(count):
+                    _, status = await one_call(port, callers[n % len(callers)])
+                    if status != "OK":
+                        raise SystemExit(f"an authorization under valgrind answered {status}")
+
+            asyncio.run(one_after_another(20))
+            control = ["callgrind_control", "--instr=on", str(server.pid)]
+            subprocess.run(control, check=True, capture_output=True)
+            asyncio.run(one_after_another(calls))
+            control[1] = "--instr=off"
+            subprocess.run(control, check=True, capture_output=True)
+            server.send_signal(signal.SIGTERM)
+            server.wait(300)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        total = 0
+        for dump in Path(directory).glob("callgrind.*"):
+            for row in dump.read_text().splitlines():
+                if row.startswith(("summary:", "totals:")):
+                    total = max(total, int(row.split()[1]))
+    return (
+        f"instructions {total / calls / 1e6:6.2f} M per authorization in the server "
+        f"(callgrind, {calls} calls one after another; does not depend on the machine's speed)"
+    )
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -412,6 +513,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--classic-runs", type=int, default=20)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="count the server's instructions per authorization over N calls (valgrind)",
+    )
     parser.add_argument(
         "--agi-workers",
         type=int,
@@ -432,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cpu       {cpu_model()}, {os.cpu_count()} cores")
         print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
         print(f"database  PostgreSQL, {args.accounts} wallets, a plan of 501 prefixes")
+        print(baseline(url))
         port = free_port()
         server = start_server(url, port, args.agi_workers)
         print(f"server    pulsa fastagi, PULSA_AGI_WORKERS={args.agi_workers}")
@@ -500,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rate:.0f}/s, classic < {TARGETS['classic_ms']:.0f} ms: "
             + ("met" if met else "NOT met")
         )
+        if args.instructions > 0:
+            print(instructions(url, callers, args.instructions))
         if args.profile:
             print(profile(url, callers, min(args.seconds, 3.0)))
         db.dispose()

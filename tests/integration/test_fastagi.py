@@ -4,6 +4,7 @@ up or send garbage, static mode with settlement, many calls on one wallet at onc
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -682,6 +683,24 @@ def _fifty_at_once(database, mode):
 
 
 # --- the `pulsa fastagi` command --------------------------------------------------------
+
+
+def test_the_server_runs_on_uvloop_and_on_asyncio_where_uvloop_is_missing(monkeypatch):
+    import uvloop
+
+    from agi.fastagi import new_event_loop, run_event_loop
+
+    async def loop_type() -> type:
+        return type(asyncio.get_running_loop())
+
+    assert issubclass(run_event_loop(loop_type()), uvloop.Loop)
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as on a system without it
+    fallback = new_event_loop()
+    try:
+        assert not isinstance(fallback, uvloop.Loop)
+        assert isinstance(fallback, asyncio.AbstractEventLoop)
+    finally:
+        fallback.close()
 
 
 def test_pulsa_fastagi_finishes_the_call_in_progress_on_sigterm_then_exits(migrated_urls):

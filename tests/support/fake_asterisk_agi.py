@@ -223,10 +223,11 @@ def closed_port() -> int:
 
 @contextlib.contextmanager
 def fastagi_server(settings, database, **kwargs) -> Iterator:
-    """A FastAGI server on an ephemeral loopback port, its event loop in a thread."""
-    from agi.fastagi import FastAGIServer
+    """A FastAGI server on an ephemeral loopback port, its event loop (the one `pulsa
+    fastagi` runs on) in a thread."""
+    from agi.fastagi import FastAGIServer, new_event_loop
 
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="fastagi-test-loop", daemon=True)
     thread.start()
 
