@@ -246,7 +246,7 @@ def authorize_call(
     amount = pricing.cost(seconds)
     # Invariant 5: exactly what the hold pays for; `seconds` costs `amount`, so it fits.
     paid = pricing.max_duration(amount, at_least=seconds)
-    hold = ledger.open_hold(
+    hold_id = ledger.open_hold_id(
         session,
         account.id,
         amount,
@@ -254,7 +254,9 @@ def authorize_call(
         reference=request.uniqueid or None,
         expires_at=_expiry(request.at, policy, paid),
     )
-    call_id = _record_call(session, account, hold, request, plan_id, rate.prefix, policy.mode, paid)
+    call_id = _record_call(
+        session, account, hold_id, request, plan_id, rate.prefix, policy.mode, paid
+    )
     return Authorization(
         OK,
         f"{policy.mode} slice {paid}s of {whole}s at {rate.prefix or '*'}",
@@ -269,6 +271,9 @@ def authorize_call(
 
 _CALLS = Call.__table__.c
 _INSERT_CALL = Call.__table__.insert().returning(_CALLS.id)
+# `status IN (...)` with a literal list is an "expanding" parameter that SQLAlchemy
+# re-renders on every execution; these equalities are compiled once.
+_CALL_IS_LIVE = or_(*(_CALLS.status == status for status in LIVE_STATUSES))
 # Built once (as in wallet/ledger.py): authorize_call's question besides the account row.
 _CALL_CONTEXT = select(
     Customer.__table__.c.status,
@@ -276,12 +281,12 @@ _CALL_CONTEXT = select(
     .where(TariffPlan.__table__.c.id == bindparam("plan_id"))
     .scalar_subquery(),
     select(func.count(_CALLS.id))
-    .where(_CALLS.account_id == bindparam("account_id"), _CALLS.status.in_(LIVE_STATUSES))
+    .where(_CALLS.account_id == bindparam("account_id"), _CALL_IS_LIVE)
     .scalar_subquery(),
     select(func.max(_CALLS.id))
     .where(
         _CALLS.account_id == bindparam("account_id"),
-        _CALLS.status.in_(LIVE_STATUSES),
+        _CALL_IS_LIVE,
         _CALLS.uniqueid == bindparam("uniqueid"),
         _CALLS.asterisk_server == bindparam("server"),
     )
@@ -399,7 +404,7 @@ def _authorize_free(
     session: Session, account: Account, request: CallRequest, policy: CallPolicy
 ) -> Authorization:
     seconds = policy.free_call_seconds
-    hold = ledger.open_hold(
+    hold_id = ledger.open_hold_id(
         session,
         account.id,
         0,
@@ -407,7 +412,7 @@ def _authorize_free(
         reference=request.uniqueid or None,
         expires_at=_expiry(request.at, policy, seconds),
     )
-    call_id = _record_call(session, account, hold, request, None, None, "free", seconds)
+    call_id = _record_call(session, account, hold_id, request, None, None, "free", seconds)
     return Authorization(
         OK,
         f"free destination {request.dialled}",
@@ -422,7 +427,7 @@ def _authorize_free(
 def _record_call(
     session: Session,
     account: Account,
-    hold: Hold,
+    hold_id: int,
     request: CallRequest,
     plan_id: int | None,
     prefix: str | None,
@@ -433,7 +438,7 @@ def _record_call(
     every authorization, and nothing in the transaction reads the row back."""
     values = {
         "account_id": account.id,
-        "hold_id": hold.id,
+        "hold_id": hold_id,
         "asterisk_server": request.server,
         "uniqueid": request.uniqueid,
         "linkedid": request.linkedid,

@@ -219,13 +219,43 @@ def open_hold(
     expires_at: datetime | None = None,
 ) -> Hold:
     """Reserve `amount` of the available credit for something in progress."""
+    hold_id, values = _insert_hold(session, account_id, amount, purpose, reference, expires_at)
+    # The returned hold is kept exactly as if flushed.
+    hold = Hold(id=hold_id, **values)
+    make_transient_to_detached(hold)
+    session.add(hold)
+    return hold
+
+
+def open_hold_id(
+    session: Session,
+    account_id: int,
+    amount: int,
+    *,
+    purpose: str = "call",
+    reference: str | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """`open_hold` for a caller that needs only the new hold's id: every call
+    authorization, which would otherwise build a Hold object nothing reads."""
+    return _insert_hold(session, account_id, amount, purpose, reference, expires_at)[0]
+
+
+def _insert_hold(
+    session: Session,
+    account_id: int,
+    amount: int,
+    purpose: str,
+    reference: str | None,
+    expires_at: datetime | None,
+) -> tuple[int, dict]:
     if amount < 0:
         raise InvalidInput("a hold cannot be negative")
     account = lock_account(session, account_id)
     _require_spendable(account)
     _require_available(account, amount)
     # Two plain statements, as in _post: every call authorization opens a hold. The
-    # Account object and the returned hold are kept exactly as if flushed.
+    # Account object is kept exactly as if flushed.
     session.flush()  # pending changes go first, in their own statements
     held = account.held + amount
     session.connection().execute(_SET_HELD, {"account_id": account.id, "held": held})
@@ -241,10 +271,7 @@ def open_hold(
         "created_at": utcnow(),
         "closed_at": None,
     }
-    hold = Hold(id=session.connection().execute(_INSERT_HOLD, values).scalar_one(), **values)
-    make_transient_to_detached(hold)
-    session.add(hold)
-    return hold
+    return session.connection().execute(_INSERT_HOLD, values).scalar_one(), values
 
 
 def extend_hold(
