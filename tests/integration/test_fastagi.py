@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from agi.authorize import database_url, peer_from_channel
+from agi.authorize import AgiError, database_url, peer_from_channel
 from pulsa.settings import load_settings
 from rating import CallPricing
 from tests.conftest import make_account
@@ -474,6 +474,34 @@ def test_an_environment_with_broken_utf8_is_still_read(db, plan):
         raw = "".join(f"{k}: {v}\n" for k, v in env.items()).encode("utf-8", "surrogateescape")
         t = raw_session(server.address, raw + b"\n")
     assert t.startswith(b"GET VARIABLE CHANNEL(linkedid)\n")
+
+
+def test_an_environment_arriving_in_pieces_is_read_whole(db, plan):
+    number, _ = customer(db, plan, 100)
+    raw = encode_environment(call_env(number))
+    with (
+        fastagi_server(settings(), db) as server,
+        socket.create_connection(server.address, timeout=10) as sock,
+    ):
+        for piece in (raw[:7], raw[7:200], raw[200:-1], raw[-1:]):  # the blank line last
+            sock.sendall(piece)
+            time.sleep(0.05)
+        assert sock.makefile("rb").readline() == b"GET VARIABLE CHANNEL(linkedid)\n"
+
+
+def test_an_environment_of_too_many_lines_is_refused():
+    from agi.fastagi import MAX_ENVIRONMENT_LINES, read_environment
+
+    async def read(data: bytes) -> dict[str, str]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await read_environment(reader)
+
+    lines = [f"agi_arg_{n}: {n}\n" for n in range(MAX_ENVIRONMENT_LINES)]
+    assert len(asyncio.run(read("".join(lines).encode() + b"\n"))) == MAX_ENVIRONMENT_LINES
+    with pytest.raises(AgiError, match="more than 200 lines"):
+        asyncio.run(read("".join([*lines, "agi_x: 1\n"]).encode() + b"\n"))
 
 
 def test_garbage_instead_of_a_reply_ends_the_session_before_any_hold(db, plan):
