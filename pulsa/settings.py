@@ -8,7 +8,6 @@ time: call `load_settings()`.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -216,7 +215,9 @@ def _validated(settings: Settings) -> Settings:
         )
     _validate_hotspot(settings)
     _validate_ami(settings)
-    secret = settings.secret_key or secrets.token_hex(32)
+    # os.urandom is what secrets.token_hex reads; the secrets module would add its imports
+    # (random, hashlib) to every start of the classic AGI script.
+    secret = settings.secret_key or os.urandom(32).hex()
     return replace(settings, currency=currency, secret_key=secret)
 
 
