@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from rating import CallPricing, Rate, Tariff, charged_seconds
@@ -139,53 +139,62 @@ class TariffCache:
         return tariff
 
 
-def find_account_id(session: Session, identities: Sequence[tuple[str, str]]) -> int | None:
-    """The first identity, in the operator's order, that belongs to an account."""
+def lock_caller_account(session: Session, identities: Sequence[tuple[str, str]]) -> Account | None:
+    """The account of the first identity, in the operator's order, that belongs to one,
+    locked for the rest of the transaction (found and locked in one statement)."""
     wanted = [(kind, value) for kind, value in identities if value]
     if not wanted:
         return None
-    parameters = {}
+    parameters: dict[str, object] = {}
     for n, (kind, value) in enumerate(wanted):
         parameters[f"kind_{n}"] = kind
         parameters[f"value_{n}"] = value
-    rows = session.connection().execute(_identity_query(len(wanted)), parameters).all()
-    found = {(kind, value): account_id for kind, value, account_id in rows}
-    return next((found[pair] for pair in wanted if pair in found), None)
+    return ledger.lock_account_found_by(session, _identity_lock(len(wanted)), parameters)
 
 
-def _identity_query(count: int):
-    """`(kind, value) = (:kind_0, :value_0) OR ...` for `count` identities, built once per
-    count: building a statement costs more CPU than the database takes to run it."""
+def _identity_lock(count: int) -> Select:
+    """SELECT the account of `(kind, value) = (:kind_0, :value_0)`, else of `:kind_1`...,
+    FOR UPDATE; built once per count: building a statement costs more CPU than the
+    database takes to run it."""
     query = _IDENTITY_QUERIES.get(count)
     if query is None:
         identities = SipIdentity.__table__.c
-        query = select(identities.kind, identities.value, identities.account_id).where(
-            or_(
-                *(
-                    and_(
-                        identities.kind == bindparam(f"kind_{n}"),
-                        identities.value == bindparam(f"value_{n}"),
-                    )
-                    for n in range(count)
-                )
+        matches = [
+            and_(
+                identities.kind == bindparam(f"kind_{n}"),
+                identities.value == bindparam(f"value_{n}"),
             )
+            for n in range(count)
+        ]
+        first = (
+            select(identities.account_id)
+            .where(or_(*matches))
+            .order_by(case(*((match, n) for n, match in enumerate(matches))))
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = (
+            select(Account)
+            .where(Account.id == first)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         _IDENTITY_QUERIES[count] = query
     return query
 
 
-_IDENTITY_QUERIES: dict[int, object] = {}
+_IDENTITY_QUERIES: dict[int, Select] = {}
 
 
 def authorize_call(
     session: Session, request: CallRequest, policy: CallPolicy, tariffs: TariffCache
 ) -> Authorization:
     """Decide whether a call may be dialled and open the hold that pays for its start."""
-    account_id = find_account_id(session, request.identities)
-    if account_id is None:
+    account = lock_caller_account(session, request.identities)
+    if account is None:
         shown = ", ".join(f"{k}={v}" for k, v in request.identities if v) or "nothing"
         return Authorization(UNKNOWN, f"no account for {shown}")
-    account = ledger.lock_account(session, account_id)
+    account_id = account.id
     plan_id = account.tariff_plan_id or _default_plan_id(session, policy.default_plan)
     # One query for what the decision needs besides the account row, including whether
     # this channel was already authorized: a retry after a lost COMMIT reply, or the

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,6 +49,19 @@ def lock_account(session: Session, account_id: int) -> Account:
     if account is None:
         raise NotFound(f"account {account_id} does not exist")
     locked[account_id] = (transaction, account)
+    return account
+
+
+def lock_account_found_by(
+    session: Session, statement: Select, parameters: dict[str, object]
+) -> Account | None:
+    """`lock_account` for an account that `statement` both finds and locks (a SELECT of
+    one Account ... FOR UPDATE, built like `_LOCK_ACCOUNT`): one round trip instead of a
+    lookup and then the lock, on every call authorization. None when it finds none."""
+    account = session.execute(statement, parameters).scalar_one_or_none()
+    if account is not None:
+        locked = session.info.setdefault(_LOCKED, {})
+        locked[account.id] = (session.get_transaction(), account)
     return account
 
 

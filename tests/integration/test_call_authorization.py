@@ -28,7 +28,7 @@ from wallet.calls import (
     settle_call,
 )
 from wallet.customers import add_identity
-from wallet.models import Account, Call, CallRecord, Hold, TariffPlan
+from wallet.models import Account, Call, CallRecord, Hold, SipIdentity, TariffPlan
 from wallet.tariffs import ensure_plan, import_rates
 
 MONDAY_NOON = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -95,6 +95,35 @@ def test_a_caller_with_credit_gets_the_first_slice_held(db, plan):
         ).scalar_one()
         assert hold.amount == 60 * UNIT
     assert result.credit_left == 940 * UNIT
+
+
+def test_the_first_identity_in_the_operators_order_that_has_an_account_pays(db, plan):
+    by_caller_id = caller(db, plan, 1000)
+    by_peer = caller(db, plan, 1000)
+    peer = f"alice{next(_numbers)}"
+    with db.transaction() as session:
+        peer_account = session.execute(
+            select(SipIdentity.account_id).where(SipIdentity.value == by_peer)
+        ).scalar_one()
+        add_identity(session, peer_account, "peer", peer)
+
+    def account_paying(identities):
+        request = CallRequest(
+            identities=identities,
+            dialled="6221555",
+            at=MONDAY_NOON,
+            uniqueid=f"1795410450.{next(_numbers)}",
+        )
+        result = db.run(lambda s: authorize_call(s, request, LIVE, TariffCache()))
+        return result.status, result.account_id
+
+    caller_account = account_paying([("callerid", by_caller_id)])[1]
+    first = [("accountcode", "nobody"), ("peer", peer), ("callerid", by_caller_id)]
+    assert account_paying(first) == (OK, peer_account)
+    assert account_paying(first[::-1]) == (OK, caller_account)
+    assert account_paying([("peer", "nobody"), ("callerid", by_caller_id)]) == (OK, caller_account)
+    assert account_paying([("peer", "nobody"), ("callerid", "0")])[0] == UNKNOWN
+    assert account_paying([])[0] == UNKNOWN
 
 
 def test_slice_ms_is_exactly_what_the_hold_pays_for_with_minute_billing(db, plan):
