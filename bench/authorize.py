@@ -29,7 +29,7 @@ got more than they have).
 the time goes. `--instructions N` runs the server once more under valgrind's callgrind and
 counts the instructions it executes per authorization over N calls made one after another:
 unlike the times, that count does not move with the machine's speed or load, so it shows
-what a change to the code did (the same code gives the same count within about 0.5 %).
+what a change to the code did (the same code gives the same count within about 1 %).
 The baseline line (a plain Python loop, a PostgreSQL round trip) tells machines apart.
 Targets: >= 500 authorizations/s at saturation, p99 < 10 ms at 100/s, the classic script
 < 150 ms per call.
