@@ -415,6 +415,33 @@ def test_a_database_that_goes_away_is_error_at_once(proxied):
 # --- clients that go away or talk nonsense ----------------------------------------------
 
 
+@pytest.mark.parametrize("silent_at", [0, 3])  # GET VARIABLE, then the third SET VARIABLE
+def test_an_asterisk_that_stops_answering_is_left_and_keeps_no_hold(db, plan, silent_at):
+    number, account_id = customer(db, plan, 100)
+    env = call_env(number)
+    with (
+        fastagi_server(settings(), db, command_timeout_s=0.3) as server,
+        socket.create_connection(server.address, timeout=10) as sock,
+    ):
+        sock.sendall(encode_environment(env))
+        commands = sock.makefile("rb")
+        for _ in range(silent_at):
+            commands.readline()
+            sock.sendall(b"200 result=1\n")
+        started = time.perf_counter()
+        silent_on = commands.readline()
+        assert commands.readline() == b""  # the server closes instead of waiting on
+        waited = time.perf_counter() - started
+        assert wait_until(lambda: account_state(db, account_id) == (100 * UNIT, 0))
+        after = agi_session(server.address, call_env(number))  # the server carries on
+    assert silent_on.startswith(b"SET VARIABLE PULSA_" if silent_at else b"GET VARIABLE ")
+    assert 0.25 < waited < 2.0
+    assert [c.status for c in calls_of(db, env["agi_uniqueid"])] == (
+        ["settled"] if silent_at else []
+    )
+    assert after["PULSA_STATUS"] == "OK"
+
+
 def test_a_caller_who_hangs_up_before_getting_the_answer_keeps_no_hold(db, plan):
     number, account_id = customer(db, plan, 100)
     env = call_env(number)
