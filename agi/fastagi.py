@@ -107,7 +107,7 @@ async def read_environment(reader: asyncio.StreamReader) -> dict[str, str]:
             raise AgiError("an empty AGI environment") from None
         raise AgiError("the connection closed before the end of the AGI environment") from None
     except asyncio.LimitOverrunError:
-        raise AgiError("an endless line instead of an AGI environment") from None
+        raise AgiError("an AGI environment over 64 KiB (or an endless line)") from None
     lines = data[:-2].decode("utf-8", "replace").split("\n")
     if len(lines) > MAX_ENVIRONMENT_LINES:
         raise AgiError(f"more than {MAX_ENVIRONMENT_LINES} lines of AGI environment")
