@@ -51,7 +51,8 @@ ENVIRONMENT_TIMEOUT_S = 10.0  # Asterisk sends its environment at once; a silent
 COMMAND_TIMEOUT_S = 10.0  # Asterisk answers SET/GET VARIABLE at once
 # Database threads per process. More is slower, not faster: the threads share one GIL with
 # the event loop, and on a 2-core machine 16 threads decided 10 to 20 % fewer calls a
-# second than 6 (bench/authorize.py). Each has its own pooled connection.
+# second than 6 (bench/authorize.py). Fewer is not faster either: 3 decided 5 to 8 % fewer
+# than 6 in alternating runs. Each has its own pooled connection.
 DEFAULT_WORKERS = 6
 
 
