@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -173,16 +174,27 @@ def load(db: Database, accounts: int) -> list[str]:
     return callers
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+def start_server(
+    url: str,
+    port: int,
+    workers: int,
+    *,
+    under: Sequence[str] = (),
+    settings: Mapping[str, str] | None = None,
+) -> subprocess.Popen:
+    """`pulsa fastagi` as its own process, once it listens; `under` runs it under another
+    program (valgrind), `settings` adds PULSA_ variables."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PULSA_")},
         "PULSA_DATABASE_URL": url,
         "PULSA_DEFAULT_TARIFF_PLAN": PLAN,
         "PULSA_LOG_LEVEL": "INFO",  # one line per decision, as in production
         "PULSA_AGI_WORKERS": str(workers),
+        **(settings or {}),
     }
+    command = [sys.executable, str(BIN / "pulsa"), "fastagi", "--host", "127.0.0.1"]
     server = subprocess.Popen(
-        [str(BIN / "pulsa"), "fastagi", "--host", "127.0.0.1", "--port", str(port)],
+        [*under, *command, "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -191,6 +203,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     line = server.stdout.readline().decode()
     if "fastagi on" not in line:
         server.kill()
+        server.wait()
         raise SystemExit(f"pulsa fastagi did not start: {line!r}")
     return server
 
@@ -433,38 +446,24 @@ def instructions(url: str, callers: list[str], calls: int) -> str:
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         return "instructions  not counted: valgrind is not installed"
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PULSA_")},
-        "PULSA_DATABASE_URL": url,
-        "PULSA_DEFAULT_TARIFF_PLAN": PLAN,
-        "PULSA_LOG_LEVEL": "INFO",
-        "PULSA_AGI_WORKERS": "1",
-        "PULSA_AGI_TIMEOUT_MS": "60000",  # valgrind runs the server some 50 times slower
-    }
     with tempfile.TemporaryDirectory() as directory:
-        server = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={directory}/callgrind.%p",
-                sys.executable,
-                str(BIN / "pulsa"),
-                "fastagi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            assert server.stdout is not None
-            line = server.stdout.readline().decode()
-            if "fastagi on" not in line:
-                return f"instructions  not counted: no server under valgrind ({line!r})"
+            server = start_server(
+                url,
+                port,
+                1,
+                under=[
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={directory}/callgrind.%p",
+                ],
+                # valgrind runs the server some 50 times slower
+                settings={"PULSA_AGI_TIMEOUT_MS": "60000"},
+            )
+        except SystemExit as error:
+            return f"instructions  not counted under valgrind: {error}"
+        try:
 
             async def one_after_another(count: int) -> None:
                 for n in range(count):
