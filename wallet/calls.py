@@ -156,7 +156,7 @@ def _identity_lock(count: int) -> Select:
     """SELECT the account of `(kind, value) = (:kind_0, :value_0)`, else of `:kind_1`...,
     FOR UPDATE; built once per count: building a statement costs more CPU than the
     database takes to run it."""
-    query = _IDENTITY_QUERIES.get(count)
+    query = _IDENTITY_LOCKS.get(count)
     if query is None:
         identities = SipIdentity.__table__.c
         matches = [
@@ -179,11 +179,11 @@ def _identity_lock(count: int) -> Select:
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        _IDENTITY_QUERIES[count] = query
+        _IDENTITY_LOCKS[count] = query
     return query
 
 
-_IDENTITY_QUERIES: dict[int, Select] = {}
+_IDENTITY_LOCKS: dict[int, Select] = {}
 
 
 def authorize_call(

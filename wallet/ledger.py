@@ -40,16 +40,13 @@ def utcnow() -> datetime:
 def lock_account(session: Session, account_id: int) -> Account:
     """Lock one account row for the rest of the transaction and return it, read fresh
     the first time in a transaction."""
-    transaction = session.get_transaction()
-    locked = session.info.setdefault(_LOCKED, {})
-    known = locked.get(account_id)
-    if known is not None and known[0] is transaction:
+    known = session.info.get(_LOCKED, {}).get(account_id)
+    if known is not None and known[0] is session.get_transaction():
         return known[1]  # locked already in this transaction: the row cannot have moved
     account = session.execute(_LOCK_ACCOUNT, {"account_id": account_id}).scalar_one_or_none()
     if account is None:
         raise NotFound(f"account {account_id} does not exist")
-    locked[account_id] = (transaction, account)
-    return account
+    return _remember_locked(session, account)
 
 
 def lock_account_found_by(
@@ -59,9 +56,12 @@ def lock_account_found_by(
     one Account ... FOR UPDATE, built like `_LOCK_ACCOUNT`): one round trip instead of a
     lookup and then the lock, on every call authorization. None when it finds none."""
     account = session.execute(statement, parameters).scalar_one_or_none()
-    if account is not None:
-        locked = session.info.setdefault(_LOCKED, {})
-        locked[account.id] = (session.get_transaction(), account)
+    return None if account is None else _remember_locked(session, account)
+
+
+def _remember_locked(session: Session, account: Account) -> Account:
+    """Later lock_account calls in this transaction return `account` without a query."""
+    session.info.setdefault(_LOCKED, {})[account.id] = (session.get_transaction(), account)
     return account
 
 
