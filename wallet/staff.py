@@ -29,10 +29,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.ledger import utcnow
 from wallet.models import Base, Id
+from wallet.passwords import MIN_LENGTH, check_password
 
 LEVELS = ("view", "change")
 LOCALES = ("en", "id")
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 # Sign-in throttling: after this many wrong passwords within the window, the user name
 # (or the address) is refused for LOCK_MINUTES, even with the right password, so a
@@ -201,11 +202,9 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
-def check_password_rules(password: str, username: str = "") -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if username and password.lower() == username.lower():
-        raise InvalidInput("the password must differ from the user name")
+def check_password_rules(password: str, username: str = "", full_name: str = "") -> None:
+    """Raise WeakPassword (an InvalidInput) for a password too weak for this person."""
+    check_password(password, names=(username, full_name), min_length=MIN_PASSWORD_LENGTH)
 
 
 def create_staff(
@@ -228,7 +227,7 @@ def create_staff(
         raise InvalidInput("a user name has 1 to 60 letters, digits, '.', '_' or '-'")
     if session.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
         raise InvalidInput(f"user name {username!r} is taken")
-    check_password_rules(password, username)
+    check_password_rules(password, username, full_name)
     if locale not in LOCALES:
         raise InvalidInput(f"language must be one of {', '.join(LOCALES)}")
     role_row = get_role(session, role) if role else None
@@ -284,7 +283,7 @@ def update_staff(
         user.is_active = is_active
         user.session_version += 1
     if password:
-        check_password_rules(password, user.username)
+        check_password_rules(password, user.username, user.full_name)
         user.password_hash = hash_password(password)
         user.session_version += 1
     if not _has_active_superuser(session):

@@ -63,8 +63,52 @@ def test_a_short_password_is_refused_in_one_line(tmp_path):
 
 def test_set_password_unlocks_a_locked_out_staff_member(tmp_path):
     pulsa(tmp_path, "db", "upgrade")
-    pulsa(tmp_path, "admin", "create-superuser", "boss", "--password-stdin", stdin="x" * 12 + "\n")
-    done = pulsa(tmp_path, "admin", "set-password", "boss", "--password-stdin", stdin="y" * 12)
+    pulsa(
+        tmp_path,
+        "admin",
+        "create-superuser",
+        "boss",
+        "--password-stdin",
+        stdin="first staff passphrase\n",
+    )
+    done = pulsa(
+        tmp_path,
+        "admin",
+        "set-password",
+        "boss",
+        "--password-stdin",
+        stdin="second staff passphrase",
+    )
     assert done.returncode == 0, done.stderr
-    missing = pulsa(tmp_path, "admin", "set-password", "nobody", "--password-stdin", stdin="z" * 12)
+    missing = pulsa(
+        tmp_path,
+        "admin",
+        "set-password",
+        "nobody",
+        "--password-stdin",
+        stdin="third staff passphrase",
+    )
     assert missing.returncode == 1 and "no staff member 'nobody'" in missing.stderr
+
+
+def test_common_passwords_are_refused_by_the_command_line(tmp_path):
+    pulsa(tmp_path, "db", "upgrade")
+    made = pulsa(
+        tmp_path, "admin", "create-superuser", "boss", "--password-stdin", stdin="aaaaaaaaaa\n"
+    )
+    assert made.returncode == 1
+    assert made.stderr.strip() == (
+        "error: this password repeats the same few characters; choose one that is harder to guess"
+    )
+    pulsa(
+        tmp_path,
+        "admin",
+        "create-superuser",
+        "boss",
+        "--password-stdin",
+        stdin="a fine passphrase\n",
+    )
+    weak = pulsa(
+        tmp_path, "admin", "set-password", "boss", "--password-stdin", stdin="password12\n"
+    )
+    assert weak.returncode == 1 and "one of the most common ones" in weak.stderr

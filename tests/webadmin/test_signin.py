@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from tests.webadmin.conftest import PASSWORD, make_client, make_staff, signed_in
+from tests.webadmin.conftest import PASSWORD, field_errors, make_client, make_staff, signed_in
 from wallet.staff import (
     MAX_FAILURES_PER_USER,
     AuditRecord,
@@ -200,3 +200,17 @@ def test_behind_a_local_proxy_each_client_address_is_throttled_on_its_own(app, d
         )
     assert "Too many failed sign-ins" in attempt(attacker, PASSWORD).get_data(as_text=True)
     assert attempt("198.51.100.7", PASSWORD).status_code == 302
+
+
+def test_a_staff_member_cannot_choose_a_trivial_password_for_themself(app, db):
+    username = make_staff(db, grants={"dashboard": "view"})
+    client = signed_in(app, username)
+    client.post("/profile", data={"locale": "id", "password": "", "confirm": ""})
+    response = client.post(
+        "/profile", data={"locale": "id", "password": "1234567890", "confirm": "1234567890"}
+    )
+    assert response.status_code == 200
+    assert field_errors(response.get_data(as_text=True), "password") == [
+        "Kata sandi ini termasuk yang paling umum. Pilih yang lebih sulit ditebak."
+    ]
+    assert make_client(app).sign_in(username, "1234567890").status_code == 401

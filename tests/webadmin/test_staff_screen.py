@@ -99,7 +99,9 @@ def test_a_password_equal_to_the_user_name_is_refused_beside_the_password_field(
     )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert field_errors(page, "password") == ["the password must differ from the user name"]
+    assert field_errors(page, "password") == [
+        "A password must not be made of the user name or the full name."
+    ]
     assert field_errors(page, "username") == []
 
 
@@ -110,3 +112,14 @@ def test_the_audit_log_filters_by_who_and_what(app, db, admin, superuser):
     assert f"role {role}" in page
     page = admin.get(f"/audit/?action=wallet.&target={role}").get_data(as_text=True)
     assert f"role {role}" not in page
+
+
+def test_common_passwords_are_refused_beside_the_password_field(admin):
+    response = admin.post(
+        "/staff/new",
+        data={"username": unique_name(), "role": "", "locale": "en", "password": "password12"},
+    )
+    assert response.status_code == 200
+    assert field_errors(response.get_data(as_text=True), "password") == [
+        "This password is one of the most common ones. Choose one that is harder to guess."
+    ]

@@ -13,6 +13,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from wallet.errors import InvalidInput
+from wallet.passwords import WeakPassword
 from wallet.staff import (
     MIN_PASSWORD_LENGTH,
     SignInThrottled,
@@ -22,6 +23,7 @@ from wallet.staff import (
 )
 from webadmin.access import StaffMember, actor, client_address, database, public, signed_in
 from webadmin.forms import options
+from webadmin.passwords import weak_password_message
 from webadmin.ui import local
 
 PASSWORD_RULE = Length(
@@ -129,6 +131,8 @@ def profile():
                     password=form.password.data or None,
                 )
             )
+        except WeakPassword as error:
+            form.password.errors.append(weak_password_message(error))
         except InvalidInput as error:
             form.password.errors.append(str(error))
         else:

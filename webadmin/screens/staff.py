@@ -12,9 +12,11 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from wallet.errors import WalletError
+from wallet.passwords import WeakPassword
 from wallet.staff import MIN_PASSWORD_LENGTH, Role, StaffUser, create_staff, save_role, update_staff
 from webadmin.access import Screen, actor, change, database, view
 from webadmin.forms import options
+from webadmin.passwords import weak_password_message
 from webadmin.ui import paginate
 
 PASSWORD_RULE = Length(
@@ -152,6 +154,8 @@ def _edit(staff_id: int | None):
                         password=form.password.data or None,
                     )
                 )
+        except WeakPassword as error:
+            form.password.errors = [*form.password.errors, weak_password_message(error)]
         except WalletError as error:
             field = _field_for(form, str(error))
             field.errors = [*field.errors, str(error)]
