@@ -1,9 +1,11 @@
 """Every module that defines tables, imported so that `Base.metadata` knows them all.
 
 Alembic's environment and the schema check import this. A new model module adds its
-import here.
+import here. It is the one wallet module that names `messaging` (messaging uses
+wallet, never the reverse; only this registry needs to know every table).
 """
 
+from messaging import models as messaging_models  # noqa: F401  conversations, outbox
 from wallet import backoffice as backoffice  # web admin: hang-up requests
 from wallet import hotspot_models as hotspot_models  # internet: routers, packages, vouchers
 from wallet import models  # noqa: F401

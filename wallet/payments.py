@@ -86,19 +86,21 @@ class PaymentRequest(Base):
 # --- proofs on disk ---------------------------------------------------------------------
 
 
-def store_proof(folder: Path, data: bytes) -> str:
+def store_proof(folder: Path, data: bytes, *, what: str = "proof") -> str:
     """Save an uploaded proof image under `folder`; returns its name relative to it.
 
     The name is random (never the uploaded one) and the content must be a PNG, JPEG or
-    GIF image, so an upload can neither overwrite a file nor be served as a page.
+    GIF image, so an upload can neither overwrite a file nor be served as a page. Other
+    uploaded pictures (a photo sent in a conversation) are stored the same way; `what`
+    names them in the refusals.
     """
     if not data:
-        raise InvalidInput("the proof file is empty")
+        raise InvalidInput(f"the {what} file is empty")
     if len(data) > MAX_PROOF_BYTES:
-        raise InvalidInput(f"the proof image is larger than {MAX_PROOF_BYTES // 1024 // 1024} MB")
+        raise InvalidInput(f"the {what} image is larger than {MAX_PROOF_BYTES // 1024 // 1024} MB")
     extension = next((ext for magic, ext in _IMAGE_SIGNATURES if data.startswith(magic)), None)
     if extension is None:
-        raise InvalidInput("the proof must be a PNG, JPEG or GIF image")
+        raise InvalidInput(f"the {what} must be a PNG, JPEG or GIF image")
     folder = Path(folder)
     sub = ledger.utcnow().strftime("%Y-%m")
     (folder / sub).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,127 @@
+"""The tables of messaging. Messages are never edited or deleted; a conversation keeps a
+read marker per side (the last message id the customer side, and the staff, have seen),
+so an unread count is a comparison of ids, not a row per reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wallet.hotspot_models import InternetPackage, Router
+from wallet.models import Base, Customer, Id
+from wallet.staff import StaffUser
+
+TOPICS = ("billing", "internet", "calls", "other")
+STATUSES = ("open", "waiting", "closed")
+AUTHOR_KINDS = ("customer", "staff", "pulsa")
+CHANNELS = ("portal", "admin", "telegram", "line")
+# Channels whose people are reached by a message pushed to them (through the outbox);
+# the portal and the admin are read where they are.
+CHAT_CHANNELS = ("telegram", "line")
+AUDIENCES = ("all", "package", "router")
+NOTICE_STATUSES = ("pending", "sent", "failed")
+
+
+class Conversation(Base):
+    """A thread between one customer side and the staff. The customer side is a customer,
+    or, before a chat is linked to one, a contact known only by its chat (`contact_key`,
+    e.g. "telegram:123456", and the name it shows, `contact_label`)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_status_last_message_at", "status", "last_message_at"),
+        Index("ix_conversations_customer_id_last_message_at", "customer_id", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    contact_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    contact_label: Mapped[str] = mapped_column(String(200), default="")
+    topic: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    channel: Mapped[str] = mapped_column(String(20))  # where it was opened
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    customer_read_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    staff_read_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+
+    customer: Mapped[Customer | None] = relationship()
+    assigned_staff: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def party(self) -> str:
+        """Who the customer side is, for people: the customer's name or the chat's label."""
+        if self.customer is not None:
+            return self.customer.name
+        return self.contact_label or self.contact_key or ""
+
+
+class Message(Base):
+    """One message, append-only. `message_key`, when given, makes posting idempotent:
+    a chat platform delivering the same update twice adds one message."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        Index("ix_conversation_messages_conversation_id_id", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    author_kind: Mapped[str] = mapped_column(String(10))
+    author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    author_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    image_path: Mapped[str | None] = mapped_column(String(255))
+    message_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+    author_staff: Mapped[StaffUser | None] = relationship()
+
+
+class Announcement(Base):
+    """A message to customers shown from `starts_at` until `ends_at` (UTC): to all of
+    them, or to the current users of one package or of one router."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_ends_at_starts_at", "ends_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(10), default="all")
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("internet_packages.id"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("routers.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    ended_by: Mapped[str | None] = mapped_column(String(60))
+
+    package: Mapped[InternetPackage | None] = relationship()
+    router: Mapped[Router | None] = relationship()
+
+
+class Notice(Base):
+    """The outbox: one notice to send to someone's chat, written in the transaction of the
+    event it reports and sent later by a worker. `key` names the notice (e.g.
+    "conversation-reply:42"): the same key is never enqueued twice, so a retried event
+    or a crash between sending and marking sent cannot produce a second notice row."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
