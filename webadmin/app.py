@@ -11,7 +11,7 @@ import importlib
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_login import current_user
@@ -87,6 +87,9 @@ def create_app(
     # (label, value, url) tiles for the dashboard, or of panels for a customer.
     app.extensions.setdefault("pulsa.dashboard_tiles", [])
     app.extensions.setdefault("pulsa.customer_panels", [])
+    # Screen name -> callable session -> count shown beside its menu entry (unread
+    # messages on Conversations), asked only for the screens the staff member may see.
+    app.extensions.setdefault("pulsa.nav_badges", {})
 
     CSRFProtect(app)
     Babel(app, locale_selector=_locale)
@@ -111,10 +114,18 @@ def create_app(
             return jsonify(status="error", database=type(error).__name__), 503
         return jsonify(status="ok", revision=revision)
 
+    @app.before_request
+    def count_nav_badges():
+        # Before the view opens its transaction: pages render inside theirs, and a second
+        # one from a template would wait for the first on SQLite.
+        if request.method == "GET" and request.endpoint != "static":
+            g.nav_badges = _nav_badges(app, db)
+
     @app.context_processor
     def navigation():
         return {
             "nav_screens": visible_screens() if current_user.is_authenticated else [],
+            "nav_badges": g.get("nav_badges", {}),
             "current_user": current_user,
         }
 
@@ -136,6 +147,17 @@ def create_app(
     for code in (401, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page(code))
     return app
+
+
+def _nav_badges(app: Flask, db: Database) -> dict[str, int]:
+    providers = app.extensions["pulsa.nav_badges"]
+    if not providers or not current_user.is_authenticated:
+        return {}
+    wanted = [name for name in providers if current_user.can(name)]
+    if not wanted:
+        return {}
+    with db.transaction() as session:
+        return {name: providers[name](session) for name in wanted}
 
 
 def _error_page(code: int):

@@ -8,6 +8,8 @@ SCREEN_MODULES: tuple[str, ...] = (
     "webadmin.screens.dashboard",
     "webadmin.screens.customers",
     "webadmin.screens.payments",
+    "webadmin.screens.conversations",
+    "webadmin.screens.announcements",
     "webadmin.screens.bank_accounts",
     "webadmin.screens.tariffs",
     "webadmin.screens.calls",

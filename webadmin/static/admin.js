@@ -29,6 +29,28 @@ document.addEventListener("DOMContentLoaded", function () {
     }, 1000);
     window.setTimeout(function () { window.location.reload(); }, 30000);
   }
+  // A conversation: fetch the messages after the last one shown, every few seconds, and
+  // append them (without JavaScript the page shows them on reload).
+  document.querySelectorAll("[data-poll-url]").forEach(function (box) {
+    var busy = false;
+    window.setInterval(function () {
+      if (busy || document.hidden) { return; }
+      busy = true;
+      var url = box.getAttribute("data-poll-url") + "?after=" + box.getAttribute("data-last-id");
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (data && String(data.last) !== box.getAttribute("data-last-id")) {
+            box.insertAdjacentHTML("beforeend", data.html);
+            box.setAttribute("data-last-id", data.last);
+            box.scrollTop = box.scrollHeight;
+          }
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ })
+        .then(function () { busy = false; });
+    }, 5000);
+    box.scrollTop = box.scrollHeight;
+  });
   // Printable views open the print dialog by themselves.
   if (document.body.classList.contains("printing")) { window.print(); }
 });
