@@ -160,8 +160,8 @@ def test_a_staff_member_without_the_permission_gets_403_and_no_menu_entry(db, ap
 
 
 def test_a_photo_of_another_conversation_is_not_found_through_this_one(db, admin):
-    customer, conversation_id = customer_conversation(db)
-    _, other_id = customer_conversation(db)
+    _, conversation_id = customer_conversation(db)
+    __, other_id = customer_conversation(db)
     admin.post(
         f"/conversations/{conversation_id}/reply",
         data={"text": "photo", "image": (io.BytesIO(PNG), "p.png")},
