@@ -514,7 +514,12 @@ def _safe_url(url: str) -> str:
 
 # Commands of the adapters live beside this module, in pulsa/cli_<name>.py, each exposing
 # `commands` (a list of click commands or groups); one line each here.
-COMMAND_MODULES: tuple[str, ...] = ("pulsa.cli_hotspot", "pulsa.cli_ami", "pulsa.cli_web")
+COMMAND_MODULES: tuple[str, ...] = (
+    "pulsa.cli_hotspot",
+    "pulsa.cli_ami",
+    "pulsa.cli_web",
+    "pulsa.cli_portal",
+)
 
 
 def _register_commands() -> None:

@@ -1,9 +1,11 @@
 """`pulsa serve`: every part of pulsa in one process, for small sites.
 
-The web admin (waitress, in its own threads), the FastAGI server, the AMI listener (when
+The web admin and the customer portal (waitress, each on its own address, in their own
+threads), the FastAGI server, the AMI listener (when
 AMI servers are configured), the hotspot reconciler (when a router key is set) and the
 housekeeping that expires abandoned call holds. Larger sites run each alone instead
-(`pulsa web`, `pulsa fastagi`, `pulsa ami`, `pulsa hotspot sync`) against one database.
+(`pulsa web`, `pulsa portal`, `pulsa fastagi`, `pulsa ami`, `pulsa hotspot sync`) against
+one database.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ async def serve_everything(
     *,
     web_host: str | None = None,
     web_port: int | None = None,
+    portal_host: str | None = None,
+    portal_port: int | None = None,
     announce: Callable[[str], None] = log.info,
 ) -> None:
     """Run every service until SIGTERM or SIGINT, then stop them in reverse order."""
     from agi.workers import make_server
+    from portal import create_app as create_portal
     from webadmin import create_app
 
     loop = asyncio.get_running_loop()
@@ -47,6 +52,15 @@ async def serve_everything(
         web = _start_web(create_app(settings, database), settings, web_host, web_port)
         stops.append(web.close)
         announce(f"web admin on http://{web.effective_host}:{web.effective_port}/")
+        portal = _start_web(
+            create_portal(settings, database),
+            settings,
+            portal_host or settings.portal_host,
+            settings.portal_port if portal_port is None else portal_port,
+            name="pulsa-portal",
+        )
+        stops.append(portal.close)
+        announce(f"customer portal on http://{portal.effective_host}:{portal.effective_port}/")
 
         fastagi = make_server(settings, database)
         host, port = await fastagi.start()
@@ -85,7 +99,9 @@ async def serve_everything(
         log.info("pulsa stopped")
 
 
-def _start_web(app, settings: Settings, host: str | None, port: int | None):
+def _start_web(
+    app, settings: Settings, host: str | None, port: int | None, *, name: str = "pulsa-web"
+):
     from waitress import create_server
 
     server = create_server(
@@ -94,7 +110,7 @@ def _start_web(app, settings: Settings, host: str | None, port: int | None):
         port=settings.web_port if port is None else port,
         threads=8,
     )
-    threading.Thread(target=server.run, name="pulsa-web", daemon=True).start()
+    threading.Thread(target=server.run, name=name, daemon=True).start()
     return server
 
 

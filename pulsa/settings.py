@@ -56,7 +56,9 @@ class Settings:
     hotspot_sync_seconds: int = 60  # reconciler pass interval inside `pulsa serve`
     router_timeout_seconds: int = 5  # RouterOS API connect/read timeout
     hotspot_login_url: str = "http://10.5.50.1/login"  # where voucher QR codes log in
-    portal_url: str = ""  # customer portal, linked from the hotspot pages
+    portal_url: str = ""  # the customer portal's address as customers see it (links, QR)
+    portal_host: str = "127.0.0.1"  # where the customer portal listens (`pulsa portal`)
+    portal_port: int = 8081
     hotspot_brand_name: str = "Hotspot"  # operator name on hotspot pages and vouchers
     # AMI listener (`pulsa ami`): follows live calls, debits them, moves their limit.
     ami_servers: str = ""  # name=user:secret@host:port, comma-separated (secret %-encoded)
@@ -87,6 +89,14 @@ class Settings:
             if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1
         )
+
+    @property
+    def portal_address(self) -> str:
+        """The portal's address for links and QR codes given to customers: PULSA_PORTAL_URL,
+        else where `pulsa portal` listens."""
+        if self.portal_url:
+            return self.portal_url.rstrip("/")
+        return f"http://{self.portal_host}:{self.portal_port}"
 
     @property
     def identity_order(self) -> tuple[str, ...]:
@@ -179,7 +189,7 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError("PULSA_CALL_MODE must be 'live' or 'static'")
     if settings.hold_expiry_seconds < 60:
         raise SettingsError("PULSA_HOLD_EXPIRY_SECONDS must be at least 60")
-    for name in ("web_port", "fastagi_port"):
+    for name in ("web_port", "fastagi_port", "portal_port"):
         if not 0 <= getattr(settings, name) <= 65535:
             raise SettingsError(f"PULSA_{name.upper()} must be a TCP port")
     order = settings.identity_order

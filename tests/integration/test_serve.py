@@ -120,9 +120,10 @@ def test_a_database_not_migrated_yet_leaves_the_call_mode_to_the_environment(tmp
 
 @pytest.mark.parametrize("agi_workers", [1, 2])
 def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_workers):
-    web_port, agi_port = free_port(), free_port()
+    web_port, agi_port, portal_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
+        "PULSA_PORTAL_PORT": str(portal_port),
         "PULSA_DATABASE_URL": f"sqlite:///{tmp_path / 'pulsa.db'}",
         "PULSA_FASTAGI_PORT": str(agi_port),
         "PULSA_CALL_MODE": "static",
@@ -141,6 +142,7 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
     try:
         health = wait_for_health(web_port, server)
         assert health["status"] == "ok" and health["revision"].isdigit()
+        assert wait_for_health(portal_port, server)["status"] == "ok"
         # The web admin answers first: FastAGI workers may still be starting.
         wait_for_port(agi_port, server)
         sets = agi_session(agi_port, "6299999")
@@ -149,6 +151,7 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
         assert server.wait(timeout=20) == 0
         output = server.stdout.read().decode()
         assert "FastAGI on agi://" in output and "hotspot sync off" in output
+        assert f"customer portal on http://127.0.0.1:{portal_port}/" in output
         assert ("2 worker processes" in output) == (agi_workers == 2)
         assert "(live mode, 60 s slices" in output
         assert "AMI listener off" in output and "Settings screen" in output

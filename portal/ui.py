@@ -1,0 +1,129 @@
+"""What every portal page shares: the operator's display settings, money and dates in
+the reader's language, durations and sizes, and the idempotency keys of money forms."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from flask import current_app, g, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from wallet.errors import InsufficientFunds
+from wallet.site_settings import SiteConfig, load_site_config
+
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+MICRO = Decimal(1_000_000)
+
+
+def site() -> SiteConfig:
+    """The operator's runtime settings, read once per request."""
+    if "site" not in g:
+        from portal.access import database
+
+        with database().transaction() as session:
+            g.site = load_site_config(session, current_app.extensions["pulsa.settings"])
+    return g.site
+
+
+def currency() -> str:
+    return current_app.extensions["pulsa.settings"].currency
+
+
+def _locale_name() -> str:
+    return str(get_locale() or "en")
+
+
+def money(micro: int | None, with_currency: bool = True) -> str:
+    """An amount in the operator's currency and precision, grouped the reader's way
+    (Rp 12.500 in Indonesian, 12,500 in English)."""
+    if micro is None:
+        return ""
+    precision = site().display_precision
+    value = (Decimal(int(micro)) / MICRO).quantize(
+        Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP
+    )
+    pattern = "#,##0" + ("." + "0" * precision if precision else "")
+    text = format_decimal(value, format=pattern, locale=_locale_name())
+    return f"{currency()} {text}" if with_currency else text
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(site().timezone)
+
+
+def local_moment(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC).astimezone(zone())
+
+
+def when(moment: datetime | None, style: str = "medium") -> str:
+    """A stored naive-UTC moment in the operator's time zone, in the reader's language."""
+    if moment is None:
+        return ""
+    return format_datetime(local_moment(moment), style, locale=_locale_name())
+
+
+def duration(seconds: int | None) -> str:
+    """`3 min 12 s`, `2 h 5 min`, `45 s`."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)s min %(s)s s", m=minutes, s=secs)
+    return _("%(s)s s", s=secs)
+
+
+def data_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for suffix, power in (("GB", 3), ("MB", 2), ("KB", 1)):
+        if size >= 1024**power:
+            value = Decimal(size) / Decimal(1024**power)
+            text = format_decimal(value.quantize(Decimal("0.1")), locale=_locale_name())
+            return f"{text} {suffix}"
+    return f"{size} B"
+
+
+def explain(error: BaseException) -> str:
+    if isinstance(error, InsufficientFunds) and error.needed is not None:
+        return _(
+            "Not enough credit: %(available)s available, %(needed)s needed.",
+            available=money(error.available or 0),
+            needed=money(error.needed),
+        )
+    return str(error)
+
+
+def new_form_key() -> str:
+    """A key put in a money form when it is rendered: submitting it twice acts once."""
+    return secrets.token_hex(16)
+
+
+def valid_form_key(text: str | None) -> bool:
+    return bool(text) and bool(_KEY.match(text))
+
+
+def _preload_site() -> None:
+    # Read before a view opens its own transaction (SQLite allows one writer at a time).
+    if request.endpoint not in (None, "static"):
+        site()
+
+
+def init_ui(app) -> None:
+    app.before_request(_preload_site)
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["data_size"] = data_size
+    app.jinja_env.globals["site"] = site
+    app.jinja_env.globals["get_locale"] = get_locale

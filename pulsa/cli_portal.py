@@ -1,0 +1,56 @@
+"""Commands of the customer portal: `pulsa portal` and `pulsa customer portal-link`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pulsa.cli import Context, UserError, customer, pass_context
+
+
+@customer.command("portal-link")
+@click.argument("customer_id", type=int)
+@pass_context
+def portal_link(ctx: Context, customer_id: int) -> None:
+    """Print a one-time portal link (valid 24 hours) that lets the customer set their
+    password: their first access, or a forgotten password."""
+    from wallet.customer_access import issue_portal_link, portal_link_url
+    from wallet.errors import NotFound
+
+    try:
+        token, expires_at = ctx.database().run(
+            lambda session: issue_portal_link(session, customer_id, actor="cli")
+        )
+    except NotFound as error:
+        raise UserError(str(error)) from None
+    click.echo(portal_link_url(ctx.settings.portal_address, token))
+    click.echo(f"valid until {expires_at:%Y-%m-%d %H:%M} UTC, once", err=True)
+
+
+@click.command("portal")
+@click.option("--host", help="Address to listen on (default PULSA_PORTAL_HOST).")
+@click.option("--port", type=int, help="Port (default PULSA_PORTAL_PORT).")
+@click.option(
+    "--uploads",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for top-up receipts and the logo (default PULSA_UPLOAD_FOLDER).",
+)
+@click.option("--threads", default=8, show_default=True)
+@pass_context
+def portal(ctx: Context, host, port, uploads: Path | None, threads: int) -> None:
+    """Run the customer portal alone (its own address, e.g. for the hotspot's walled
+    garden while the admin stays on the office network)."""
+    from waitress import serve as waitress_serve
+
+    from portal import create_app
+
+    settings = ctx.settings
+    app = create_app(settings, ctx.database(), upload_folder=uploads)
+    host = host or settings.portal_host
+    port = port if port is not None else settings.portal_port
+    click.echo(f"pulsa customer portal on http://{host}:{port}/ (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=threads, _quiet=True)
+
+
+commands = [portal]

@@ -1,0 +1,38 @@
+"""The portal's Indonesian catalog covers every text of the portal and is compiled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+PORTAL = Path(__file__).resolve().parents[2] / "portal"
+CATALOG = PORTAL / "translations" / "id" / "LC_MESSAGES"
+METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
+
+
+def texts_in_the_code() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(PORTAL), METHODS, keywords=KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_text_of_the_portal_has_an_indonesian_translation():
+    with open(CATALOG / "messages.po", "rb") as f:
+        catalog = read_po(f)
+    translated = {m.id for m in catalog if m.id and m.string}
+    assert sorted(texts_in_the_code() - translated) == []
+
+
+def test_the_compiled_catalog_matches_the_translations():
+    with open(CATALOG / "messages.po", "rb") as f:
+        source = {m.id: m.string for m in read_po(f) if m.id and m.string}
+    with open(CATALOG / "messages.mo", "rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == source
