@@ -25,6 +25,7 @@ from wallet.hotspot_models import HotspotLogin
 from wallet.internet import username_key
 from wallet.ledger import utcnow
 from wallet.models import Account, Base, Customer, Id
+from wallet.passwords import MAX_LENGTH, MIN_LENGTH, check_password
 from wallet.staff import (
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_USER,
@@ -36,7 +37,7 @@ from wallet.staff import (
 )
 
 LINK_LIFETIME = timedelta(hours=24)
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 LOCALES = ("en", "id")
 # Same cost as a real check when nothing matched, so timing tells nothing about names.
 _DUMMY_HASH = generate_password_hash("pulsa-dummy-customer-password")
@@ -198,12 +199,12 @@ def customer_of_link(session: Session, token: str, now: datetime | None = None) 
     return session.get(Customer, link.customer_id) if link else None
 
 
-def check_password_rules(password: str) -> None:
-    """The portal's password rule (h-auth's strength check replaces it when it lands)."""
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > 200:
-        raise InvalidInput("a password has at most 200 characters")
+def check_password_rules(password: str, customer: Customer) -> None:
+    """The one strength rule of `wallet.passwords` (raises WeakPassword), with the
+    customer's name and phone number as what a password must not be made of."""
+    if len(password or "") > MAX_LENGTH:
+        raise InvalidInput(f"a password has at most {MAX_LENGTH} characters")
+    check_password(password or "", names=[customer.name, customer.phone or ""])
 
 
 def set_password_with_link(
@@ -220,11 +221,11 @@ def set_password_with_link(
     link = _usable_link(session, token, moment, lock=True)
     if link is None:
         raise NotFound("this link is unknown, used or expired")
-    check_password_rules(password)
-    link.used_at = moment
     customer = session.get(Customer, link.customer_id)
     if customer is None or customer.status == "disabled":
         raise NotFound("this link is unknown, used or expired")
+    check_password_rules(password, customer)
+    link.used_at = moment
     _store_password(session, customer.id, password, moment)
     actor = customer_actor(customer.id)
     record_audit(session, actor, "portal.password_set", f"customer {customer.id}", address=address)
@@ -255,7 +256,7 @@ def change_password(
     row = _credential(session, customer_id, lock=True)
     if not row.password_hash or not check_password_hash(row.password_hash, current or ""):
         raise InvalidInput("the current password is wrong")
-    check_password_rules(new)
+    check_password_rules(new, session.get(Customer, customer_id))
     _store_password(session, customer_id, new, utcnow())
     record_audit(
         session,

@@ -31,6 +31,7 @@ from portal.access import (
     public,
     settings,
 )
+from portal.passwords import weak_password_message
 from portal.ui import when
 from wallet.customer_access import (
     MIN_PASSWORD_LENGTH,
@@ -40,7 +41,8 @@ from wallet.customer_access import (
     set_locale,
     set_password_with_link,
 )
-from wallet.errors import InvalidInput, NotFound
+from wallet.errors import NotFound
+from wallet.passwords import WeakPassword
 from wallet.staff import SignInThrottled, record_audit
 
 blueprint = Blueprint("signin", __name__)
@@ -153,8 +155,8 @@ def welcome(token: str):
             )
         except NotFound:
             return render_template("signin/link_expired.html"), 404
-        except InvalidInput as error:
-            form.password.errors.append(str(error))
+        except WeakPassword as error:
+            form.password.errors.append(weak_password_message(error))
         else:
             start_session(principal)
             flash(_("Your password is set. Welcome!"), "success")

@@ -16,7 +16,7 @@ from wallet import ledger
 from wallet.customer_access import issue_portal_link, set_password_with_link
 from wallet.customers import create_customer
 
-PASSWORD = "customer secret 1"
+PASSWORD = "lumbung padi 47 kenari"
 _numbers = itertools.count(1)
 _TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 _FIELD = re.compile(r'<div class="field[^"]*">(.*?)</div>', re.S)

@@ -123,13 +123,12 @@ def test_a_portal_link_sets_the_password_once_and_signs_in(portal, db):
     client = make_client(portal)
     page = client.get(f"/welcome/{token}").get_data(as_text=True)
     assert person.name in page
-    response = client.post(
-        f"/welcome/{token}", data={"password": "brand new pass", "confirm": "brand new pass"}
-    )
+    chosen = "kopi tubruk sore 88"
+    response = client.post(f"/welcome/{token}", data={"password": chosen, "confirm": chosen})
     assert response.status_code == 302 and response.location.endswith("/home")
     assert person.name in client.get("/home").get_data(as_text=True)
     assert make_client(portal).get(f"/welcome/{token}").status_code == 404
-    assert make_client(portal).sign_in(person.phone, "brand new pass").status_code == 302
+    assert make_client(portal).sign_in(person.phone, "kopi tubruk sore 88").status_code == 302
 
 
 def test_a_portal_link_refuses_a_short_or_mismatched_password(portal, db):
@@ -139,6 +138,9 @@ def test_a_portal_link_refuses_a_short_or_mismatched_password(portal, db):
     client.get(f"/welcome/{token}")
     page = client.post(f"/welcome/{token}", data={"password": "short", "confirm": "short"})
     assert field_errors(page.get_data(as_text=True), "password")
+    common = {"password": "password123", "confirm": "password123"}
+    errors = field_errors(client.post(f"/welcome/{token}", data=common).get_data(True), "password")
+    assert errors == ["This password is one of the most common ones. Choose one harder to guess."]
     page = client.post(
         f"/welcome/{token}", data={"password": "long enough 1", "confirm": "long enough 2"}
     )
