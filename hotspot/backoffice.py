@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,7 +32,7 @@ from hotspot.driver import (
 from hotspot.routers import RouterLiveView, add_router, checked_router_fields, read_live_view
 from wallet import ledger
 from wallet.backoffice import account_of_customer
-from wallet.errors import InvalidInput, NotFound
+from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.hotspot_models import (
     HotspotLogin,
     InternetPackage,
@@ -57,6 +57,8 @@ from wallet.internet import (
     set_login_status,
     update_package,
 )
+from wallet.ledger import utcnow
+from wallet.locks import take_named_lock
 from wallet.models import Account, LedgerEntry
 from wallet.staff import AuditRecord, StaffUser, record_audit
 from wallet.vouchers import (
@@ -554,6 +556,96 @@ def staff_set_auto_renew(
 # --- self-registration -------------------------------------------------------------------
 
 REGISTRATION_KEY = "registration:{login_id}"
+REGISTRATION_LOCK = "portal.registration"
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """How many registrations the public page takes, counted in the database over a
+    sliding `window` (so every web worker and server shares them).
+
+    An address is limited first. The whole site is never closed: past `busy_after`
+    registrations in the window each address may make only `per_address_when_busy`, and
+    registrations are spaced `spacing` apart, the spacing doubling with every further
+    `busy_after` (up to `longest_spacing`). Someone with a few addresses thus slows the
+    site down a little instead of locking real customers out for an hour.
+    """
+
+    per_address: int = 5
+    per_address_when_busy: int = 1
+    busy_after: int = 60
+    window: timedelta = timedelta(hours=1)
+    spacing: timedelta = timedelta(seconds=10)
+    longest_spacing: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        if min(self.per_address, self.per_address_when_busy, self.busy_after) < 1:
+            raise ValueError("registration limits must let at least one through")
+
+
+class TooManyRegistrations(WalletError):
+    """Refused for now; `retry_after` says how long to wait."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__(f"too many registrations; try again in {retry_after}")
+        self.retry_after = retry_after
+
+
+def registration_wait(
+    limits: RegistrationLimits,
+    *,
+    from_address: list[datetime],
+    site_count: int,
+    last_on_site: datetime | None,
+    now: datetime,
+) -> timedelta:
+    """How long a registration from an address must wait (zero: it may go now), given
+    the times of that address's registrations in the window (oldest first), the number
+    of registrations on the whole site in the window and when the last one was."""
+    busy = site_count >= limits.busy_after
+    allowed = limits.per_address_when_busy if busy else limits.per_address
+    wait = timedelta(0)
+    if len(from_address) >= allowed:
+        # The registration that has to leave the window before this one fits in.
+        leaving = from_address[len(from_address) - allowed]
+        wait = max(wait, leaving + limits.window - now)
+    if busy and last_on_site is not None:
+        doublings = min((site_count - limits.busy_after) // max(limits.busy_after, 1), 30)
+        spacing = min(limits.spacing * 2**doublings, limits.longest_spacing)
+        wait = max(wait, last_on_site + spacing - now)
+    return max(wait, timedelta(0))
+
+
+def check_registration_limits(
+    session: Session, address: str, limits: RegistrationLimits, now: datetime
+) -> None:
+    """Raise TooManyRegistrations unless a registration from `address` may be made now.
+
+    Takes the registrations' named lock for the rest of the transaction: the count and
+    the registration it allows (whose audit record the next count sees) are one step.
+    """
+    take_named_lock(session, REGISTRATION_LOCK)
+    since = now - limits.window
+    recent = (
+        select(AuditRecord.at)
+        .where(AuditRecord.action == "registration.new", AuditRecord.at > since)
+        .order_by(AuditRecord.at)
+    )
+    from_address = list(session.execute(recent.where(AuditRecord.address == address)).scalars())
+    site_count, last_on_site = session.execute(
+        select(func.count(), func.max(AuditRecord.at)).where(
+            AuditRecord.action == "registration.new", AuditRecord.at > since
+        )
+    ).one()
+    wait = registration_wait(
+        limits,
+        from_address=from_address,
+        site_count=site_count,
+        last_on_site=last_on_site,
+        now=now,
+    )
+    if wait > timedelta(0):
+        raise TooManyRegistrations(wait)
 
 
 def portal_register(
@@ -567,9 +659,13 @@ def portal_register(
     phone: str | None = None,
     email: str | None = None,
     address: str | None = None,
+    limits: RegistrationLimits | None = None,
 ) -> HotspotLogin:
     """A registration from the public page: a pending customer and login (nothing is
-    charged; an admin confirms the payment)."""
+    charged; an admin confirms the payment). With `limits`, refused with
+    TooManyRegistrations when `address` (or the site) has registered too much lately."""
+    if limits is not None:
+        check_registration_limits(session, address or "", limits, utcnow())
     package = session.get(InternetPackage, package_id)
     if package is None or not package.active:
         raise NotFound("this package is not sold")
@@ -595,7 +691,7 @@ def portal_register(
 
 
 def registrations_since(session: Session, moment: datetime) -> int:
-    """Registrations made since `moment`, whatever became of them (the portal's cap)."""
+    """Registrations made since `moment`, whatever became of them."""
     return session.execute(
         select(func.count())
         .select_from(AuditRecord)

@@ -27,6 +27,7 @@ from hotspot.driver import (
 from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import Router
 from wallet.ledger import utcnow
+from wallet.text import check_optional_text, check_text
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ def checked_router_fields(
     edited; the port defaults to the API's (plain or TLS)."""
     name, host = (name or "").strip(), (host or "").strip()
     username, login_url = (username or "").strip(), (login_url or "").strip() or None
+    for text, what in ((name, "a name"), (host, "a host"), (username, "a user name")):
+        check_text(text, what)
+    check_optional_text(login_url, "a login URL")
     if not name or len(name) > 80:
         raise InvalidInput("a router needs a name of 1 to 80 characters")
     if not host or len(host) > 255 or any(c.isspace() for c in host):

@@ -27,6 +27,7 @@ from wallet.customers import add_identity, create_customer, get_customer, search
 from wallet.db import Database
 from wallet.errors import WalletError
 from wallet.models import Account, Hold, LedgerEntry, SipIdentity, TariffPlan
+from wallet.text import printable
 
 log = logging.getLogger("pulsa")
 
@@ -153,9 +154,15 @@ def customer_list(ctx: Context, text, limit) -> None:
         for c in customers:
             for account in c.accounts:
                 click.echo(
-                    f"{c.id:>5}  {account.id:>7}  {c.name[:30]:<30} {c.phone or '':<16} "
-                    f"{c.status:<9} {ctx.money(account.balance)}"
+                    f"{c.id:>5}  {account.id:>7}  {_shown(c.name)[:30]:<30} "
+                    f"{_shown(c.phone or ''):<16} {c.status:<9} {ctx.money(account.balance)}"
                 )
+
+
+def _shown(text: str) -> str:
+    """Stored text made safe for a terminal (a control character such as ESC could
+    otherwise rewrite what the screen shows)."""
+    return printable(text, multiline=False)
 
 
 @customer.command("show")
@@ -166,8 +173,8 @@ def customer_show(ctx: Context, customer_id, entries) -> None:
     """A customer, their wallet, open holds and latest ledger entries."""
     with ctx.database().transaction() as session:
         c = get_customer(session, customer_id)
-        click.echo(f"customer {c.id}: {c.name} ({c.kind}, {c.status})")
-        click.echo(f"  phone {c.phone or '-'}  e-mail {c.email or '-'}")
+        click.echo(f"customer {c.id}: {_shown(c.name)} ({c.kind}, {c.status})")
+        click.echo(f"  phone {_shown(c.phone or '-')}  e-mail {_shown(c.email or '-')}")
         for account in c.accounts:
             click.echo(
                 f"account {account.id}: balance {ctx.money(account.balance)}, "
@@ -183,7 +190,7 @@ def customer_show(ctx: Context, customer_id, entries) -> None:
                 select(SipIdentity).where(SipIdentity.account_id == account.id)
             ).scalars()
             for identity in identities:
-                click.echo(f"  identity {identity.kind} {identity.value}")
+                click.echo(f"  identity {identity.kind} {_shown(identity.value)}")
             holds = session.execute(
                 select(Hold).where(Hold.account_id == account.id, Hold.status == "open")
             ).scalars()

@@ -9,6 +9,7 @@ from messaging import models as messaging_models  # noqa: F401  conversations, o
 from wallet import backoffice as backoffice  # web admin: hang-up requests
 from wallet import customer_access as customer_access  # portal: passwords, links
 from wallet import hotspot_models as hotspot_models  # internet: routers, packages, vouchers
+from wallet import locks as locks  # named locks: checks and writes as one step
 from wallet import models  # noqa: F401
 from wallet import payments as payments  # web admin: payment requests, bank accounts
 from wallet import site_settings as site_settings  # web admin: runtime settings

@@ -38,6 +38,7 @@ from wallet.models import (
     TariffPlan,
 )
 from wallet.staff import record_audit
+from wallet.text import check_text
 
 
 class HangupRequest(Base):
@@ -187,17 +188,17 @@ def update_customer(
     calls (authorization checks the customer's status)."""
     customer = get_customer(session, customer_id)
     before = _customer_state(customer)
-    name = (name or "").strip()
+    name = check_text((name or "").strip(), "a name")
     if not name or len(name) > 200:
         raise InvalidInput("a customer needs a name of at most 200 characters")
     if kind not in CUSTOMER_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(CUSTOMER_KINDS)}")
     if status not in CUSTOMER_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(CUSTOMER_STATUSES)}")
-    phone = (phone or "").strip() or None
+    phone = check_text((phone or "").strip(), "a phone number") or None
     if phone is not None and not _PHONE.match(phone):
         raise InvalidInput(f"not a phone number: {phone!r}")
-    email = (email or "").strip() or None
+    email = check_text((email or "").strip(), "an e-mail address") or None
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {email!r}")
     if credit_limit < 0:

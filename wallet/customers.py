@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer, SipIdentity, TariffPlan
+from wallet.text import check_text
 
 CUSTOMER_KINDS = ("individual", "organization")
 CUSTOMER_STATUSES = ("active", "pending", "disabled")
@@ -31,7 +32,7 @@ def create_customer(
     tariff_plan: str | None = None,
 ) -> tuple[Customer, Account]:
     """A customer with one wallet in the operator's currency."""
-    name = (name or "").strip()
+    name = check_text((name or "").strip(), "a name")
     if not name:
         raise InvalidInput("a customer needs a name")
     if len(name) > 200:
@@ -40,10 +41,10 @@ def create_customer(
         raise InvalidInput(f"kind must be one of {', '.join(CUSTOMER_KINDS)}")
     if status not in CUSTOMER_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(CUSTOMER_STATUSES)}")
-    phone = (phone or "").strip() or None
+    phone = check_text((phone or "").strip(), "a phone number") or None
     if phone is not None and not _PHONE.match(phone):
         raise InvalidInput(f"not a phone number: {phone!r}")
-    email = (email or "").strip() or None
+    email = check_text((email or "").strip(), "an e-mail address") or None
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {email!r}")
     if credit_limit < 0:
@@ -79,7 +80,7 @@ def add_identity(session: Session, account_id: int, kind: str, value: str) -> Si
     """Say that calls carrying this caller ID, SIP peer or account code pay from here."""
     if kind not in IDENTITY_KINDS:
         raise InvalidInput(f"identity kind must be one of {', '.join(IDENTITY_KINDS)}")
-    value = (value or "").strip()
+    value = check_text((value or "").strip(), "an identity")
     if not value:
         raise InvalidInput("an identity needs a value")
     if session.get(Account, account_id) is None:

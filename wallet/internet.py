@@ -34,6 +34,7 @@ from wallet.hotspot_models import (
 )
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer
+from wallet.text import check_text
 
 VALIDITY_UNITS = ("minutes", "hours", "days", "months")
 LOGIN_STATUSES = ("active", "pending", "disabled", "void")
@@ -358,7 +359,7 @@ def _checked_package(
     other_than: int | None = None,
 ) -> tuple[str, str]:
     """The package's name and profile, normalized, after every rule is checked."""
-    name = unicodedata.normalize("NFC", (name or "").strip())
+    name = unicodedata.normalize("NFC", check_text((name or "").strip(), "a package name"))
     if not name or len(name) > 100:
         raise InvalidInput("a package needs a name of 1 to 100 characters")
     profile = unicodedata.normalize("NFC", (profile_name or name).strip())

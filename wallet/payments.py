@@ -29,6 +29,7 @@ from wallet import ledger
 from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.models import Account, Base, Id
 from wallet.staff import record_audit
+from wallet.text import check_text
 
 REQUEST_STATUSES = ("pending", "confirmed", "rejected")
 REQUEST_SOURCES = ("portal", "chat", "admin")
@@ -261,6 +262,7 @@ def save_bank_account(
         "holder_name": (holder_name or "").strip(),
     }
     for field, value in values.items():
+        check_text(value, f"the {field.replace('_', ' ')}")
         if not value:
             raise InvalidInput(f"{field.replace('_', ' ')} is required")
     if bank_account_id is None:
@@ -275,7 +277,7 @@ def save_bank_account(
     row.bank_name = values["bank_name"][:100]
     row.account_number = values["account_number"][:60]
     row.holder_name = values["holder_name"][:200]
-    row.instructions = (instructions or "").strip()
+    row.instructions = check_text((instructions or "").strip(), "instructions", multiline=True)
     row.is_active = is_active
     row.position = position
     session.flush()

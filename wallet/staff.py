@@ -30,6 +30,7 @@ from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.ledger import utcnow
 from wallet.models import Base, Id
 from wallet.passwords import MIN_LENGTH, check_password
+from wallet.text import check_text
 
 LEVELS = ("view", "change")
 LOCALES = ("en", "id")
@@ -233,7 +234,7 @@ def create_staff(
     role_row = get_role(session, role) if role else None
     user = StaffUser(
         username=username,
-        full_name=(full_name or "").strip()[:200],
+        full_name=check_text((full_name or "").strip(), "a full name")[:200],
         password_hash=hash_password(password),
         is_superuser=is_superuser,
         is_active=True,
@@ -270,7 +271,7 @@ def update_staff(
     user = get_staff(session, user_id)
     before = _staff_state(user)
     if full_name is not None:
-        user.full_name = full_name.strip()[:200]
+        user.full_name = check_text(full_name.strip(), "a full name")[:200]
     if role is not None:
         user.role_id = get_role(session, role).id if role else None
     if locale is not None:
@@ -417,7 +418,8 @@ def save_role(
     role_id: int | None = None,
 ) -> Role:
     """Create a role, or replace the name, description and permissions of `role_id`."""
-    name = (name or "").strip()
+    name = check_text((name or "").strip(), "a role name")
+    check_text(description or "", "a description", multiline=True)
     if not name or len(name) > 60:
         raise InvalidInput("a role needs a name of at most 60 characters")
     for screen, level in grants.items():

@@ -14,6 +14,7 @@ from rating.tariff_csv import read_rates_csv, write_rates_csv
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import HolidayRow, RateRow, TariffPlan, TimeBandRow
+from wallet.text import check_text
 
 RATE_FIELDS = (
     "prefix",
@@ -37,7 +38,7 @@ def get_plan(session: Session, name: str) -> TariffPlan:
 
 
 def ensure_plan(session: Session, name: str, timezone: str = "UTC") -> TariffPlan:
-    name = (name or "").strip()
+    name = check_text((name or "").strip(), "a tariff plan name")
     if not name:
         raise InvalidInput("a tariff plan needs a name")
     plan = session.execute(select(TariffPlan).where(TariffPlan.name == name)).scalar_one_or_none()

@@ -4,6 +4,10 @@ A name such as `=HYPERLINK(...)` or `+1-2` typed by a customer must stay text: e
 text cell that starts with a character a spreadsheet reads as a formula gets a leading
 apostrophe in CSV, and is written as an explicit string cell in Excel. Numbers stay
 numbers (money as exact decimals of the currency unit, never float).
+
+Text stored before control characters were refused on input (a name with U+0001) is
+written with those characters replaced: an Excel file cannot hold them at all, and a
+download must not fail for one odd name.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Font
 
+from wallet.text import printable
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def neutralize(text: str) -> str:
+    text = printable(text)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
@@ -51,7 +58,7 @@ def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31] or "Sheet"
-    sheet.append([str(h) for h in header])
+    sheet.append([printable(str(h)) for h in header])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.data_type = TYPE_STRING
@@ -69,7 +76,7 @@ def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object
 def _xlsx_value(value: object) -> object:
     if isinstance(value, Decimal | int | float | datetime | date) or value is None:
         return value
-    return str(value)
+    return printable(str(value))
 
 
 def download(
@@ -79,7 +86,8 @@ def download(
     if fmt == "xlsx":
         body, mimetype, ext = xlsx_bytes(title, header, rows), XLSX_TYPE, "xlsx"
     else:
-        body, mimetype, ext = csv_bytes(header, rows), "text/csv; charset=utf-8", "csv"
+        body, mimetype, ext = csv_bytes(header, rows), "text/csv", "csv"
+    # Werkzeug adds "; charset=utf-8" to a text/ type by itself.
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{ext}"'
     return response

@@ -1,14 +1,40 @@
-"""Form pieces shared by the screens: money fields and the hidden idempotency key."""
+"""Form pieces shared by the screens: the base of every form (which refuses control
+characters in text), money fields and the hidden idempotency key."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, StringField
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from rating.money import parse_money
+from wallet.text import describe_character, first_refused_character
 from webadmin.ui import money_plain, new_form_key, valid_form_key
+
+
+class Form(FlaskForm):
+    """The base of every form: text fields refuse control characters (tab and line breaks
+    are allowed only in multi-line fields), beside the field, like any other error."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if not isinstance(field, StringField) or not isinstance(field.data, str):
+                continue
+            refused = first_refused_character(
+                field.data, multiline=isinstance(field, TextAreaField)
+            )
+            if refused is not None:
+                field.errors.append(
+                    _l(
+                        "Remove the invisible control character (%(code)s) from this text.",
+                        code=describe_character(refused),
+                    )
+                )
+                valid = False
+        return valid
 
 
 def options(pairs) -> list[SelectChoice]:

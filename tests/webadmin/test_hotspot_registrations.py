@@ -5,9 +5,12 @@ it with a reason."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from hotspot.backoffice import RegistrationLimits
 from hotspot.reconciler import sync_all
 from tests.hotspot.router import HotspotRouter, register
 from tests.webadmin.conftest import field_errors, make_client, page_with
@@ -153,7 +156,7 @@ def test_the_portal_form_explains_what_is_wrong(app, db, changes, message):
 
 
 def test_the_portal_limits_registrations_from_one_address(app, db, monkeypatch):
-    monkeypatch.setattr(portal, "REGISTRATIONS_PER_ADDRESS", (2, 3600))
+    monkeypatch.setattr(portal, "REGISTRATION_LIMITS", RegistrationLimits(per_address=2))
     package_id = make_package(db, PRICE)
     visitor = make_client(app)
     visitor.get("/portal/register")
@@ -187,12 +190,35 @@ def test_the_portal_limits_form_submissions_from_one_address(app, db, monkeypatc
     assert codes == [200, 200, 200, 429]
 
 
-def test_the_portal_stops_taking_registrations_past_the_hourly_cap(app, db, monkeypatch):
+def test_a_busy_portal_spaces_registrations_out_and_says_how_long_to_wait(app, db, monkeypatch):
     package_id = make_package(db, PRICE)
     register_on_the_portal(app, package_id, new_name("cap"))
-    monkeypatch.setattr(portal, "REGISTRATIONS_PER_HOUR", 1)
+    monkeypatch.setattr(
+        portal,
+        "REGISTRATION_LIMITS",
+        RegistrationLimits(
+            busy_after=1, spacing=timedelta(minutes=10), longest_spacing=timedelta(minutes=10)
+        ),
+    )
     _visitor, response = register_on_the_portal(app, package_id, new_name("cap"))
     assert response.status_code == 429
+    assert 540 < int(response.headers["Retry-After"]) <= 600
+    assert "You can try again in 10 minutes." in page_text(response)
+
+
+def test_a_name_with_a_control_character_is_refused_on_the_registration_page(app, db):
+    package_id = make_package(db, PRICE)
+    username = new_name("ctl")
+    _visitor, response = register_on_the_portal(app, package_id, username, name="Siti\x01 Aminah")
+    assert response.status_code == 200
+    assert field_errors(page_text(response), "name") == [
+        "Remove the invisible control character (U+0001) from this text."
+    ]
+    with db.transaction() as session:
+        assert (
+            session.execute(select(HotspotLogin).where(HotspotLogin.username == username)).first()
+            is None
+        )
 
 
 def test_a_registration_page_address_cannot_be_guessed(app):

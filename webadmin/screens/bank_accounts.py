@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -14,6 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wallet.errors import WalletError
 from wallet.payments import BankAccount, save_bank_account
 from webadmin.access import Screen, actor, change, database, view
+from webadmin.forms import Form
 from webadmin.ui import paginate
 
 blueprint = Blueprint("bank_accounts", __name__, url_prefix="/bank-accounts")
@@ -26,7 +26,7 @@ SCREEN = Screen(
 )
 
 
-class BankAccountForm(FlaskForm):
+class BankAccountForm(Form):
     bank_name = StringField(_l("Bank"), validators=[DataRequired(), Length(max=100)])
     account_number = StringField(_l("Account number"), validators=[DataRequired(), Length(max=60)])
     holder_name = StringField(_l("Account holder"), validators=[DataRequired(), Length(max=200)])

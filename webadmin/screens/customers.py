@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -28,7 +27,7 @@ from wallet.ledger import TOP_UP_METHODS
 from wallet.models import Account, Customer, Hold, LedgerEntry, SipIdentity, TariffPlan
 from wallet.reports import hotspot_logins_query
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
 from webadmin.ui import explain, money, paginate
 
@@ -57,7 +56,7 @@ IDENTITY_LABELS = {
 }
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
@@ -72,7 +71,7 @@ class CustomerForm(FlaskForm):
     accountcode = StringField(_l("Account code"), validators=[Optional(), Length(max=80)])
 
 
-class TopUpForm(FlaskForm):
+class TopUpForm(Form):
     key = FormKeyField()
     amount = MoneyField(_l("Amount"), validators=[InputRequired(message=_l("Enter an amount."))])
     method = SelectField(
@@ -82,7 +81,7 @@ class TopUpForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
-class AdjustForm(FlaskForm):
+class AdjustForm(Form):
     key = FormKeyField()
     amount = MoneyField(
         _l("Amount (negative to take money off)"),
@@ -95,7 +94,7 @@ class AdjustForm(FlaskForm):
     )
 
 
-class TransferForm(FlaskForm):
+class TransferForm(Form):
     key = FormKeyField()
     to_account = IntegerField(
         _l("To account number"),
@@ -105,7 +104,7 @@ class TransferForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(Form):
     kind = SelectField(_l("Kind"), choices=options((k, IDENTITY_LABELS[k]) for k in IDENTITY_KINDS))
     value = StringField(
         _l("Value"),
@@ -378,7 +377,7 @@ def drop_identity(customer_id: int, identity_id: int):
     return redirect(url_for("customers.detail", customer_id=customer_id))
 
 
-def _money_action(customer_id: int, form: FlaskForm, template: str, perform):
+def _money_action(customer_id: int, form: Form, template: str, perform):
     """Shared flow of top-up, adjustment and transfer: validate, run the wallet service
     with the form's key, say whether it was new or a repeat, back to the customer."""
     with database().transaction() as session:

@@ -11,12 +11,12 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length, Optional
 
 from hotspot.pages import Branding, load_logo, render_bundle, walled_garden_commands
 from webadmin.access import Screen, view
+from webadmin.forms import Form
 from webadmin.hotspot_ui import install
 from webadmin.ui import site
 
@@ -31,7 +31,7 @@ SCREEN = Screen(
 )
 
 
-class BrandingForm(FlaskForm):
+class BrandingForm(Form):
     class Meta:
         csrf = False  # a GET form that changes nothing
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
@@ -37,7 +36,7 @@ from wallet.hotspot_models import InternetPackage, Subscription
 from wallet.internet import VALIDITY_UNITS
 from wallet.ledger import utcnow
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import MoneyField, options
+from webadmin.forms import Form, MoneyField, options
 from webadmin.hotspot_ui import UNIT_LABELS, install
 from webadmin.ui import paginate
 
@@ -53,7 +52,7 @@ SCREEN = Screen(
 _SPEED = Length(max=20)
 
 
-class PackageForm(FlaskForm):
+class PackageForm(Form):
     name = StringField(_l("Name"), validators=[InputRequired(), Length(max=100)])
     profile_name = StringField(_l("RouterOS profile"), validators=[Optional(), Length(max=64)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=500)])

@@ -18,7 +18,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
@@ -39,7 +38,7 @@ from wallet.payments import (
     store_proof,
 )
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import MoneyField, options
+from webadmin.forms import Form, MoneyField, options
 from webadmin.screens.customers import METHOD_LABELS
 from webadmin.ui import explain, money, paginate
 
@@ -54,14 +53,14 @@ SCREEN = Screen(
 STATUS_LABELS = {"pending": _l("Pending"), "confirmed": _l("Confirmed"), "rejected": _l("Rejected")}
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(
         _l("Reason"),
         validators=[DataRequired(message=_l("Say why, for the customer.")), Length(max=2000)],
     )
 
 
-class RequestForm(FlaskForm):
+class RequestForm(Form):
     account = IntegerField(
         _l("Account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],

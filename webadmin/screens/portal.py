@@ -3,14 +3,17 @@ walled garden, with no sign-in: choose a package, fill the form, see how to pay.
 creates a pending customer and a disabled hotspot login; staff confirm the payment on
 the Registrations screen, which enables it.
 
-Public, so guarded otherwise: CSRF on the form like every other, and rate limits (form
-submissions and registrations per address in this process, registrations per hour for
-the whole site in the database). Behind the hotspot's NAT many people share one
-address, so the per-address limits are generous and the site-wide cap does the rest.
+Public, so guarded otherwise: CSRF on the form like every other, control characters
+refused in every field, and rate limits: form submissions per address in this process,
+and registrations per address and for the whole site counted in the database, checked
+and recorded in the registration's own transaction under a lock (so simultaneous
+submissions cannot slip past the count). A busy site slows registrations down rather
+than closing (hotspot.backoffice.RegistrationLimits).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -27,19 +30,18 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from hotspot.backoffice import portal_register, registrations_since
+from hotspot.backoffice import RegistrationLimits, TooManyRegistrations, portal_register
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin, InternetPackage
 from wallet.internet import UsernameTaken, describe_package
-from wallet.ledger import utcnow
 from wallet.payments import active_bank_accounts
 from webadmin.access import client_address, database, public
+from webadmin.forms import Form
 from webadmin.hotspot_ui import install
 from webadmin.ui import explain, money
 
@@ -47,16 +49,14 @@ blueprint = Blueprint("portal", __name__, url_prefix="/portal")
 blueprint.record_once(install)
 SCREEN = None  # public pages: no nav entry, no permission
 
-# (events, seconds): form submissions and registrations from one address, and
-# registrations for the whole site.
+# (events, seconds): form submissions from one address.
 POSTS_PER_ADDRESS = (30, 600)
-REGISTRATIONS_PER_ADDRESS = (5, 3600)
-REGISTRATIONS_PER_HOUR = 60
+REGISTRATION_LIMITS = RegistrationLimits()
 TOKEN_DAYS = 30
 _SALT = "pulsa-portal-registration"
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     package = RadioField(
         _l("Package"), choices=[], validators=[DataRequired(message=_l("Choose a package."))]
     )
@@ -107,17 +107,22 @@ class _Window:
 
 
 def _windows() -> dict[str, _Window]:
-    return current_app.extensions.setdefault(
-        "pulsa.portal_windows", {"posts": _Window(), "registrations": _Window()}
-    )
+    return current_app.extensions.setdefault("pulsa.portal_windows", {"posts": _Window()})
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=_SALT)
 
 
-def _too_many():
-    return render_template("portal/busy.html"), 429
+def _too_many(retry_after: timedelta | None = None):
+    seconds = None if retry_after is None else max(1, math.ceil(retry_after.total_seconds()))
+    minutes = None if seconds is None else max(1, math.ceil(seconds / 60))
+    response = current_app.make_response(
+        (render_template("portal/busy.html", seconds=seconds, minutes=minutes), 429)
+    )
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _packages(session) -> list[InternetPackage]:
@@ -154,14 +159,6 @@ def register():
     if request.method == "GET" and request.args.get("package", "").isdigit():
         form.package.data = request.args["package"]
     if packages and form.validate_on_submit():
-        if not _windows()["registrations"].allowed(
-            address, REGISTRATIONS_PER_ADDRESS, record=False
-        ):
-            return _too_many()
-        with database().transaction() as session:
-            recent = registrations_since(session, utcnow() - timedelta(hours=1))
-        if recent >= REGISTRATIONS_PER_HOUR:
-            return _too_many()
         currency = current_app.extensions["pulsa.settings"].currency
         try:
             login_id = database().run(
@@ -176,9 +173,12 @@ def register():
                         phone=form.phone.data,
                         email=form.email.data or None,
                         address=address,
+                        limits=REGISTRATION_LIMITS,
                     ).id
                 )
             )
+        except TooManyRegistrations as refused:
+            return _too_many(refused.retry_after)
         except UsernameTaken as taken:
             form.username.errors.append(
                 _(
@@ -198,6 +198,8 @@ def register():
                 form.password.errors.append(
                     _("A password cannot contain spaces, quotes, < > $ or \\.")
                 )
+            elif text.startswith("a name"):
+                form.name.errors.append(text)
             elif "username" in text:
                 form.username.errors.append(
                     _("A user name may use letters, digits and . _ - @ + only.")
@@ -205,7 +207,6 @@ def register():
             else:
                 form.package.errors.append(_("This package is not sold any more."))
         else:
-            _windows()["registrations"].allowed(address, REGISTRATIONS_PER_ADDRESS, record=True)
             token = _serializer().dumps(login_id)
             return redirect(url_for("portal.registered", token=token))
     return render_template("portal/register.html", form=form, packages=packages)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -25,7 +24,7 @@ from wallet.internet import pending_registrations_query
 from wallet.ledger import TOP_UP_METHODS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import MoneyField, options
+from webadmin.forms import Form, MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, install
 from webadmin.screens.customers import METHOD_LABELS
 from webadmin.ui import explain, local, money, paginate
@@ -41,7 +40,7 @@ SCREEN = Screen(
 )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     amount = MoneyField(
         _l("Amount paid"), validators=[InputRequired(message=_l("Enter an amount."))]
     )
@@ -51,7 +50,7 @@ class ConfirmForm(FlaskForm):
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=200)])
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(
         _l("Reason"),
         validators=[DataRequired(message=_l("Say why, for the customer.")), Length(max=2000)],

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -20,6 +19,7 @@ from hotspot.routers import access_for, default_driver, routers_query
 from wallet.errors import WalletError
 from wallet.hotspot_models import Router
 from webadmin.access import Screen, actor, change, client_address, database, view
+from webadmin.forms import Form
 from webadmin.hotspot_ui import install, keyring, router_problem, router_timeout
 from webadmin.ui import paginate
 
@@ -35,7 +35,7 @@ SCREEN = Screen(
 SHOWN_NAMES = 200  # names per line of a drift report; the rest is counted
 
 
-class RouterForm(FlaskForm):
+class RouterForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     host = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
     port = IntegerField(_l("API port"), validators=[Optional(), NumberRange(min=1, max=65535)])

@@ -21,7 +21,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -30,7 +29,7 @@ from wallet.errors import WalletError
 from wallet.payments import proof_file, store_proof
 from wallet.site_settings import REFRESH_SECONDS, save_site_config, stored_keys
 from webadmin.access import Screen, actor, client_address, database, public, view
-from webadmin.forms import MoneyField, options
+from webadmin.forms import Form, MoneyField, options
 from webadmin.ui import site
 
 blueprint = Blueprint("settings", __name__, url_prefix="/settings")
@@ -43,7 +42,7 @@ SCREEN = Screen(
 )
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     operator_name = StringField(_l("Operator name"), validators=[DataRequired(), Length(max=100)])
     logo = FileField(_l("Logo (PNG, JPEG or GIF)"))
     sign_in_banner = TextAreaField(

@@ -8,7 +8,6 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -22,7 +21,7 @@ from wallet.staff import (
     update_staff,
 )
 from webadmin.access import StaffMember, actor, client_address, database, public, signed_in
-from webadmin.forms import options
+from webadmin.forms import Form, options
 from webadmin.passwords import weak_password_message
 from webadmin.ui import local
 
@@ -33,12 +32,12 @@ blueprint = Blueprint("signin", __name__)
 SCREEN = None  # no nav entry, no permission: every staff member has these pages
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=60)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     locale = SelectField(
         _l("Language"), choices=options([("en", "English"), ("id", "Bahasa Indonesia")])
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
@@ -15,7 +14,7 @@ from wallet.errors import WalletError
 from wallet.passwords import WeakPassword
 from wallet.staff import MIN_PASSWORD_LENGTH, Role, StaffUser, create_staff, save_role, update_staff
 from webadmin.access import Screen, actor, change, database, view
-from webadmin.forms import options
+from webadmin.forms import Form, options
 from webadmin.passwords import weak_password_message
 from webadmin.ui import paginate
 
@@ -34,7 +33,7 @@ SCREEN = Screen(
 LANGUAGES = [("en", "English"), ("id", "Bahasa Indonesia")]
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=60)])
     full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[])
@@ -47,7 +46,7 @@ class StaffForm(FlaskForm):
     )
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=60)])
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
 

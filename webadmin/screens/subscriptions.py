@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -31,7 +30,7 @@ from wallet.internet import LOGIN_STATUSES, MAX_EXTENSION_DAYS, UsernameTaken
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import (
     LOGIN_STATUS_LABELS,
     SUBSCRIPTION_STATUS_LABELS,
@@ -50,7 +49,7 @@ SCREEN = Screen(
 )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     account = IntegerField(
         _l("Account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
@@ -59,13 +58,13 @@ class LoginForm(FlaskForm):
     password = StringField(_l("Password"), validators=[Optional(), Length(max=64)])
 
 
-class BuyForm(FlaskForm):
+class BuyForm(Form):
     key = FormKeyField()
     package = SelectField(_l("Package"), choices=[])
     auto_renew = BooleanField(_l("Renew from the balance when it ends"))
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     key = FormKeyField()
     days = IntegerField(
         _l("Days to add"),

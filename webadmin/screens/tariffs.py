@@ -10,7 +10,6 @@ from zoneinfo import available_timezones
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
@@ -29,7 +28,7 @@ from wallet.errors import WalletError
 from wallet.models import Account, Customer, HolidayRow, RateRow, TariffPlan, TimeBandRow
 from wallet.tariffs import export_rates, load_tariff
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import options
+from webadmin.forms import Form, options
 from webadmin.ui import paginate, site, zone
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
@@ -52,7 +51,7 @@ def _readable(parse, field) -> None:
         raise ValidationError(str(error)) from None
 
 
-class PlanForm(FlaskForm):
+class PlanForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
 
@@ -61,7 +60,7 @@ class PlanForm(FlaskForm):
             raise ValidationError(_("Unknown time zone, e.g. Asia/Jakarta."))
 
 
-class BandForm(FlaskForm):
+class BandForm(Form):
     name = StringField(_l("Band"), validators=[DataRequired(), Length(max=40)])
     days = StringField(_l("Days"), validators=[DataRequired(), Length(max=40)])
     start = StringField(_l("From"), validators=[DataRequired(), Length(max=5)])
@@ -77,13 +76,13 @@ class BandForm(FlaskForm):
         _readable(parse_clock, field)
 
 
-class HolidayForm(FlaskForm):
+class HolidayForm(Form):
     day = DateField(_l("Date"), validators=[DataRequired(message=_l("Enter a date."))])
     band = SelectField(_l("Priced as band"), choices=[])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("CSV file"))
     text = TextAreaField(_l("…or paste the CSV here"), validators=[Optional()])
     mode = SelectField(
@@ -97,7 +96,7 @@ class ImportForm(FlaskForm):
     )
 
 
-class CalculatorForm(FlaskForm):
+class CalculatorForm(Form):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
@@ -117,7 +116,7 @@ def _plan(session, plan_id: int) -> TariffPlan:
     return plan
 
 
-def _field_for(form: FlaskForm, message: str, fields: tuple[tuple[str, str], ...], default):
+def _field_for(form: Form, message: str, fields: tuple[tuple[str, str], ...], default):
     """The field a service's refusal is about (by a word of its message), so that the
     message shows beside it."""
     text = message.lower()
@@ -369,7 +368,7 @@ def export_csv(plan_id: int):
     with database().transaction() as session:
         plan = _plan(session, plan_id)
         text = export_rates(session, plan.name)
-    response = Response(text, mimetype="text/csv; charset=utf-8")
+    response = Response(text, mimetype="text/csv")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in plan.name)
     response.headers["Content-Disposition"] = f'attachment; filename="tariff-{safe}.csv"'
     return response

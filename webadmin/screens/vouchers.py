@@ -19,7 +19,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
@@ -46,7 +45,7 @@ from wallet.internet import describe_package
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
-from webadmin.forms import FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
 from webadmin.ui import explain, money, new_form_key, paginate, parse_day, utc_range
 
@@ -79,7 +78,7 @@ SHEET_CSP = (
 )
 
 
-class GenerateForm(FlaskForm):
+class GenerateForm(Form):
     key = FormKeyField()
     package = SelectField(_l("Package"), choices=[])
     count = IntegerField(
@@ -99,7 +98,7 @@ class GenerateForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
-class CodesForm(FlaskForm):
+class CodesForm(Form):
     codes = TextAreaField(
         _l("Voucher codes"),
         validators=[
@@ -111,7 +110,7 @@ class CodesForm(FlaskForm):
     batch = HiddenField()
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(Form):
     key = FormKeyField()
     account = IntegerField(
         _l("Account number"),
