@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -24,7 +23,7 @@ from wallet.errors import NotFound, WalletError
 from wallet.hotspot_models import InternetPackage, Router
 from wallet.ledger import utcnow
 from webadmin.access import Screen, change, client_address, database, view
-from webadmin.forms import options
+from webadmin.forms import Form, options
 from webadmin.screens.conversations import staff_actor
 from webadmin.ui import explain, paginate, zone
 
@@ -44,7 +43,7 @@ AUDIENCE_LABELS = {
 _MINUTE = "%Y-%m-%dT%H:%M"
 
 
-class AnnouncementForm(FlaskForm):
+class AnnouncementForm(Form):
     text = TextAreaField(
         _l("Message"),
         validators=[

@@ -22,7 +22,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
@@ -50,7 +49,7 @@ from wallet.errors import NotFound, WalletError
 from wallet.payments import proof_file
 from wallet.staff import StaffUser
 from webadmin.access import Screen, change, client_address, database, view
-from webadmin.forms import options
+from webadmin.forms import Form, options
 from webadmin.ui import explain, paginate
 
 blueprint = Blueprint("conversations", __name__, url_prefix="/conversations")
@@ -70,12 +69,12 @@ TOPIC_LABELS = {
 }
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     text = TextAreaField(_l("Reply"), validators=[Optional(), Length(max=MAX_TEXT_LENGTH)])
     image = FileField(_l("Photo (PNG, JPEG or GIF image)"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     staff = SelectField(_l("Assigned to"), choices=[])
 
 
