@@ -53,10 +53,11 @@ def create_superuser(ctx: Context, username, full_name, password_stdin, locale) 
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_context
 def set_password(ctx: Context, username, password_stdin) -> None:
-    """Set a staff member's password (and end their sessions); also unlocks a disabled one."""
-    from sqlalchemy import delete, select
+    """Set a staff member's password (ending their sessions); also enables a disabled
+    account and lets it sign in at once, whatever wrong passwords were typed for it."""
+    from sqlalchemy import select
 
-    from wallet.staff import SignInFailure, StaffUser, update_staff
+    from wallet.staff import StaffUser, clear_sign_in_throttle, update_staff
 
     password = _read_password(password_stdin)
     name = username.strip().lower()
@@ -68,7 +69,7 @@ def set_password(ctx: Context, username, password_stdin) -> None:
         if staff_id is None:
             raise UserError(f"no staff member {name!r}")
         update_staff(session, staff_id, actor="cli", password=password, is_active=True)
-        session.execute(delete(SignInFailure).where(SignInFailure.subject == f"user:{name}"))
+        clear_sign_in_throttle(session, name)
 
     ctx.database().run(work)
     click.echo(f"password of {name!r} set")

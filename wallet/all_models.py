@@ -12,8 +12,10 @@ from wallet import hotspot_models as hotspot_models  # internet: routers, packag
 from wallet import locks as locks  # named locks: checks and writes as one step
 from wallet import models  # noqa: F401
 from wallet import payments as payments  # web admin: payment requests, bank accounts
+from wallet import sign_in_throttle as sign_in_throttle  # staff and customers signing in
 from wallet import site_settings as site_settings  # web admin: runtime settings
 from wallet import staff as staff  # web admin: staff, roles, audit log
+from wallet import web_sessions as web_sessions  # staff and customers' signed-in sessions
 from wallet.models import Base
 
 __all__ = ["Base"]

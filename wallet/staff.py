@@ -1,5 +1,6 @@
-"""Staff of the web admin: accounts, roles with per-screen permissions, sign-in
-throttling and the audit log of every change of money or settings.
+"""Staff of the web admin: accounts, roles with per-screen permissions, signing in
+(throttled by wallet.sign_in_throttle, sessions in wallet.web_sessions) and the audit log
+of every change of money or settings.
 
 Screens are named by the web admin (`customers`, `tariffs`, ...); this module only stores
 which role may `view` or `change` which name, so a new screen needs no schema change.
@@ -16,43 +17,45 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
-    delete,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from wallet.errors import InvalidInput, NotFound, WalletError
+from wallet import sign_in_throttle
+from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import Base, Id
 from wallet.passwords import MIN_LENGTH, check_password
+from wallet.sign_in_throttle import SignInThrottled as SignInThrottled
 from wallet.text import check_text
+from wallet.web_sessions import (
+    STAFF,
+    end_all_sessions,
+    end_session,
+    open_session,
+    session_subject,
+)
 
 LEVELS = ("view", "change")
 LOCALES = ("en", "id")
 MIN_PASSWORD_LENGTH = MIN_LENGTH
-
-# Sign-in throttling: after this many wrong passwords within the window, the user name
-# (or the address) is refused for LOCK_MINUTES, even with the right password, so a
-# password cannot be guessed faster than a few tries per quarter hour.
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 20
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCK_TIME = timedelta(minutes=15)
 
 # Checked when the user name does not exist, so that a wrong name takes as long as a
 # wrong password and the timing does not tell which names exist.
 _DUMMY_HASH = generate_password_hash("pulsa-dummy-password")
 
 
-class SignInThrottled(WalletError):
-    def __init__(self, until: datetime) -> None:
-        self.until = until
-        super().__init__("too many failed sign-ins; try again later")
+@dataclass(frozen=True)
+class SignInOutcome:
+    """A sign-in's answer: the staff member (None: wrong name or password), and after a
+    failure until when the next try must wait (None: no wait)."""
+
+    principal: Principal | None
+    retry_after: datetime | None = None
 
 
 class Role(Base):
@@ -96,26 +99,10 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     role_id: Mapped[int | None] = mapped_column(ForeignKey("staff_roles.id"))
     locale: Mapped[str] = mapped_column(String(10), default="en")
-    # Bumped when the password changes or the account is disabled: sessions carry it,
-    # so every session signed in before the change stops working at once.
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
 
     role: Mapped[Role | None] = relationship()
-
-
-class SignInFailure(Base):
-    """Recent wrong passwords per subject (`user:NAME` or `addr:IP`), kept in the
-    database so that every web worker sees the same count."""
-
-    __tablename__ = "staff_sign_in_failures"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    subject: Mapped[str] = mapped_column(String(200), unique=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=False))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
 
 
 class AuditRecord(Base):
@@ -150,7 +137,6 @@ class Principal:
     full_name: str
     is_superuser: bool
     locale: str
-    session_version: int
     grants: dict[str, str]
 
     def can(self, screen: str, level: str = "view") -> bool:
@@ -240,7 +226,6 @@ def create_staff(
         is_active=True,
         role_id=role_row.id if role_row else None,
         locale=locale,
-        session_version=1,
         created_at=utcnow(),
     )
     session.add(user)
@@ -282,11 +267,11 @@ def update_staff(
         user.is_superuser = is_superuser
     if is_active is not None and is_active != user.is_active:
         user.is_active = is_active
-        user.session_version += 1
+        end_all_sessions(session, STAFF, user.id)
     if password:
         check_password_rules(password, user.username, user.full_name)
         user.password_hash = hash_password(password)
-        user.session_version += 1
+        end_all_sessions(session, STAFF, user.id)
     if not _has_active_superuser(session):
         raise InvalidInput("at least one active super admin must remain")
     session.flush()
@@ -328,13 +313,23 @@ def get_staff(session: Session, user_id: int) -> StaffUser:
     return user
 
 
-def principal_for(session: Session, user_id: int, session_version: int) -> Principal | None:
-    """The signed-in staff member of a session, or None when the session is stale
-    (account disabled, password changed, or deleted)."""
-    user = session.get(StaffUser, user_id)
-    if user is None or not user.is_active or user.session_version != session_version:
+def open_staff_session(session: Session, user_id: int, *, lifetime: timedelta) -> str:
+    """A signed-in session of a staff member; returns the token its cookie carries."""
+    return open_session(session, STAFF, user_id, lifetime=lifetime)
+
+
+def principal_for_session(session: Session, token: str) -> Principal | None:
+    """The staff member of a session, or None when the session was ended (signed out,
+    password changed, account disabled), has expired, or the person is gone."""
+    user_id = session_subject(session, STAFF, token)
+    user = session.get(StaffUser, user_id) if user_id is not None else None
+    if user is None or not user.is_active:
         return None
     return _principal(user)
+
+
+def end_staff_session(session: Session, token: str) -> None:
+    end_session(session, STAFF, token)
 
 
 def _principal(user: StaffUser) -> Principal:
@@ -344,58 +339,37 @@ def _principal(user: StaffUser) -> Principal:
         full_name=user.full_name,
         is_superuser=user.is_superuser,
         locale=user.locale,
-        session_version=user.session_version,
         grants=user.role.grants() if user.role else {},
     )
 
 
 def authenticate(
     session: Session, username: str, password: str, *, address: str, now: datetime | None = None
-) -> Principal | None:
-    """Check a sign-in, counting failures per user name and per address.
+) -> SignInOutcome:
+    """Check a sign-in of `username` from the client `address`, with throttling.
 
-    Returns None for a wrong name or password or a disabled account (one answer for all,
-    so it tells nothing about which names exist); the failure is counted in the
-    caller's transaction, which must commit. Raises SignInThrottled while the name or
-    the address is locked, without even checking the password.
+    A wrong name or password or a disabled account all give the same outcome without a
+    principal (it tells nothing about which names exist); the failure is counted in the
+    caller's transaction, which must commit. Raises SignInThrottled while this name from
+    this address (or this address at all) must wait, without checking the password.
     """
     moment = now or utcnow()
     name = (username or "").strip().lower()[:60]
-    subjects = (f"user:{name}", f"addr:{address}"[:200])
-    for subject in subjects:
-        row = _failure_row(session, subject)
-        if row is not None and row.locked_until is not None and row.locked_until > moment:
-            raise SignInThrottled(row.locked_until)
+    sign_in_throttle.check_allowed(session, STAFF, name, address, now=moment)
     user = session.execute(select(StaffUser).where(StaffUser.username == name)).scalar_one_or_none()
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not valid or not user.is_active:
-        _count_failure(session, subjects[0], MAX_FAILURES_PER_USER, moment)
-        _count_failure(session, subjects[1], MAX_FAILURES_PER_ADDRESS, moment)
-        return None
-    session.execute(delete(SignInFailure).where(SignInFailure.subject == subjects[0]))
+        retry_after = sign_in_throttle.record_failure(session, STAFF, name, address, now=moment)
+        return SignInOutcome(None, retry_after)
+    sign_in_throttle.record_success(session, STAFF, name, address)
     user.last_sign_in_at = moment
     session.flush()
-    return _principal(user)
+    return SignInOutcome(_principal(user))
 
 
-def _failure_row(session: Session, subject: str) -> SignInFailure | None:
-    return session.execute(
-        select(SignInFailure).where(SignInFailure.subject == subject).with_for_update()
-    ).scalar_one_or_none()
-
-
-def _count_failure(session: Session, subject: str, limit: int, moment: datetime) -> None:
-    row = _failure_row(session, subject)
-    if row is None:
-        row = SignInFailure(subject=subject, failures=0, window_start=moment)
-        session.add(row)
-    if moment - row.window_start > FAILURE_WINDOW:
-        row.failures, row.window_start = 0, moment
-    row.failures += 1
-    if row.failures >= limit:
-        row.locked_until = moment + LOCK_TIME
-        row.failures, row.window_start = 0, moment
-    session.flush()
+def clear_sign_in_throttle(session: Session, username: str) -> int:
+    """Let a staff member sign in at once, whatever wrong passwords were typed for them."""
+    return sign_in_throttle.clear(session, STAFF, (username or "").strip().lower()[:60])
 
 
 # --- roles ------------------------------------------------------------------------------

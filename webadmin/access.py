@@ -18,7 +18,7 @@ from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
 
 from wallet.db import Database
-from wallet.staff import Principal, principal_for
+from wallet.staff import Principal, principal_for_session
 
 F = TypeVar("F", bound=Callable)
 
@@ -58,14 +58,17 @@ change = _mark(CHANGE)  # the screen's "change" permission
 
 
 class StaffMember(UserMixin):
-    """Flask-Login's user: the principal plus the session version in its id, so a
-    password change or a disabled account ends every older session."""
+    """Flask-Login's user: the principal and the token of its server-side session
+    (wallet.web_sessions), which is what the cookie carries as the "user id". Signing
+    out, a password change or a disabled account delete that session on the server, so
+    a copy of the cookie opens nothing afterwards."""
 
-    def __init__(self, principal: Principal) -> None:
+    def __init__(self, principal: Principal, session_token: str) -> None:
         self.principal = principal
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return f"{self.principal.id}:{self.principal.session_version}"
+        return self.session_token
 
     def can(self, screen: str, level: str = VIEW) -> bool:
         registry = current_app.extensions["pulsa.screens"]
@@ -116,19 +119,15 @@ def init_access(app: Flask) -> None:
     manager.login_view = "signin.sign_in"
     manager.login_message = None
     # Re-validated on every request from the database, so "strong" adds nothing but
-    # sign-outs on a changing mobile address; the session version does the real work.
+    # sign-outs on a changing mobile address; the server-side session does the real work.
     manager.session_protection = "basic"
     manager.anonymous_user = Anonymous
 
     @manager.user_loader
-    def load(user_id: str) -> StaffMember | None:
-        try:
-            staff_id, version = (int(part) for part in user_id.split(":"))
-        except ValueError:
-            return None
+    def load(token: str) -> StaffMember | None:
         with database().transaction() as session:
-            principal = principal_for(session, staff_id, version)
-        return StaffMember(principal) if principal else None
+            principal = principal_for_session(session, token)
+        return StaffMember(principal, token) if principal else None
 
     app.before_request(_guard)
 

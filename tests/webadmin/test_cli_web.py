@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PULSA = Path(sys.executable).parent / "pulsa"
 
 
@@ -61,7 +63,11 @@ def test_a_short_password_is_refused_in_one_line(tmp_path):
     assert made.stderr.strip() == "error: a password needs at least 10 characters"
 
 
-def test_set_password_unlocks_a_locked_out_staff_member(tmp_path):
+def test_set_password_lets_a_throttled_staff_member_sign_in_at_once(tmp_path):
+    from wallet.db import Database
+    from wallet.sign_in_throttle import RULES
+    from wallet.staff import SignInThrottled, authenticate
+
     pulsa(tmp_path, "db", "upgrade")
     pulsa(
         tmp_path,
@@ -69,24 +75,26 @@ def test_set_password_unlocks_a_locked_out_staff_member(tmp_path):
         "create-superuser",
         "boss",
         "--password-stdin",
-        stdin="first staff passphrase\n",
+        stdin="first passphrase\n",
     )
-    done = pulsa(
-        tmp_path,
-        "admin",
-        "set-password",
-        "boss",
-        "--password-stdin",
-        stdin="second staff passphrase",
-    )
-    assert done.returncode == 0, done.stderr
+    database = Database(f"sqlite:///{tmp_path / 'pulsa.db'}")
+    try:
+        for _ in range(RULES.free_per_name + 1):
+            database.run(lambda s: authenticate(s, "boss", "guess", address="10.9.8.7"))
+        with pytest.raises(SignInThrottled):
+            database.run(lambda s: authenticate(s, "boss", "first passphrase", address="10.9.8.7"))
+        done = pulsa(
+            tmp_path, "admin", "set-password", "boss", "--password-stdin", stdin="second passphrase"
+        )
+        assert done.returncode == 0, done.stderr
+        outcome = database.run(
+            lambda s: authenticate(s, "boss", "second passphrase", address="10.9.8.7")
+        )
+        assert outcome.principal is not None
+    finally:
+        database.dispose()
     missing = pulsa(
-        tmp_path,
-        "admin",
-        "set-password",
-        "nobody",
-        "--password-stdin",
-        stdin="third staff passphrase",
+        tmp_path, "admin", "set-password", "nobody", "--password-stdin", stdin="third passphrase"
     )
     assert missing.returncode == 1 and "no staff member 'nobody'" in missing.stderr
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime, timedelta
+from itertools import pairwise
 
-from tests.webadmin.conftest import PASSWORD, field_errors, make_client, make_staff, signed_in
+import pytest
+from sqlalchemy import select
+
+from tests.webadmin.conftest import (
+    PASSWORD,
+    field_errors,
+    make_client,
+    make_staff,
+    random_address,
+    signed_in,
+)
+from wallet.sign_in_throttle import RULES
 from wallet.staff import (
-    MAX_FAILURES_PER_USER,
     AuditRecord,
-    SignInFailure,
+    SignInThrottled,
     StaffUser,
+    authenticate,
     update_staff,
 )
 
@@ -30,36 +42,125 @@ def test_a_wrong_password_is_refused_with_one_message_for_name_and_password(app,
         assert "Wrong user name or password." in response.get_data(as_text=True)
 
 
-def test_after_five_wrong_passwords_even_the_right_one_is_refused(app, db, superuser):
-    client = make_client(app)
-    for _ in range(MAX_FAILURES_PER_USER):
-        assert client.sign_in(superuser, "guess").status_code == 401
-    response = client.sign_in(superuser, PASSWORD)
-    assert response.status_code == 401
-    assert "Too many failed sign-ins" in response.get_data(as_text=True)
-    # From another address too: the lock is on the user name, not only the address.
-    assert make_client(app).sign_in(superuser).status_code == 401
-
-    # When the lock has run out, the right password works again.
-    db.run(
-        lambda s: s.execute(
-            update(SignInFailure)
-            .where(SignInFailure.subject == f"user:{superuser}")
-            .values(locked_until=None)
-        )
-    )
+def test_stranger_guessing_does_not_lock_out_the_owner(app, superuser):
+    stranger = make_client(app)
+    for _ in range(RULES.free_per_name + 5):
+        assert stranger.sign_in(superuser, "guess").status_code == 401
+    refused = stranger.sign_in(superuser, PASSWORD)
+    assert refused.status_code == 401
+    assert "Too many failed sign-ins from here." in refused.get_data(as_text=True)
+    # The owner, from their own address, signs in as usual.
     assert make_client(app).sign_in(superuser).status_code == 302
 
 
-def test_a_right_password_resets_the_count_of_failures(app, superuser):
+def test_guessing_gets_slower(db, superuser):
+    address = random_address()
+    moment = datetime(2026, 12, 4, 8, 0, 0)
+
+    def attempt(password, at):
+        return db.run(lambda s: authenticate(s, superuser, password, address=address, now=at))
+
+    waits = []
+    for _ in range(RULES.free_per_name + 5):
+        outcome = attempt("guess", moment)
+        assert outcome.principal is None
+        if outcome.retry_after is None:
+            waits.append(None)
+            continue
+        waits.append(outcome.retry_after - moment)
+        # Before the wait is over even the right password is refused, unchecked.
+        with pytest.raises(SignInThrottled) as throttled:
+            attempt(PASSWORD, outcome.retry_after - timedelta(seconds=1))
+        assert throttled.value.until == outcome.retry_after
+        moment = outcome.retry_after
+    seconds = [int(w.total_seconds()) if w else None for w in waits]
+    assert seconds == [None, None, None, 5, 10, 20, 40, 80]
+    assert attempt(PASSWORD, moment).principal is not None
+
+
+def test_the_wait_doubles_up_to_its_longest():
+    waits = [RULES.wait_after(failures, free=3) for failures in range(1, 30)]
+    assert waits[:3] == [None, None, None]
+    assert waits[3] == RULES.first_wait
+    assert all(b == min(2 * a, RULES.longest_wait) for a, b in pairwise(waits[3:]))
+    assert waits[-1] == RULES.longest_wait == timedelta(minutes=15)
+
+
+def test_one_address_guessing_many_names_is_slowed_down(db, superuser):
+    address, moment = random_address(), datetime(2026, 12, 4, 9, 0, 0)
+    for number in range(RULES.free_per_address):
+        outcome = db.run(
+            lambda s, n=number: authenticate(s, f"nobody{n}", "x", address=address, now=moment)
+        )
+        assert outcome.retry_after is None
+    outcome = db.run(lambda s: authenticate(s, "nobody-else", "x", address=address, now=moment))
+    assert outcome.retry_after == moment + RULES.first_wait
+    with pytest.raises(SignInThrottled):
+        db.run(lambda s: authenticate(s, superuser, PASSWORD, address=address, now=moment))
+    elsewhere = db.run(
+        lambda s: authenticate(s, superuser, PASSWORD, address=random_address(), now=moment)
+    )
+    assert elsewhere.principal is not None
+
+
+def test_the_refusal_says_when_to_try_again_in_the_readers_language(app, superuser):
+    stranger = make_client(app)
+    for _ in range(RULES.free_per_name):
+        stranger.sign_in(superuser, "guess")
+    page = stranger.sign_in(superuser, "guess").get_data(as_text=True)
+    assert "Wrong user name or password. Try again in 5 seconds (at " in page
+    page = stranger.sign_in(superuser, PASSWORD).get_data(as_text=True)
+    assert "Too many failed sign-ins from here. Try again in " in page
+    stranger.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+    page = stranger.sign_in(superuser, PASSWORD).get_data(as_text=True)
+    assert "Terlalu banyak gagal masuk dari sini. Coba lagi dalam " in page
+
+
+def test_a_right_password_resets_the_count_of_its_address(app, superuser):
     client = make_client(app)
-    for _ in range(MAX_FAILURES_PER_USER - 1):
+    for _ in range(RULES.free_per_name):
         client.sign_in(superuser, "guess")
     assert client.sign_in(superuser).status_code == 302
-    other = make_client(app)
-    for _ in range(MAX_FAILURES_PER_USER - 1):
-        other.sign_in(superuser, "guess")
-    assert other.sign_in(superuser).status_code == 302
+    client.post("/sign-out")
+    for _ in range(RULES.free_per_name):
+        assert "Try again" not in client.sign_in(superuser, "guess").get_data(as_text=True)
+    assert client.sign_in(superuser).status_code == 302
+
+
+def test_a_cookie_saved_before_sign_out_no_longer_opens_the_admin(app, superuser):
+    client = signed_in(app, superuser)
+    saved = client.get_cookie("pulsa_session").value
+    assert client.post("/sign-out").status_code == 302
+    thief = make_client(app)
+    thief.set_cookie("pulsa_session", saved)
+    response = thief.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_a_password_change_by_a_super_admin_ends_the_sessions_of_that_person(app, db, admin):
+    username = make_staff(db, grants={"dashboard": "view"})
+    client = signed_in(app, username)
+    saved = client.get_cookie("pulsa_session").value
+    with db.transaction() as session:
+        staff_id = session.execute(
+            select(StaffUser.id).where(StaffUser.username == username)
+        ).scalar_one()
+    response = admin.post(
+        f"/staff/{staff_id}",
+        data={
+            "username": username,
+            "role": "",
+            "locale": "en",
+            "is_active": "y",
+            "password": "a brand new passphrase",
+        },
+    )
+    assert response.status_code == 302
+    replay = make_client(app)
+    replay.set_cookie("pulsa_session", saved)
+    assert replay.get("/").status_code == 302
+    assert client.get("/").status_code == 302
 
 
 def test_sign_ins_and_failures_are_written_to_the_audit_log(app, db, superuser):
@@ -175,7 +276,6 @@ def test_a_tls_proxy_on_the_same_machine_makes_the_cookie_secure(app, superuser)
 
 
 def test_behind_a_local_proxy_each_client_address_is_throttled_on_its_own(app, db, superuser):
-    from wallet.staff import MAX_FAILURES_PER_ADDRESS
 
     def attempt(forwarded_for: str, password: str):
         client = app.test_client()
@@ -188,7 +288,7 @@ def test_behind_a_local_proxy_each_client_address_is_throttled_on_its_own(app, d
         )
 
     attacker = "203.0.113.9"
-    for number in range(MAX_FAILURES_PER_ADDRESS):
+    for number in range(RULES.free_per_address + 1):
         # Different names, so that only the address count can lock.
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = "127.0.0.1"

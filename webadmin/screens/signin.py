@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -12,11 +23,14 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from wallet.errors import InvalidInput
+from wallet.ledger import utcnow
 from wallet.passwords import WeakPassword
 from wallet.staff import (
     MIN_PASSWORD_LENGTH,
     SignInThrottled,
     authenticate,
+    end_staff_session,
+    open_staff_session,
     record_audit,
     update_staff,
 )
@@ -69,45 +83,59 @@ def sign_in():
     error = None
     if form.validate_on_submit():
         address = client_address()
+        lifetime = current_app.permanent_session_lifetime
 
         def work(db_session):
             try:
-                principal = authenticate(
+                outcome = authenticate(
                     db_session, form.username.data, form.password.data, address=address
                 )
             except SignInThrottled as throttled:
-                return throttled
+                return throttled, None
             name = form.username.data.strip().lower()[:60]
             record_audit(
                 db_session,
                 name,
-                "staff.sign_in" if principal else "staff.sign_in_failed",
+                "staff.sign_in" if outcome.principal else "staff.sign_in_failed",
                 f"staff {name}",
                 address=address,
             )
-            return principal
+            if outcome.principal is None:
+                return outcome, None
+            return outcome, open_staff_session(db_session, outcome.principal.id, lifetime=lifetime)
 
-        outcome = database().run(work)
+        outcome, token = database().run(work)
         if isinstance(outcome, SignInThrottled):
-            error = _(
-                "Too many failed sign-ins. Try again after %(time)s.",
-                time=local(outcome.until, "%H:%M"),
-            )
-        elif outcome is None:
+            error = _("Too many failed sign-ins from here.") + " " + _try_again(outcome.until)
+        elif outcome.principal is None:
             error = _("Wrong user name or password.")
+            if outcome.retry_after is not None:
+                error += " " + _try_again(outcome.retry_after)
         else:
             # A new session for the signed-in person: nothing of the anonymous one
             # (a planted session) carries over.
             session.clear()
             session.permanent = True
-            login_user(StaffMember(outcome))
+            login_user(StaffMember(outcome.principal, token))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("signin/sign_in.html", form=form, error=error), (401 if error else 200)
+
+
+def _try_again(until: datetime) -> str:
+    """When the next try may come, in words a person acts on ("in 20 seconds, at 14:05:10")."""
+    wait = max(until - utcnow(), timedelta(seconds=1))
+    return _(
+        "Try again in %(wait)s (at %(time)s).",
+        wait=format_timedelta(wait, threshold=1.5, add_direction=False),
+        time=local(until, "%H:%M:%S"),
+    )
 
 
 @blueprint.post("/sign-out")
 @signed_in
 def sign_out():
+    token = current_user.session_token
+    database().run(lambda db_session: end_staff_session(db_session, token))
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
