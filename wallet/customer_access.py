@@ -16,25 +16,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from wallet import sign_in_throttle
 from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import HotspotLogin
 from wallet.internet import username_key
 from wallet.ledger import utcnow
 from wallet.models import Account, Base, Customer, Id
 from wallet.passwords import MAX_LENGTH, MIN_LENGTH, check_password
-from wallet.staff import (
-    MAX_FAILURES_PER_ADDRESS,
-    MAX_FAILURES_PER_USER,
-    SignInFailure,
-    SignInThrottled,
-    _count_failure,
-    _failure_row,
-    record_audit,
-)
+from wallet.sign_in_throttle import CUSTOMER
+from wallet.sign_in_throttle import SignInThrottled as SignInThrottled
+from wallet.staff import record_audit
 
 LINK_LIFETIME = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = MIN_LENGTH
@@ -373,15 +368,12 @@ def authenticate_customer(
     now: datetime | None = None,
 ) -> CustomerPrincipal | None:
     """Check a portal sign-in. None for a wrong name or password (one answer for all);
-    the failure is counted per name and per address in the caller's transaction, which
-    must commit. Raises SignInThrottled while the name or the address is locked."""
+    the failure is counted per (name, address) and per address (wallet.sign_in_throttle)
+    in the caller's transaction, which must commit. Raises SignInThrottled while this name
+    from this address, or this address at all, must wait."""
     moment = now or utcnow()
     name = (identifier or "").strip().lower()[:100]
-    subjects = (f"customer:{name}"[:200], f"customer-addr:{address}"[:200])
-    for subject in subjects:
-        row = _failure_row(session, subject)
-        if row is not None and row.locked_until is not None and row.locked_until > moment:
-            raise SignInThrottled(row.locked_until)
+    sign_in_throttle.check_allowed(session, CUSTOMER, name, address, now=moment)
     password = password or ""
     candidates = _candidates(session, name, country_code, trunk_prefix) if name else []
     chosen = next((c for c, hp in candidates if _opens(session, c, hp, password)), None)
@@ -389,10 +381,9 @@ def authenticate_customer(
         check_password_hash(_DUMMY_HASH, password)
     principal = _principal(session, chosen) if chosen is not None else None
     if principal is None:
-        _count_failure(session, subjects[0], MAX_FAILURES_PER_USER, moment)
-        _count_failure(session, subjects[1], MAX_FAILURES_PER_ADDRESS, moment)
+        sign_in_throttle.record_failure(session, CUSTOMER, name, address, now=moment)
         return None
-    session.execute(delete(SignInFailure).where(SignInFailure.subject == subjects[0]))
+    sign_in_throttle.record_success(session, CUSTOMER, name, address)
     _credential(session, chosen.id).last_sign_in_at = moment
     session.flush()
     return principal
