@@ -22,8 +22,12 @@ from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_use
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from messaging.actors import Actor as MessagingActor
+from messaging.conversations import get_conversation
+from messaging.models import Conversation
 from wallet.customer_access import CustomerPrincipal, customer_actor, principal_for
 from wallet.db import Database
+from wallet.errors import NotFound
 from wallet.hotspot_models import HotspotLogin, Subscription
 from wallet.models import Account, Customer
 from wallet.payments import PaymentRequest
@@ -149,6 +153,14 @@ class Mine:
         if found is None:
             abort(404)
         return found
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        try:
+            return get_conversation(
+                self.session, MessagingActor.customer(self.customer_id), conversation_id
+            )
+        except NotFound:
+            abort(404)
 
 
 @contextmanager

@@ -5,4 +5,5 @@ and add one line here (see portal/README.md)."""
 PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.signin",
     "portal.pages.home",
+    "portal.pages.help",
 )
