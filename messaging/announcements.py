@@ -21,6 +21,7 @@ from wallet.hotspot_models import (
 )
 from wallet.ledger import utcnow
 from wallet.staff import record_audit
+from wallet.text import check_text
 
 MAX_TEXT_LENGTH = 2000
 
@@ -41,7 +42,7 @@ def post_announcement(
     """Publish a message for customers, shown from `starts_at` to `ends_at` (naive UTC)."""
     if not actor.is_staff:
         raise NotAllowed("only staff post announcements")
-    text = (text or "").strip()
+    text = check_text((text or "").strip(), "the announcement", multiline=True)
     if not text:
         raise InvalidInput("write the announcement")
     if len(text) > MAX_TEXT_LENGTH:

@@ -25,6 +25,7 @@ from wallet.ledger import utcnow
 from wallet.models import Customer
 from wallet.payments import store_proof
 from wallet.staff import StaffUser, record_audit
+from wallet.text import check_text
 
 MAX_TEXT_LENGTH = 4000
 
@@ -135,7 +136,7 @@ def open_conversation(
     conversation = Conversation(
         customer_id=customer_id,
         contact_key=contact_key,
-        contact_label=(contact_label or "").strip()[:200],
+        contact_label=check_text((contact_label or "").strip(), "the contact's name")[:200],
         topic=topic,
         status="open" if actor.kind == CUSTOMER else "waiting",
         channel=actor.channel,
@@ -447,7 +448,7 @@ def _check_channel(actor: Actor) -> None:
 
 
 def _check_message(text: str, image_path: str | None) -> None:
-    text = (text or "").strip()
+    text = check_text((text or "").strip(), "the message", multiline=True)
     if not text and not image_path:
         raise InvalidInput("write a message or attach a photo")
     if len(text) > MAX_TEXT_LENGTH:

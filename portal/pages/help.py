@@ -104,6 +104,8 @@ def _refusal(form: MessageForm, error: WalletError) -> None:
             form.image.errors.append(_("The photo must be a PNG, JPEG or GIF image."))
         else:
             form.image.errors.append(explain(error))
+    elif "control character" in text:
+        form.text.errors.append(_("Remove the invisible control character from this text."))
     elif "write a message or attach a photo" in text:
         form.text.errors.append(_("Write a message or attach a photo."))
     else:

@@ -184,6 +184,16 @@ def test_a_message_needs_words_or_a_photo_and_a_known_topic(db):
         assert message.image_path == "2026-12/photo.png"
 
 
+def test_a_message_may_have_several_lines_but_no_other_control_character(db):
+    customer = Actor.customer(make_customer(db))
+    conversation_id = opened(db, customer, text="line one\nline two")
+    with pytest.raises(InvalidInput, match="control character"):
+        db.run(lambda s: post_message(s, customer, conversation_id, text="clear\x1b[2J"))
+    with db.transaction() as session:
+        texts = [m.text for m in messages_of(session, session.get(Conversation, conversation_id))]
+    assert texts == ["line one\nline two"]
+
+
 def test_every_change_of_a_conversation_is_in_the_audit_log_with_its_actor(db):
     customer = Actor.customer(make_customer(db))
     staff = make_staff_actor(db)

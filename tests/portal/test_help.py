@@ -86,6 +86,8 @@ def test_an_empty_message_and_an_unknown_topic_are_refused_beside_their_fields(d
     assert field_errors(page, "text") == ["Write a message or attach a photo."]
     page = client.post("/help/", data={"topic": "weather", "text": "hi"}).get_data(as_text=True)
     assert field_errors(page, "topic") != []
+    page = client.post("/help/", data={"topic": "calls", "text": "a\x07b"}).get_data(as_text=True)
+    assert field_errors(page, "text") == ["Remove the invisible control character from this text."]
     assert conversations_of(db, alice.customer_id) == []
 
 
