@@ -426,12 +426,16 @@ def audit_command(ctx: Context) -> None:
         sys.exit(1)
 
 
-@cli.command("demo")
-@pass_context
-def demo(ctx: Context) -> None:
-    """Load a small demo data set (tariff with bands, three customers)."""
+@cli.group("demo", invoke_without_command=True)
+@click.pass_context
+def demo(click_ctx: click.Context) -> None:
+    """Load a small demo data set (tariff with bands, three customers) into an empty
+    database; `pulsa demo remove` removes it whole."""
     from pulsa.demo import load_demo
 
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx = click_ctx.ensure_object(Context)
     s = ctx.settings
     lines = ctx.database().run(
         lambda session: load_demo(
@@ -440,6 +444,22 @@ def demo(ctx: Context) -> None:
     )
     for line in lines:
         click.echo(line)
+
+
+@demo.command("remove")
+@pass_context
+def demo_remove(ctx: Context) -> None:
+    """Delete the demo's customers with their wallets, ledger entries, calls, CDRs and
+    holds, and its tariff rows (a plan the operator uses stays)."""
+    from wallet.demo import removal_lines, remove_demo
+
+    try:
+        removal = ctx.database().run(lambda session: remove_demo(session, actor="cli"))
+    except WalletError as error:
+        raise UserError(str(error)) from None
+    click.echo(f"demo data removed ({removal.total} rows):")
+    for line in removal_lines(removal):
+        click.echo(f"  {line}")
 
 
 @cli.command("fastagi")
@@ -468,16 +488,41 @@ def fastagi(ctx: Context, host, port) -> None:
 @cli.command("serve")
 @click.option("--host", help="Address of the web admin (default PULSA_WEB_HOST).")
 @click.option("--port", type=int, help="Port of the web admin (default PULSA_WEB_PORT).")
+@click.option(
+    "--first-admin",
+    is_flag=True,
+    help="When the web admin has no staff account yet, make the super admin 'admin' with "
+    "a random password, shown once at the end of the start messages (`make run` does).",
+)
 @pass_context
-def serve(ctx: Context, host, port) -> None:
+def serve(ctx: Context, host, port, first_admin) -> None:
     """Run all of pulsa: web admin, FastAGI, AMI listener, hotspot sync, housekeeping."""
     import asyncio
 
+    from pulsa.demo import FIRST_ADMIN, ensure_first_admin
     from pulsa.serve import serve_everything
 
+    sign_in = None
+    if first_admin:
+        password = ctx.database().run(ensure_first_admin)
+        if password is not None:
+            sign_in = (
+                f"sign in to the web admin as {FIRST_ADMIN!r} with the password {password} "
+                f"(shown only now; change it with `pulsa admin set-password {FIRST_ADMIN}`)"
+            )
+        else:
+            sign_in = (
+                "sign in to the web admin with your staff account (a forgotten password: "
+                "`pulsa admin set-password NAME`)"
+            )
     asyncio.run(
         serve_everything(
-            ctx.settings, ctx.database(), web_host=host, web_port=port, announce=click.echo
+            ctx.settings,
+            ctx.database(),
+            web_host=host,
+            web_port=port,
+            announce=click.echo,
+            sign_in=sign_in,
         )
     )
 

@@ -1,4 +1,6 @@
-"""A small demo data set: a tariff with peak/off-peak/weekend bands and a few customers."""
+"""A small demo data set: a tariff with peak/off-peak/weekend bands and a few customers,
+loaded into an empty database only and removable whole (`wallet.demo`); and the first
+super admin of a fresh installation."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet import demo as demo_data
 from wallet import ledger
 from wallet.customers import add_identity, create_customer
-from wallet.models import Customer
+from wallet.models import HolidayRow, RateRow
+from wallet.staff import record_audit
 from wallet.tariffs import add_band, add_holiday, ensure_plan, import_rates
+
+FIRST_ADMIN = "admin"
 
 DEMO_RATES = """\
 prefix,description,connection_fee,price_per_minute,initial_block,increment,minimum_duration,\
@@ -41,51 +47,77 @@ DEMO_CUSTOMERS = (
 )
 
 
-def load_demo(session: Session, *, currency: str, timezone: str, plan_name: str) -> list[str]:
-    """Create the demo data once; returns what it did, one line each."""
-    done: list[str] = []
+def load_demo(
+    session: Session, *, currency: str, timezone: str, plan_name: str, actor: str = "demo"
+) -> list[str]:
+    """Load the demo into an empty database, every row listed as the demo's; returns
+    what it did, one line each. A database with the operator's own data, or one the demo
+    was loaded into before (even if removed since), is left as it is."""
+    refusal = demo_data.why_not_load(session)
+    if refusal is not None:
+        return [f"demo data not loaded: {refusal}"]
+    batch = demo_data.start_batch(session, actor)
     plan = ensure_plan(session, plan_name, timezone)
-    add_band(session, plan.name, "peak", "mon-fri", "08:00", "18:00")
-    add_band(session, plan.name, "weekend", "sat,sun", "00:00", "24:00")
-    add_band(session, plan.name, "offpeak", "all", "00:00", "24:00")
+    demo_data.mark(session, batch, "tariff_plans", [plan.id])
+    bands = [
+        add_band(session, plan.name, "peak", "mon-fri", "08:00", "18:00"),
+        add_band(session, plan.name, "weekend", "sat,sun", "00:00", "24:00"),
+        add_band(session, plan.name, "offpeak", "all", "00:00", "24:00"),
+    ]
+    demo_data.mark(session, batch, "time_bands", [band.id for band in bands])
     add_holiday(session, plan.name, date(2026, 12, 25), "weekend", "Christmas")
+    demo_data.mark(
+        session,
+        batch,
+        "holidays",
+        session.execute(select(HolidayRow.id).where(HolidayRow.plan_id == plan.id)).scalars(),
+    )
     count = import_rates(session, plan.name, DEMO_RATES)
-    done.append(f"tariff plan {plan.name!r}: {count} rates, bands peak/offpeak/weekend")
+    demo_data.mark(
+        session,
+        batch,
+        "rates",
+        session.execute(select(RateRow.id).where(RateRow.plan_id == plan.id)).scalars(),
+    )
+    done = [f"tariff plan {plan.name!r}: {count} rates, bands peak/offpeak/weekend"]
     for name, phone, kind, balance, callerid, peer in DEMO_CUSTOMERS:
-        if session.execute(select(Customer).where(Customer.phone == phone)).first():
-            done.append(f"customer {name!r} already there")
-            continue
-        _, account = create_customer(
+        customer, account = create_customer(
             session, name, phone=phone, kind=kind, currency=currency, tariff_plan=plan.name
         )
+        demo_data.mark(session, batch, "customers", [customer.id])
         add_identity(session, account.id, "callerid", callerid)
         add_identity(session, account.id, "peer", peer)
-        ledger.top_up(
+        # An adjustment, not a top-up: no money was paid in, so reports and the
+        # dashboard do not count it as revenue.
+        ledger.adjust(
             session,
             account.id,
             balance,
             key=f"demo-opening-{phone}",
-            method="cash",
-            actor="demo",
-            note="demo opening balance",
+            actor=actor,
+            reason="demo opening balance",
         )
         done.append(f"customer {name!r}: account {account.id}")
-    done.append(_demo_admin(session))
+    record_audit(
+        session,
+        actor,
+        "demo.load",
+        f"demo batch {batch.id}",
+        after={"tariff_plan": plan.name, "rates": count, "customers": len(DEMO_CUSTOMERS)},
+    )
+    done.append("remove it all before going live: pulsa demo remove")
     return done
 
 
-def _demo_admin(session: Session) -> str:
-    """A super admin to sign in with, when the web admin has no staff yet; its password
-    is random and shown once."""
+def ensure_first_admin(session: Session, actor: str = "pulsa") -> str | None:
+    """A super admin `admin` with a random password when the web admin has no staff
+    account at all; returns the password (shown once), or None when staff exist."""
     from wallet.staff import StaffUser, create_staff
 
     if session.execute(select(StaffUser.id).limit(1)).first():
-        return "web admin staff already there"
+        return None
     password = secrets.token_urlsafe(12)
     create_staff(
-        session, "admin", password, full_name="Demo admin", is_superuser=True, actor="demo"
+        session, FIRST_ADMIN, password, full_name="Administrator", is_superuser=True, actor=actor
     )
-    return (
-        f"web admin: sign in as 'admin' with password {password} "
-        "(change it with `pulsa admin set-password admin`)"
-    )
+    return password

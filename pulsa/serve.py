@@ -37,8 +37,12 @@ async def serve_everything(
     portal_host: str | None = None,
     portal_port: int | None = None,
     announce: Callable[[str], None] = log.info,
+    sign_in: str | None = None,
 ) -> None:
-    """Run every service until SIGTERM or SIGINT, then stop them in reverse order."""
+    """Run every service until SIGTERM or SIGINT, then stop them in reverse order.
+
+    The start messages end with the web admin's address and `sign_in` (how to sign in),
+    so that what a person needs first is the last thing on the screen."""
     from agi.workers import make_server
     from portal import create_app as create_portal
     from webadmin import create_app
@@ -51,7 +55,8 @@ async def serve_everything(
     try:
         web = _start_web(create_app(settings, database), settings, web_host, web_port)
         stops.append(web.close)
-        announce(f"web admin on http://{web.effective_host}:{web.effective_port}/")
+        address = f"http://{web.effective_host}:{web.effective_port}/"
+        announce(f"web admin on {address}")
         portal = _start_web(
             create_portal(settings, database),
             settings,
@@ -60,7 +65,8 @@ async def serve_everything(
             name="pulsa-portal",
         )
         stops.append(portal.close)
-        announce(f"customer portal on http://{portal.effective_host}:{portal.effective_port}/")
+        portal_address = f"http://{portal.effective_host}:{portal.effective_port}/"
+        announce(f"customer portal on {portal_address}")
 
         fastagi = make_server(settings, database)
         host, port = await fastagi.start()
@@ -87,6 +93,12 @@ async def serve_everything(
         housekeeping = asyncio.ensure_future(_housekeeping(database))
         stops.append(housekeeping.cancel)
         announce("pulsa is running (Ctrl+C to stop)")
+        announce("")
+        announce(f"    web admin:       {address}")
+        announce(f"    customer portal: {portal_address}")
+        if sign_in:
+            announce(f"    {sign_in}")
+        announce("")
         await stopping.wait()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

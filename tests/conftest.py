@@ -50,6 +50,20 @@ def db(request: pytest.FixtureRequest, migrated_urls: dict[str, str]) -> Iterato
     database.dispose()
 
 
+@pytest.fixture(params=selected_backends())
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated database of the test's own on each selected backend (the shared
+    one holds the other tests' data), for what needs an empty database."""
+    url = create_database(request.param, tmp_path, label="empty")
+    try:
+        upgrade(url)
+        database = Database(url)
+        yield database
+        database.dispose()
+    finally:
+        drop_database(url)
+
+
 def make_account(db: Database, balance: int = 0, *, credit_limit: int = 0, **kwargs) -> int:
     """A new customer with a wallet topped up with `balance` micro-units; its account id."""
 

@@ -8,6 +8,7 @@ wallet, never the reverse; only this registry needs to know every table).
 from messaging import models as messaging_models  # noqa: F401  conversations, outbox
 from wallet import backoffice as backoffice  # web admin: hang-up requests
 from wallet import customer_access as customer_access  # portal: passwords, links
+from wallet import demo as demo  # the demo's batches and the rows they made
 from wallet import hotspot_models as hotspot_models  # internet: routers, packages, vouchers
 from wallet import locks as locks  # named locks: checks and writes as one step
 from wallet import models  # noqa: F401

@@ -156,11 +156,11 @@ def test_the_installed_command_reports_an_unreachable_database_in_one_line(tmp_p
     assert "Traceback" not in result.stderr
 
 
-def test_the_demo_makes_a_super_admin_to_sign_in_with_once(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PULSA_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
-    run("db", "upgrade")
-    code, out, _ = run("demo")
-    assert code == 0 and "sign in as 'admin' with password " in out
-    assert "super admin" in run("admin", "list")[1]
-    assert "staff already there" in run("demo")[1]
+def test_demo_remove_takes_the_demo_away_in_one_command(site):
+    code, out, _ = run("demo", "remove")
+    assert code == 0 and "3 customers" in out and "3 ledger entries" in out
+    assert run("customer", "list")[1].strip() == "no customers"
+    assert "0 accounts, 0 entries: clean" in run("audit")[1]
+    assert "not loaded again" in run("demo")[1]
+    code, _, err = run("demo", "remove")
+    assert code == 1 and err.strip() == "error: no demo data is loaded"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -159,3 +160,51 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def run_until_up(env: dict[str, str], *args: str) -> list[str]:
+    """Start `pulsa serve ARGS`, wait for it to answer, stop it; its output's lines."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(PULSA), "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_health(port, server)
+        time.sleep(0.5)  # the last start messages follow the web admin's
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+        return [line.strip() for line in server.stdout.read().decode().splitlines()]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_first_admin_ends_the_start_messages_with_the_address_and_a_password_once(tmp_path):
+    from wallet.staff import authenticate
+
+    env = {
+        **os.environ,
+        "PULSA_DATABASE_URL": f"sqlite:///{tmp_path / 'pulsa.db'}",
+        "PULSA_FASTAGI_PORT": str(free_port()),
+        "PULSA_CALL_MODE": "static",
+    }
+    subprocess.run([str(PULSA), "db", "upgrade"], env=env, check=True, capture_output=True)
+    lines = [line for line in run_until_up(env, "--first-admin") if line]
+    assert lines[-4] == "pulsa is running (Ctrl+C to stop)"
+    assert re.fullmatch(r"web admin: +http://127\.0\.0\.1:\d+/", lines[-3])
+    assert lines[-2].startswith("customer portal: ")
+    assert lines[-1].startswith("sign in to the web admin as 'admin' with the password ")
+    password = lines[-1].split("with the password ")[1].split(" ")[0]
+    database = Database(env["PULSA_DATABASE_URL"])
+    try:
+        principal = database.run(lambda s: authenticate(s, "admin", password, address="127.0.0.1"))
+        assert principal is not None and principal.is_superuser
+    finally:
+        database.dispose()
+    again = [line for line in run_until_up(env, "--first-admin") if line]
+    assert again[-1].startswith("sign in to the web admin with your staff account")
+    assert not any(password in line for line in again)

@@ -1,6 +1,7 @@
 """Settings: the operator's name, logo and sign-in banner; display precision and time
 zone; call slice length and mode; the low-balance threshold. Stored in the database
-(wallet.site_settings), audited, effective on the next page. The call slice and mode,
+(wallet.site_settings), audited, effective on the next page. Super admins remove the
+demo data here (wallet.demo). The call slice and mode,
 once saved, can be given back to the environment (PULSA_CALL_SLICE_SECONDS,
 PULSA_CALL_MODE): their stored value is then deleted."""
 
@@ -21,14 +22,16 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from wallet.demo import loaded_batch, preview_removal, remove_demo
 from wallet.errors import WalletError
 from wallet.payments import proof_file, store_proof
 from wallet.site_settings import REFRESH_SECONDS, save_site_config, stored_keys
-from webadmin.access import Screen, actor, client_address, database, public, view
+from webadmin.access import Screen, actor, change, client_address, database, public, view
 from webadmin.forms import Form, MoneyField, options
 from webadmin.ui import site
 
@@ -102,6 +105,7 @@ def index():
     settings = current_app.extensions["pulsa.settings"]
     with database().transaction() as session:
         stored = stored_keys(session)
+        demo_loaded = current_user.is_superuser and loaded_batch(session) is not None
     form = SettingsForm(obj=current)
     _label_from_environment(form, settings)
     if form.validate_on_submit():
@@ -146,7 +150,77 @@ def index():
         variables=FROM_ENVIRONMENT,
         upload_folder=current_app.config["UPLOAD_FOLDER"],
         refresh_seconds=f"{REFRESH_SECONDS:g}",
+        demo_loaded=demo_loaded,
     )
+
+
+#: How the tables the demo's removal deletes from are called on the confirmation page;
+#: a table added later shows under its own name.
+DEMO_TABLE_LABELS = {
+    "customers": _l("Customers"),
+    "accounts": _l("Wallets"),
+    "ledger_entries": _l("Ledger entries"),
+    "holds": _l("Holds"),
+    "calls": _l("Calls"),
+    "call_records": _l("Call records"),
+    "call_hangup_requests": _l("Hang-up requests"),
+    "sip_identities": _l("Caller IDs, SIP peers and account codes"),
+    "hotspot_logins": _l("Internet logins"),
+    "internet_subscriptions": _l("Internet packages bought"),
+    "internet_extensions": _l("Extensions of internet packages"),
+    "vouchers": _l("Vouchers"),
+    "payment_requests": _l("Payment requests"),
+    "tariff_plans": _l("Tariff plans"),
+    "time_bands": _l("Time bands"),
+    "holidays": _l("Holidays"),
+    "rates": _l("Rates"),
+}
+
+
+def _superuser_only() -> None:
+    if not current_user.is_superuser:
+        abort(403)
+
+
+@blueprint.get("/demo")
+@view
+def demo():
+    """What removing the demo deletes, and the button that does it."""
+    _superuser_only()
+    with database().transaction() as session:
+        removal = preview_removal(session)
+    if removal is None:
+        flash(_("No demo data is loaded."), "info")
+        return redirect(url_for("settings.index"))
+    rows = [
+        (str(DEMO_TABLE_LABELS.get(name, name)), count)
+        for name, count in sorted(removal.rows.items())
+    ]
+    return render_template("settings/demo.html", rows=rows, kept_plans=removal.kept_plans)
+
+
+@blueprint.post("/demo/remove")
+@change
+def remove_demo_data():
+    _superuser_only()
+    try:
+        removal = database().run(
+            lambda session: remove_demo(session, actor=actor(), address=client_address())
+        )
+    except WalletError:
+        flash(_("No demo data is loaded."), "info")
+        return redirect(url_for("settings.index"))
+    flash(_("The demo data is removed (%(count)s rows).", count=removal.total), "success")
+    for plan in removal.kept_plans:
+        flash(
+            _(
+                "The tariff plan %(plan)s stays: your customers or rates use it. "
+                "Its demo rates are gone: import your own.",
+                plan=plan,
+            ),
+            "info",
+        )
+    return redirect(url_for("settings.index"))
 
 
 @blueprint.get("/logo")
