@@ -4,8 +4,8 @@ A database where `pulsa demo` ran before this revision gets a batch listing the
 customers whose opening balance the demo credited (ledger keys `demo-opening-...`); the
 tariff plan it then wrote cannot be told apart from the operator's and is not listed.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
