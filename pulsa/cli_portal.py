@@ -41,16 +41,15 @@ def portal_link(ctx: Context, customer_id: int) -> None:
 def portal(ctx: Context, host, port, uploads: Path | None, threads: int) -> None:
     """Run the customer portal alone (its own address, e.g. for the hotspot's walled
     garden while the admin stays on the office network)."""
-    from waitress import serve as waitress_serve
-
     from portal import create_app
+    from pulsa.web_server import make_web_server
 
     settings = ctx.settings
     app = create_app(settings, ctx.database(), upload_folder=uploads)
     host = host or settings.portal_host
     port = port if port is not None else settings.portal_port
     click.echo(f"pulsa customer portal on http://{host}:{port}/ (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, _quiet=True)
+    make_web_server(app, settings, host=host, port=port, threads=threads).run()
 
 
 commands = [portal]

@@ -102,8 +102,7 @@ def list_staff(ctx: Context) -> None:
 @pass_context
 def web(ctx: Context, host, port, uploads: Path | None, threads: int) -> None:
     """Run the web admin alone (for sites that run the other services separately)."""
-    from waitress import serve as waitress_serve
-
+    from pulsa.web_server import make_web_server
     from webadmin import create_app
 
     settings = ctx.settings
@@ -111,7 +110,7 @@ def web(ctx: Context, host, port, uploads: Path | None, threads: int) -> None:
     host = host or settings.web_host
     port = port if port is not None else settings.web_port
     click.echo(f"pulsa web admin on http://{host}:{port}/ (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, _quiet=True)
+    make_web_server(app, settings, host=host, port=port, threads=threads).run()
 
 
 commands = [admin, web]

@@ -114,16 +114,15 @@ async def serve_everything(
 def _start_web(
     app, settings: Settings, host: str | None, port: int | None, *, name: str = "pulsa-web"
 ):
-    from waitress import create_server
+    from pulsa.web_server import start_web_server
 
-    server = create_server(
+    return start_web_server(
         app,
+        settings,
         host=host or settings.web_host,
         port=settings.web_port if port is None else port,
-        threads=8,
+        name=name,
     )
-    threading.Thread(target=server.run, name=name, daemon=True).start()
-    return server
 
 
 def call_policy_at_start(settings: Settings, database: Database) -> tuple[CallPolicy, bool]:

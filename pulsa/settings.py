@@ -48,6 +48,9 @@ class Settings:
     min_credit: str = "0"  # currency units an account needs to start a call
     max_concurrent_calls: int = 0  # per account, unless the account sets its own; 0: no limit
     secret_key: str = ""
+    # Address(es) of the reverse proxy whose X-Forwarded-For/-Proto/-Host are believed
+    # (comma-separated); empty: the web apps are reached directly.
+    trusted_proxy: str = ""
     log_level: str = "INFO"
     # Payment proofs and the operator's logo; relative paths are from the working folder.
     upload_folder: str = "uploads"
@@ -97,6 +100,10 @@ class Settings:
         if self.portal_url:
             return self.portal_url.rstrip("/")
         return f"http://{self.portal_host}:{self.portal_port}"
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.trusted_proxy.split(",") if p.strip())
 
     @property
     def identity_order(self) -> tuple[str, ...]:
@@ -225,10 +232,29 @@ def _validated(settings: Settings) -> Settings:
         )
     _validate_hotspot(settings)
     _validate_ami(settings)
+    if settings.trusted_proxy.strip():
+        settings = _with_trusted_proxies_checked(settings)
     # os.urandom is what secrets.token_hex reads; the secrets module would add its imports
     # (random, hashlib) to every start of the classic AGI script.
     secret = settings.secret_key or os.urandom(32).hex()
     return replace(settings, currency=currency, secret_key=secret)
+
+
+def _with_trusted_proxies_checked(settings: Settings) -> Settings:
+    """PULSA_TRUSTED_PROXY as addresses written the way the server reports peers."""
+    # Imported here: only a site behind a proxy pays for it (the AGI script starts fast).
+    import ipaddress
+
+    written = []
+    for part in sorted(settings.trusted_proxies):
+        try:
+            written.append(ipaddress.ip_address(part).compressed)
+        except ValueError:
+            raise SettingsError(
+                f"PULSA_TRUSTED_PROXY: {part!r} is not an IP address (the proxy's address as "
+                "this server sees it, e.g. 127.0.0.1; several comma-separated)"
+            ) from None
+    return replace(settings, trusted_proxy=",".join(written))
 
 
 def _validate_hotspot(settings: Settings) -> None:

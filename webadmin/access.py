@@ -100,18 +100,10 @@ def actor() -> str:
     return f"web:{current_user.username}"
 
 
-LOOPBACK = ("127.0.0.1", "::1")
-
-
 def client_address() -> str:
-    """Who is asking: the peer, or, behind a proxy on this same machine, the address that
-    proxy appended to X-Forwarded-For (otherwise every sign-in would seem to come from
-    127.0.0.1 and share one throttling count). The header is believed from loopback only."""
-    peer = request.remote_addr or "unknown"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if peer in LOOPBACK and forwarded.strip():
-        return forwarded.split(",")[-1].strip()[:64] or peer
-    return peer[:64]
+    """Who is asking: the peer, which behind the proxy of PULSA_TRUSTED_PROXY is the client
+    that proxy names (pulsa.web_server believes it from that proxy only)."""
+    return (request.remote_addr or "unknown")[:64]
 
 
 def init_access(app: Flask) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from pulsa.settings import Settings
 from wallet.db import Database
 from wallet.migrate import current_revision
-from webadmin.access import LOOPBACK, init_access, public, visible_screens
+from webadmin.access import init_access, public, visible_screens
 from webadmin.screens import SCREEN_MODULES
 from webadmin.ui import init_ui
 
@@ -38,15 +38,12 @@ _CSP = (
 class _SessionInterface(SecureCookieSessionInterface):
     """The session cookie is `Secure` whenever the request came over HTTPS (or always,
     with SESSION_COOKIE_SECURE), so the same app works on plain http://127.0.0.1 and
-    behind a TLS proxy without leaking the cookie over plain HTTP there. A proxy on this
-    same machine says "https" with X-Forwarded-Proto; from elsewhere that header is not
-    believed (anyone could send it)."""
+    behind a TLS proxy without leaking the cookie over plain HTTP there. Behind a proxy,
+    "came over HTTPS" is what the proxy of PULSA_TRUSTED_PROXY says (pulsa.web_server);
+    nobody else's X-Forwarded-Proto reaches the app."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        if app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
-            return True
-        local_proxy = request.remote_addr in LOOPBACK
-        return local_proxy and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
 def create_app(
