@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ _LOGO_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
     ".svg": "image/svg+xml",
 }
 
@@ -41,13 +43,15 @@ class Branding:
 
 
 def load_logo(path: Path) -> tuple[bytes, str]:
+    """The logo's bytes and type. The messages of its refusals leave the path out: the
+    web admin shows them, and a server's folders are nobody's business there."""
     kind = _LOGO_TYPES.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(f"{path}: a logo is a .png, .jpg or .svg file")
+        raise ValueError("a logo is a .png, .jpg, .gif or .svg file")
     data = path.read_bytes()
     if len(data) > 200_000:
         # Routers have little flash and every login page load carries the logo.
-        raise ValueError(f"{path}: a logo should be under 200 kB")
+        raise ValueError("a logo should be under 200 kB")
     return data, kind
 
 
@@ -58,7 +62,9 @@ def _text(value: str) -> str:
 
 
 def _portal(branding: Branding, path: str) -> str:
-    return _text(branding.portal_url.rstrip("/") + path) if branding.portal_url else ""
+    """A link to the portal; only ever to an address `check_portal_url` accepts (never
+    a ``javascript:`` one), escaped for HTML and RouterOS."""
+    return _text(check_portal_url(branding.portal_url) + path) if branding.portal_url else ""
 
 
 def _head(branding: Branding, title: str, extra: str = "") -> str:
@@ -249,17 +255,104 @@ def error_page(branding: Branding) -> str:
     )
 
 
+# What a bare RouterOS value may hold; anything else is written as a quoted string.
+_BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/")
+# Inside a quoted string: these are written as they are; every other byte as \XX.
+_QUOTED_AS_IS = _BARE | frozenset(" ,;=+%#@!*'()&~")
+_NAMED_ESCAPES = {'"': '\\"', "\\": "\\\\", "$": "\\$", "?": "\\?"}
+
+
+def routeros_string(text: str) -> str:
+    """`text` as a double-quoted RouterOS string that the script reads back as exactly
+    `text`: ``\\``, ``\\"``, ``\\$`` (else a variable) and ``\\?`` (else the console's
+    help) by name, control and non-ASCII characters byte by byte as ``\\XX`` (RouterOS
+    wants two capital hex digits), so no value can end the string or the command."""
+    out = []
+    for character in text:
+        if character in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[character])
+        elif character in _QUOTED_AS_IS:
+            out.append(character)
+        else:
+            out.extend(f"\\{byte:02X}" for byte in character.encode("utf-8"))
+    return '"' + "".join(out) + '"'
+
+
+def routeros_value(text: str) -> str:
+    """A parameter's value: bare when it is plainly a word (a host name, an address),
+    otherwise quoted with `routeros_string`."""
+    if text and all(c in _BARE for c in text):
+        return text
+    return routeros_string(text)
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PATH = re.compile(r"^(/[A-Za-z0-9\-._~%!&'()*+,;=:@]*)*$")
+
+
+class PortalUrlError(ValueError):
+    """The portal address is not an http(s) address of a host; the message says why."""
+
+
+def check_portal_url(url: str) -> str:
+    """The portal's address, checked: http:// or https://, a host name or IP address,
+    an optional port and path, nothing else (no user, query or fragment, no spaces), so
+    that it can go into a link of the login page and a RouterOS script. Returns it
+    with the host in lower case (an international name as its xn-- form) and without a
+    trailing slash; raises PortalUrlError otherwise."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise PortalUrlError("an address has no spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not url.lower().startswith(
+        parts.scheme.lower() + "://"
+    ):
+        raise PortalUrlError("an address starts with http:// or https://")
+    if "@" in parts.netloc:
+        raise PortalUrlError("an address carries no user name or password")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise PortalUrlError("an address has no ?query or #fragment")
+    host = _checked_host(parts.hostname or "")
+    try:
+        port = parts.port
+    except ValueError:
+        raise PortalUrlError("not a port number") from None
+    if port == 0:
+        raise PortalUrlError("not a port number")
+    if not _PATH.match(parts.path):
+        raise PortalUrlError("the path holds characters an address cannot have")
+    shown_host = f"[{host}]" if ":" in host else host
+    netloc = shown_host if port is None else f"{shown_host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path}".rstrip("/")
+
+
+def _checked_host(host: str) -> str:
+    if not host:
+        raise PortalUrlError("an address needs a host name or IP address")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise PortalUrlError("not a host name") from None
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise PortalUrlError("not a host name")
+    if labels[-1].isdigit():
+        raise PortalUrlError("not an IP address")
+    return ascii_host.rstrip(".")
+
+
 def walled_garden_commands(portal_url: str) -> list[str]:
     """RouterOS commands that let people reach the portal before they log in: the HTTP
     walled garden for http://, the IP walled garden for https:// (the hotspot cannot
-    look into TLS, so it must let the whole connection through)."""
+    look into TLS, so it must let the whole connection through). Raises PortalUrlError
+    for an address `check_portal_url` refuses; every value is quoted all the same."""
     if not portal_url:
         return []
-    parts = urlsplit(portal_url)
-    host = parts.hostname or ""
-    if not host:
-        raise ValueError(f"not a URL with a host: {portal_url!r}")
-    comment = 'comment="pulsa portal"'
+    host = urlsplit(check_portal_url(portal_url)).hostname or ""
+    comment = f"comment={routeros_value('pulsa portal')}"
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -267,10 +360,13 @@ def walled_garden_commands(portal_url: str) -> list[str]:
     else:
         is_ip = True
     if is_ip:
-        return [f"/ip hotspot walled-garden ip add action=accept dst-address={host} {comment}"]
+        return [
+            "/ip hotspot walled-garden ip add action=accept "
+            f"dst-address={routeros_value(host)} {comment}"
+        ]
     return [
-        f"/ip hotspot walled-garden add action=allow dst-host={host} {comment}",
-        f"/ip hotspot walled-garden ip add action=accept dst-host={host} {comment}",
+        f"/ip hotspot walled-garden add action=allow dst-host={routeros_value(host)} {comment}",
+        f"/ip hotspot walled-garden ip add action=accept dst-host={routeros_value(host)} {comment}",
     ]
 
 

@@ -127,6 +127,9 @@ def create_app(
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            # Served over HTTPS (directly, or behind the trusted proxy): browsers keep to it.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response

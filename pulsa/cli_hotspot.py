@@ -590,7 +590,7 @@ def voucher_report(ctx: Context) -> None:
 @hotspot.command("pages")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--brand", help="Operator name (default PULSA_HOTSPOT_BRAND_NAME).")
-@click.option("--logo", type=click.Path(dir_okay=False, exists=True), help="PNG, JPG or SVG.")
+@click.option("--logo", type=click.Path(dir_okay=False, exists=True), help="PNG, JPG, GIF or SVG.")
 @click.option("--portal-url", help="Customer portal (default PULSA_PORTAL_URL).")
 @click.option("--color", default="#0b6e4f", show_default=True, help="Accent colour.")
 @pass_context
@@ -604,8 +604,8 @@ def hotspot_pages(ctx: Context, folder, brand, logo, portal_url, color) -> None:
     if logo:
         try:
             logo_data, logo_type = load_logo(Path(logo))
-        except ValueError as error:
-            raise UserError(str(error)) from None
+        except (OSError, ValueError) as error:
+            raise UserError(f"{logo}: {error}") from None
     branding = Branding(
         brand=brand or ctx.settings.hotspot_brand_name,
         portal_url=portal_url if portal_url is not None else ctx.settings.portal_url,

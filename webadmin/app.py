@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 LOCALES = ("en", "id")
 
 # Pages and scripts come only from this server: no inline script, no other origin.
+HSTS = "max-age=31536000"
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -106,9 +107,12 @@ def create_app(
         try:
             with db.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            revision = current_revision(db.engine)
+            # The schema's revision tells an attacker which pulsa runs: staff only.
+            revision = current_revision(db.engine) if current_user.is_authenticated else None
         except Exception as error:  # the check must answer, whatever the failure
             return jsonify(status="error", database=type(error).__name__), 503
+        if revision is None:
+            return jsonify(status="ok")
         return jsonify(status="ok", revision=revision)
 
     @app.before_request
@@ -132,6 +136,9 @@ def create_app(
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            # Served over HTTPS (directly, or behind the trusted proxy): browsers keep to it.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if current_user.is_authenticated:
             # Balances and names must not stay in a shared computer's cache.
             response.headers.setdefault("Cache-Control", "no-store")

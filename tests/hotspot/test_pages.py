@@ -8,8 +8,20 @@ import re
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hotspot.pages import PAGES, Branding, render_bundle, walled_garden_commands
+from hotspot.pages import (
+    PAGES,
+    Branding,
+    PortalUrlError,
+    check_portal_url,
+    load_logo,
+    render_bundle,
+    routeros_string,
+    routeros_value,
+    walled_garden_commands,
+)
 from tests.hotspot.test_cli_hotspot import ok, site  # noqa: F401 - the `site` fixture
 
 PORTAL = "https://portal.rt05.net"
@@ -148,3 +160,106 @@ def test_pulsa_hotspot_pages_writes_the_bundle(site, tmp_path):  # noqa: F811
     )
     assert "walled-garden.rsc" in out
     assert "Kopi Net" in (tmp_path / "hs" / "login.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript://portal.rt05.net/%0aalert(document.cookie)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://portal.rt05.net/",
+        "//portal.rt05.net/portal",
+        "https://portal rt05.net/",
+        "https://portal.rt05.net;/system reset-configuration",
+        "https://portal.rt05.net\n/system reset-configuration",
+        'https://portal.rt05.net"/x',
+        "https://admin:secret@portal.rt05.net/",
+        "https://portal.rt05.net/?next=javascript:alert(1)",
+        "https://portal.rt05.net:70000/",
+        "https://$(username).rt05.net/",
+        "https:///portal",
+    ],
+)
+def test_a_portal_address_that_is_not_http_to_a_host_is_refused_everywhere(url):
+    with pytest.raises(PortalUrlError):
+        check_portal_url(url)
+    with pytest.raises(PortalUrlError):
+        bundle(portal_url=url)
+    with pytest.raises(PortalUrlError):
+        walled_garden_commands(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "checked"),
+    [
+        ("https://portal.rt05.net/portal/", "https://portal.rt05.net/portal"),
+        ("HTTP://Portal.RT05.net:8080", "http://portal.rt05.net:8080"),
+        ("http://10.5.50.10/", "http://10.5.50.10"),
+        ("http://[2001:db8::5]:8080/p", "http://[2001:db8::5]:8080/p"),
+        ("https://büro.example/portal", "https://xn--bro-hoa.example/portal"),
+    ],
+)
+def test_a_portal_address_of_a_host_an_address_a_port_and_a_path_is_taken(url, checked):
+    assert check_portal_url(url) == checked
+
+
+def read_routeros_string(script: str) -> tuple[str, str]:
+    """A RouterOS reader for one double-quoted string at the start of `script`, after
+    the escapes of RouterOS's scripting manual; returns the text and what follows."""
+    assert script[0] == '"'
+    named = {'"': '"', "\\": "\\", "$": "$", "?": "?", "n": "\n", "r": "\r", "t": "\t", "_": " "}
+    out, i = bytearray(), 1
+    while script[i] != '"':
+        character = script[i]
+        assert character not in "$?\n\r", f"unescaped {character!r} inside a string"
+        if character == "\\":
+            following = script[i + 1]
+            if following in named:
+                out += named[following].encode()
+                i += 2
+            else:
+                hex_digits = script[i + 1 : i + 3]
+                assert re.fullmatch("[0-9A-F]{2}", hex_digits), hex_digits
+                out.append(int(hex_digits, 16))
+                i += 3
+        else:
+            out += character.encode()
+            i += 1
+    return out.decode("utf-8"), script[i + 1 :]
+
+
+@given(st.text())
+def test_a_quoted_routeros_string_reads_back_as_exactly_its_text_and_ends_where_it_should(text):
+    quoted = routeros_string(text)
+    assert "\n" not in quoted and "\r" not in quoted
+    assert read_routeros_string(quoted + " next=1") == (text, " next=1")
+
+
+def test_a_value_that_is_not_plainly_a_word_is_quoted():
+    assert routeros_value("portal.rt05.net") == "portal.rt05.net"
+    assert routeros_value("fe80::1") == "fe80::1"
+    assert routeros_value("x; /system reset-configuration") == ('"x; /system reset-configuration"')
+    assert routeros_value("$(x) [y]") == '"\\$(x) \\5By\\5D"'
+    assert routeros_value("") == '""'
+
+
+def test_the_walled_garden_script_holds_only_its_own_commands():
+    script = bundle(portal_url="https://portal.rt05.net:8443/p")["walled-garden.rsc"]
+    commands = [line for line in script.splitlines() if not line.startswith("#")]
+    assert [c.split(" action=")[0] for c in commands] == [
+        "/ip hotspot walled-garden add",
+        "/ip hotspot walled-garden ip add",
+    ]
+    assert all(c.endswith('dst-host=portal.rt05.net comment="pulsa portal"') for c in commands)
+
+
+def test_a_gif_logo_is_taken_and_a_refusal_names_no_folder(tmp_path):
+    gif = tmp_path / "logo.gif"
+    gif.write_bytes(b"GIF89a fake")
+    assert load_logo(gif) == (b"GIF89a fake", "image/gif")
+    bmp = tmp_path / "logo.bmp"
+    bmp.write_bytes(b"BM")
+    with pytest.raises(ValueError) as refused:
+        load_logo(bmp)
+    assert str(tmp_path) not in str(refused.value)

@@ -142,7 +142,7 @@ def test_serve_answers_the_web_and_fastagi_and_stops_on_sigterm(tmp_path, agi_wo
     )
     try:
         health = wait_for_health(web_port, server)
-        assert health["status"] == "ok" and health["revision"].isdigit()
+        assert health == {"status": "ok"}  # the revision only for signed-in staff
         assert wait_for_health(portal_port, server)["status"] == "ok"
         # The web admin answers first: FastAGI workers may still be starting.
         wait_for_port(agi_port, server)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import zipfile
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 
+from tests.webadmin.conftest import field_errors
 from tests.webadmin.hotspot_data import hotspot_settings, page_text
 
 
@@ -68,3 +70,41 @@ def test_without_a_portal_setting_the_admins_own_address_is_offered(db, tmp_path
 def test_a_portal_address_without_a_scheme_is_explained(admin):
     page = page_text(admin.get("/hotspot-pages/", query_string={"portal_url": "portal.rt05"}))
     assert "starts with http:// or https://" in page
+
+
+def test_a_javascript_portal_address_never_reaches_the_pages_and_is_explained(admin):
+    hostile = "javascript://portal.rt05.net/%0aalert(document.cookie)"
+    response = admin.get("/hotspot-pages/hotspot-pages.zip", query_string={"portal_url": hostile})
+    archive = zipfile.ZipFile(BytesIO(response.data))
+    for name in archive.namelist():
+        assert "javascript" not in archive.read(name).decode().lower(), name
+    assert "hotspot/walled-garden.rsc" not in archive.namelist()
+    page = page_text(admin.get("/hotspot-pages/", query_string={"portal_url": hostile}))
+    assert field_errors(page, "portal_url") and 'href="javascript' not in page
+
+
+def test_a_host_with_a_semicolon_adds_no_command_to_the_walled_garden(admin):
+    hostile = "http://portal.rt05.net;/system/reset-configuration"
+    response = admin.get("/hotspot-pages/hotspot-pages.zip", query_string={"portal_url": hostile})
+    archive = zipfile.ZipFile(BytesIO(response.data))
+    assert "hotspot/walled-garden.rsc" not in archive.namelist()
+    page = page_text(admin.get("/hotspot-pages/", query_string={"portal_url": hostile}))
+    assert field_errors(page, "portal_url") and "/ip hotspot walled-garden" not in page
+
+
+def test_a_gif_logo_goes_on_the_pages_and_no_refusal_shows_the_server_s_folders(
+    app, admin, admin_settings
+):
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "logo.gif").write_bytes(b"GIF89a tiny")
+    admin_settings(logo_path="logo.gif")
+    page = page_text(admin.get("/hotspot-pages/", query_string={"logo": "y"}))
+    assert "left out" not in page and str(folder) not in page
+    login = zipfile.ZipFile(
+        BytesIO(admin.get("/hotspot-pages/hotspot-pages.zip", query_string={"logo": "y"}).data)
+    ).read("hotspot/login.html")
+    assert b'src="data:image/gif;base64,' in login
+    admin_settings(logo_path="missing.png")
+    page = page_text(admin.get("/hotspot-pages/", query_string={"logo": "y"}))
+    assert "The logo was left out" in page and str(folder) not in page

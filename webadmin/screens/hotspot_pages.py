@@ -14,7 +14,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length, Optional
 
-from hotspot.pages import Branding, load_logo, render_bundle, walled_garden_commands
+from hotspot.pages import (
+    Branding,
+    PortalUrlError,
+    check_portal_url,
+    load_logo,
+    render_bundle,
+    walled_garden_commands,
+)
 from webadmin.access import Screen, view
 from webadmin.forms import Form
 from webadmin.hotspot_ui import install
@@ -60,7 +67,10 @@ def _branding(form: BrandingForm) -> tuple[Branding, str | None]:
         path = Path(current_app.config["UPLOAD_FOLDER"]) / site().logo_path
         try:
             logo, logo_type = load_logo(path)
-        except (OSError, ValueError) as error:
+        except OSError:
+            # Never the error itself: it names the server's folders.
+            problem = _("The logo was left out: its file cannot be read.")
+        except ValueError as error:
             problem = _("The logo was left out: %(error)s", error=str(error))
     branding = Branding(
         brand=(form.brand.data or "").strip() or defaults["brand"],
@@ -83,16 +93,19 @@ def _form() -> BrandingForm:
 def index():
     form = _form()
     branding, problem = _branding(form)
-    try:
-        commands = walled_garden_commands(branding.portal_url)
-        url_problem = None
-    except ValueError:
-        commands, url_problem = (
-            [],
-            _("Not an address with a host name: %(url)s", url=branding.portal_url),
-        )
-    if branding.portal_url and not branding.portal_url.startswith(("http://", "https://")):
-        commands, url_problem = [], _("The portal address starts with http:// or https://.")
+    commands, url_problem, register_url = [], None, ""
+    if branding.portal_url:
+        try:
+            commands = walled_garden_commands(branding.portal_url)
+        except PortalUrlError:
+            url_problem = _(
+                "The portal address starts with http:// or https:// and has a host name or IP"
+                " address, then at most a port and a path: %(url)s",
+                url=branding.portal_url,
+            )
+            form.portal_url.errors = [*form.portal_url.errors, url_problem]
+        else:
+            register_url = check_portal_url(branding.portal_url) + "/register"
     return render_template(
         "hotspot_pages/index.html",
         form=form,
@@ -100,7 +113,7 @@ def index():
         commands=commands,
         logo_problem=problem,
         url_problem=url_problem,
-        register_url=(branding.portal_url.rstrip("/") + "/register") if branding.portal_url else "",
+        register_url=register_url,
     )
 
 
@@ -111,7 +124,7 @@ def bundle():
     branding, _problem = _branding(form)
     try:
         files = render_bundle(branding)
-    except ValueError:
+    except PortalUrlError:  # the screen explains it; the pages go without portal links
         files = render_bundle(
             Branding(branding.brand, "", branding.logo, branding.logo_type, branding.color)
         )
