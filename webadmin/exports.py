@@ -7,12 +7,12 @@ numbers (money as exact decimals of the currency unit, never float).
 
 Text stored before control characters were refused on input (a name with U+0001) is
 written with those characters replaced: an Excel file cannot hold them at all, and a
-download must not fail for one odd name.
+download must not fail for one odd name. The CSV part is `wallet.spreadsheet`, shared
+with the customer portal.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -23,35 +23,12 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Font
 
+from wallet.spreadsheet import csv_bytes, neutralize
 from wallet.text import printable
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+__all__ = ["XLSX_TYPE", "csv_bytes", "download", "neutralize", "xlsx_bytes"]
+
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def neutralize(text: str) -> str:
-    text = printable(text)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _csv_cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralize(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([neutralize(str(h)) for h in header])
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-    # A byte-order mark so that Excel opens UTF-8 names (Indonesian, accents) correctly.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

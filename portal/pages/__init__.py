@@ -6,4 +6,5 @@ PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.signin",
     "portal.pages.home",
     "portal.pages.help",
+    "portal.pages.history",
 )

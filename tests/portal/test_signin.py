@@ -247,3 +247,26 @@ def test_pulsa_customer_portal_link_prints_a_link(db):
             ).first()
             is not None
         )
+
+
+def test_staff_give_portal_access_from_the_customer_page_and_the_link_opens_the_portal(
+    portal, db, settings, tmp_path
+):
+    from tests.webadmin.conftest import AdminClient, make_staff
+    from tests.webadmin.conftest import signed_in as staff_signed_in
+
+    admin_app = create_admin(settings, db, upload_folder=tmp_path / "admin-uploads")
+    admin_app.test_client_class = AdminClient
+    clerk = staff_signed_in(admin_app, make_staff(db, grants={"customers": "change"}))
+    viewer = staff_signed_in(admin_app, make_staff(db, grants={"customers": "view"}))
+    person = make_customer(db, password=None)
+    detail = clerk.get(f"/customers/{person.customer_id}").get_data(as_text=True)
+    assert "Portal access" in detail
+    assert viewer.post(f"/customers/{person.customer_id}/portal-link").status_code == 403
+    page = clerk.post(f"/customers/{person.customer_id}/portal-link").get_data(as_text=True)
+    link = page.split('data-test="portal-link"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert link.startswith("https://portal.example.net/welcome/") and "<svg" in page
+    client = make_client(portal)
+    path = link.removeprefix("https://portal.example.net")
+    assert person.name in client.get(path).get_data(as_text=True)
+    assert clerk.post("/customers/999999999/portal-link").status_code == 404

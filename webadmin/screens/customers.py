@@ -6,10 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import or_, select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from hotspot.voucher_sheet import qr_svg
 from wallet.backoffice import (
     account_of_customer,
     remove_identity,
@@ -21,8 +23,9 @@ from wallet.backoffice import (
     staff_transfer,
     update_customer,
 )
+from wallet.customer_access import issue_portal_link, portal_link_url
 from wallet.customers import CUSTOMER_KINDS, CUSTOMER_STATUSES, IDENTITY_KINDS
-from wallet.errors import WalletError
+from wallet.errors import NotFound, WalletError
 from wallet.ledger import TOP_UP_METHODS
 from wallet.models import Account, Customer, Hold, LedgerEntry, SipIdentity, TariffPlan
 from wallet.reports import hotspot_logins_query
@@ -333,6 +336,30 @@ def status(customer_id: int):
     )
     flash(_("Customer is now %(status)s.", status=STATUS_LABELS[wanted]), "success")
     return redirect(url_for("customers.detail", customer_id=customer_id))
+
+
+@blueprint.post("/<int:customer_id>/portal-link")
+@change
+def portal_link(customer_id: int):
+    """A one-time link (and its QR code) for the customer's first access to the portal,
+    or a forgotten password. Shown once, on this answer: the token is never stored."""
+    settings = current_app.extensions["pulsa.settings"]
+    try:
+        token, expires_at = database().run(
+            lambda s: issue_portal_link(s, customer_id, actor=actor())
+        )
+    except NotFound:
+        abort(404)
+    link = portal_link_url(settings.portal_address, token)
+    with database().transaction() as session:
+        customer = session.get(Customer, customer_id)
+        return render_template(
+            "customers/portal_link.html",
+            customer=customer,
+            link=link,
+            qr=Markup(qr_svg(link)),
+            expires_at=expires_at,
+        )
 
 
 @blueprint.post("/<int:customer_id>/identities")

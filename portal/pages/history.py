@@ -1,0 +1,255 @@
+"""History: every ledger entry of the customer's wallet in plain words, newest first, by
+month, with a CSV download; and the calls with destination, start, duration and cost.
+
+Pages are cut by the last id shown (keyset), never by an offset, so the thousandth page of
+a long history costs what the first does: one index range on (account_id, id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from babel.dates import format_date
+from flask import Blueprint, Response, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select
+
+from portal.access import MenuEntry, customer, mine, settings
+from portal.ui import duration, local_moment, zone
+from rating.money import micro_to_decimal
+from wallet.models import Call, CallRecord, LedgerEntry
+from wallet.spreadsheet import csv_bytes
+
+blueprint = Blueprint("history", __name__, url_prefix="/history")
+MENU = MenuEntry(20, _l("History"), "history.index")
+PER_PAGE = 25
+METHOD_LABELS = {
+    "cash": _l("Top-up, cash"),
+    "bank_transfer": _l("Top-up, bank transfer"),
+    "e_wallet": _l("Top-up, e-wallet"),
+    "other": _l("Top-up"),
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One ledger entry as the customer reads it."""
+
+    id: int
+    at: datetime
+    text: str
+    amount: int
+    balance_after: int
+
+
+def display_number(number: str) -> str:
+    """A dialled number as people write it at home: 6281234567890 -> 0812-3456-7890 (for
+    the operator's country code), grouped by four."""
+    config = settings()
+    digits = number or ""
+    if config.country_code and digits.startswith(config.country_code) and len(digits) > 8:
+        digits = config.trunk_prefix + digits[len(config.country_code) :]
+    if not digits.isdigit() or len(digits) < 8:
+        return number
+    return "-".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def describe(entry: LedgerEntry, dialled: str | None, billsec: int | None) -> str:
+    kind = entry.kind
+    if kind == "topup":
+        if entry.method == "voucher":
+            return _("Voucher")
+        text = str(METHOD_LABELS.get(entry.method or "other", METHOD_LABELS["other"]))
+        return (
+            _("%(what)s, ref %(ref)s", what=text, ref=entry.reference) if entry.reference else text
+        )
+    if kind == "call":
+        number = display_number(dialled or "") or _("unknown number")
+        if billsec is None:
+            return _("Call to %(number)s", number=number)
+        return _("Call to %(number)s, %(duration)s", number=number, duration=duration(billsec))
+    if kind == "package":
+        return _("Internet package %(name)s", name=entry.reference or "")
+    if kind == "voucher":
+        return _("Voucher")
+    if kind == "refund":
+        return _("Refund")
+    if kind == "adjustment":
+        return _("Correction: %(reason)s", reason=entry.note or "")
+    if kind == "transfer":
+        return _("Transfer received") if entry.amount > 0 else _("Transfer sent")
+    return kind
+
+
+def _month(text: str | None) -> date | None:
+    try:
+        year, month = (int(part) for part in (text or "").strip().split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+def _month_bounds(first: date) -> tuple[datetime, datetime]:
+    """A local calendar month as naive-UTC bounds [start, end)."""
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+    def bound(day: date) -> datetime:
+        return datetime.combine(day, time(0), zone()).astimezone(UTC).replace(tzinfo=None)
+
+    return bound(first), bound(following)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def _entries(session, account_id: int, month: date | None, *, before=None, after=None, limit=None):
+    statement = (
+        select(LedgerEntry, Call.dialled, CallRecord.billsec)
+        .outerjoin(
+            Call, and_(LedgerEntry.hold_id.is_not(None), Call.hold_id == LedgerEntry.hold_id)
+        )
+        .outerjoin(
+            CallRecord,
+            and_(LedgerEntry.hold_id.is_not(None), CallRecord.hold_id == LedgerEntry.hold_id),
+        )
+        .where(LedgerEntry.account_id == account_id)
+    )
+    if month is not None:
+        start, end = _month_bounds(month)
+        statement = statement.where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+    if after is not None:
+        statement = statement.where(LedgerEntry.id > after).order_by(LedgerEntry.id)
+    else:
+        if before is not None:
+            statement = statement.where(LedgerEntry.id < before)
+        statement = statement.order_by(LedgerEntry.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement
+
+
+def _line(entry: LedgerEntry, dialled, billsec) -> Line:
+    return Line(
+        entry.id,
+        entry.created_at,
+        describe(entry, dialled, billsec),
+        entry.amount,
+        entry.balance_after,
+    )
+
+
+def month_label(moment: datetime) -> str:
+    return format_date(local_moment(moment).date(), "MMMM yyyy", locale=str(get_locale() or "en"))
+
+
+@blueprint.get("/")
+@customer
+def index():
+    month = _month(request.args.get("month"))
+    before, after = _int_arg("before"), _int_arg("after")
+    with mine() as my:
+        rows = my.session.execute(
+            _entries(
+                my.session, my.account_id, month, before=before, after=after, limit=PER_PAGE + 1
+            )
+        ).all()
+        more = len(rows) > PER_PAGE
+        rows = rows[:PER_PAGE]
+        if after is not None:
+            rows.reverse()
+        lines = [_line(*row) for row in rows]
+    groups: list[tuple[str, list[Line]]] = []
+    for line in lines:
+        label = month_label(line.at)
+        if not groups or groups[-1][0] != label:
+            groups.append((label, []))
+        groups[-1][1].append(line)
+    has_older = more if after is None else True
+    has_newer = (before is not None) or (after is not None and more)
+    return render_template(
+        "history/index.html",
+        groups=groups,
+        month=month.strftime("%Y-%m") if month else "",
+        older=lines[-1].id if lines and has_older else None,
+        newer=lines[0].id if lines and has_newer else None,
+    )
+
+
+@blueprint.get("/statement.csv")
+@customer
+def download():
+    """The chosen month (default: this month) as CSV, safe to open in a spreadsheet."""
+    month = _month(request.args.get("month")) or datetime.now(UTC).astimezone(
+        zone()
+    ).date().replace(day=1)
+    header = [_("Date"), _("Description"), _("Amount"), _("Balance")]
+    with mine() as my:
+        rows = my.session.execute(
+            _entries(my.session, my.account_id, month).order_by(None).order_by(LedgerEntry.id)
+        ).all()
+        body = csv_bytes(
+            header,
+            (
+                [
+                    local_moment(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    describe(entry, dialled, billsec),
+                    micro_to_decimal(entry.amount),
+                    micro_to_decimal(entry.balance_after),
+                ]
+                for entry, dialled, billsec in rows
+            ),
+        )
+    response = Response(body, mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="statement-{month:%Y-%m}.csv"'
+    return response
+
+
+@blueprint.get("/calls")
+@customer
+def calls():
+    """The customer's calls, newest first, cut by (start, id) of the last one shown."""
+    cursor_at = request.args.get("before_at", "")
+    cursor_id = _int_arg("before_id")
+    with mine() as my:
+        statement = (
+            select(CallRecord)
+            .where(CallRecord.account_id == my.account_id)
+            .order_by(CallRecord.start_at.desc(), CallRecord.id.desc())
+            .limit(PER_PAGE + 1)
+        )
+        try:
+            moment = datetime.fromisoformat(cursor_at) if cursor_at else None
+        except ValueError:
+            moment = None
+        if moment is not None and cursor_id is not None:
+            statement = statement.where(
+                or_(
+                    CallRecord.start_at < moment,
+                    and_(CallRecord.start_at == moment, CallRecord.id < cursor_id),
+                )
+            )
+        records = list(my.session.execute(statement).scalars())
+        more = len(records) > PER_PAGE
+        records = records[:PER_PAGE]
+        shown = [
+            {
+                "number": display_number(record.callee),
+                "start": record.start_at,
+                "billsec": record.billsec,
+                "cost": record.cost,
+                "answered": record.disposition == "ANSWERED",
+            }
+            for record in records
+        ]
+        last = records[-1] if records and more else None
+    return render_template(
+        "history/calls.html",
+        calls=shown,
+        next_at=last.start_at.isoformat() if last else None,
+        next_id=last.id if last else None,
+    )
