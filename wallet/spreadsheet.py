@@ -4,7 +4,8 @@ exports, the customer's history).
 A name such as `=HYPERLINK(...)` or `+1-2` typed by a customer must stay text: every
 text cell that starts with a character a spreadsheet reads as a formula gets a leading
 apostrophe, and control characters stored before they were refused on input are
-replaced (`wallet.text.printable`). Numbers stay numbers (money as exact decimals of the currency unit).
+replaced (`wallet.text.printable`). Numbers stay numbers (money as exact decimals of the
+currency unit).
 """
 
 from __future__ import annotations
