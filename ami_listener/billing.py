@@ -221,6 +221,7 @@ def settle(
     dst_channel: str | None,
     source: str,
     tariffs: TariffCache,
+    end_estimated: bool = False,
 ) -> Settled | None:
     """Find the call (as `_find`) and settle it, in one transaction (`settle_call` charges
     once: settling again gives the first CDR back); None when it is not a pulsa call."""
@@ -237,6 +238,7 @@ def settle(
         tariffs=tariffs,
         dst_channel=dst_channel or None,
         source=source,
+        end_estimated=end_estimated,
     )
     return Settled(call.id, record.cost, record.billsec, record.disposition, record.source)
 

@@ -140,6 +140,23 @@ class FollowedCall:
             seconds = min(seconds, max(0, int((self.asterisk_end - moment).total_seconds())))
         return seconds
 
+    def best_end(self, now: datetime) -> tuple[datetime, bool]:
+        """When the call ended, and whether that is estimated. Seen (its Hangup): then.
+        Gone while nobody watched: from Asterisk's record when it came (answer + its
+        billable seconds), else the limit Asterisk enforced or the end of what was paid,
+        never later than when it was found gone."""
+        found = self.ended_at or now
+        if not self.gone_while_away:
+            return found, False
+        moment = self.answer_moment
+        if moment is None:
+            return found, True
+        record = self.cdr
+        if record is not None and record.answered:
+            return min(found, moment + timedelta(seconds=record.billsec)), True
+        ends = [found, self.limit_end, self.asterisk_end]
+        return min(end for end in ends if end is not None), True
+
     # --- settlement --------------------------------------------------------------------
     def decide(self, now: datetime, cdr_wait: timedelta) -> Settle | Expire | Wait:
         """Settle from Asterisk's Dial record as soon as it says the call was answered;

@@ -97,8 +97,12 @@ class ListenerConfig:
 
     servers: tuple[AmiServer, ...] = ()
     renew_margin_s: float = 10.0
-    safety_ms: int = 1000
-    limit_precision_ms: int = 1000  # 1000: whole seconds (rounded down); 1: milliseconds
+    #: How long before the paid end a limit ends; None: measured (see
+    #: `listener.measured_safety_ms`), from the Setvar round trips and the event delay.
+    safety_ms: int | None = None
+    #: 1000: limits in whole seconds (rounded down); 1: milliseconds; None: from the
+    #: Asterisk version (`link.limit_precision_for`).
+    limit_precision_ms: int | None = None
     cdr_wait_s: float = 3.0
     recheck_s: float = 5.0
     reconnect_min_s: float = 0.5
@@ -122,8 +126,8 @@ class ListenerConfig:
         return cls(
             servers=parse_ami_servers(settings.ami_servers),
             renew_margin_s=float(settings.ami_renew_margin_seconds),
-            safety_ms=settings.ami_safety_ms,
-            limit_precision_ms=settings.ami_limit_precision_ms,
+            safety_ms=_forced(settings.ami_safety_ms),
+            limit_precision_ms=_forced(settings.ami_limit_precision_ms),
             cdr_wait_s=settings.ami_cdr_wait_ms / 1000,
             recheck_s=float(settings.ami_recheck_seconds),
             reconnect_max_s=float(settings.ami_reconnect_max_seconds),
@@ -131,3 +135,8 @@ class ListenerConfig:
             db_workers=settings.ami_db_workers,
             hangup_poll_s=settings.ami_hangup_poll_ms / 1000,
         )
+
+
+def _forced(value: int) -> int | None:
+    """A setting whose -1 means "let the listener choose"."""
+    return None if value < 0 else value

@@ -15,9 +15,9 @@ import contextlib
 import logging
 import random
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import panoramisk
@@ -44,7 +44,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("pulsa.ami")
 
 #: Actions the listener sends. All are "forgettable" for panoramisk: never re-sent.
-ACTIONS = ("login", "logoff", "ping", "setvar", "getvar", "coreshowchannels", "status", "hangup")
+ACTIONS = (
+    "login",
+    "logoff",
+    "ping",
+    "setvar",
+    "getvar",
+    "coreshowchannels",
+    "coresettings",
+    "status",
+    "hangup",
+)
 _DONE_MEMORY = 20_000  # caller uniqueids of settled calls remembered against late events
 
 
@@ -58,6 +68,63 @@ _PULSA_CALL_SET = re.compile(r"PULSA_CALL=\d")
 #: Parsed by the listener itself and handed to the link; the others (FullyBooted,
 #: Shutdown) go through panoramisk, which acts on them.
 _CALL_EVENTS = _READ - {"FullyBooted", "Shutdown"} | {"VarSet", "Newchannel"}
+
+
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+#: TIMEOUT(absolute) reads fractions of a second from Asterisk 1.6.1 on (func_timeout.c
+#: parses "%ld%lf" into a timeval); before, atoi() read whole seconds, and "0.500" was 0:
+#: no limit at all.
+_FRACTIONS_SINCE = (1, 6, 1)
+
+
+def limit_precision_for(asterisk_version: str, ami_version: str = "") -> int:
+    """The precision (ms) of the limits this Asterisk takes: 1 when its TIMEOUT(absolute)
+    reads fractions of a second, else 1000. From `AsteriskVersion` (CoreSettings); when
+    that is unknown or unreadable (a GIT build), from the AMI version of the greeting,
+    2.0 and later being Asterisk 12 and later. Unknown: whole seconds, which is safe."""
+    found = _VERSION.search(asterisk_version or "")
+    if found:
+        version = (int(found[1]), int(found[2]), int(found[3] or 0))
+        return 1 if version >= _FRACTIONS_SINCE else 1000
+    ami = _VERSION.match((ami_version or "").strip())
+    if ami and int(ami[1]) >= 2:
+        return 1
+    return 1000
+
+
+class Delays:
+    """What it takes this server to hear the listener and to tell it things: the last
+    round trips of actions (Setvar, Ping, CoreSettings), and the last delays of answer
+    events when Asterisk stamps its events (manager.conf `timestampevents = yes`), in ms.
+    The highest recent value of each is what the safety margin is made of."""
+
+    KEPT = 32
+
+    def __init__(self) -> None:
+        self.round_trips: deque[int] = deque(maxlen=self.KEPT)
+        self.event_delays: deque[int] = deque(maxlen=self.KEPT)
+
+    def round_trip(self, sent: datetime, answered: datetime) -> None:
+        self.round_trips.append(max(0, (answered - sent) // timedelta(milliseconds=1)))
+
+    def event(self, stamp: str, seen: datetime) -> None:
+        """An event stamped `stamp` (Asterisk's clock, seconds since the epoch) read at
+        `seen`. A negative delay is a clock difference between the hosts: nothing learnt."""
+        try:
+            moment = datetime.fromtimestamp(float(stamp), UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            return
+        delay = (seen - moment) // timedelta(milliseconds=1)
+        if delay >= 0:
+            self.event_delays.append(delay)
+
+    @property
+    def round_trip_ms(self) -> int | None:
+        return max(self.round_trips) if self.round_trips else None
+
+    @property
+    def event_delay_ms(self) -> int | None:
+        return max(self.event_delays) if self.event_delays else None
 
 
 def _wanted(name: str, message: str) -> bool:
@@ -156,6 +223,10 @@ class ServerLink:
         self.done: OrderedDict[str, None] = OrderedDict()
         self.logged_in = False
         self.resyncing = False
+        self.asterisk_version = ""  # from CoreSettings, at every login
+        #: The precision of the limits this server takes (ms), once its version is known.
+        self.precision_ms: int | None = None
+        self.delays = Delays()
         self.buffer: list[tuple[Any, datetime]] = []
         self.logins = 0
         self.manager: _Manager | None = None
@@ -295,7 +366,10 @@ class ServerLink:
             manager = self.manager
             if not self.logged_in or manager is None or manager.protocol is None:
                 continue
+            sent = self.listener.clock.now()
             reply = await self.action({"Action": "Ping"})
+            if reply is not None:
+                self.delays.round_trip(sent, self.listener.clock.now())
             if reply is None and self.logged_in and manager is self.manager:
                 log.warning("AMI %s: no answer to Ping, reconnecting", self.name)
                 transport = getattr(manager.protocol, "transport", None)
@@ -338,6 +412,8 @@ class ServerLink:
             }
         )
         stats = self.listener.stats
+        if reply is not None:
+            self.delays.round_trip(sent, self.listener.clock.now())
         if reply is not None and not isinstance(reply, list) and reply.success:
             stats.setvars += 1
             # Asterisk counts from when it got it, a little later than `sent`.
@@ -427,6 +503,7 @@ class ServerLink:
         if status:
             call.dial_status = status
         if status == "ANSWER":
+            self._note_event_delay(event, now)
             self._note_called(call, text(event, "DestUniqueid"), text(event, "DestChannel"))
             if call.note_answer(now):
                 self.listener.poke(call)
@@ -434,7 +511,14 @@ class ServerLink:
     def _on_bridgeenter(self, event: Mapping[str, Any], now: datetime) -> None:
         call = self.by_uniqueid.get(text(event, "Uniqueid"))
         if call is not None and call.called_channel and call.note_answer(now):
+            self._note_event_delay(event, now)
             self.listener.poke(call)
+
+    def _note_event_delay(self, event: Mapping[str, Any], now: datetime) -> None:
+        """How late an answer is seen: the listener counts a call from that moment."""
+        stamp = text(event, "Timestamp")
+        if stamp:
+            self.delays.event(stamp, now)
 
     def _on_hangup(self, event: Mapping[str, Any], now: datetime) -> None:
         uniqueid = text(event, "Uniqueid")
@@ -540,6 +624,7 @@ class ServerLink:
         has now. Events that arrive meanwhile are kept and handled afterwards, in order."""
         listener = self.listener
         try:
+            await self._learn_version()
             while True:
                 sequence = listener.sequence()
                 from ami_listener import billing
@@ -570,6 +655,30 @@ class ServerLink:
                     call.note_answer(call.answer_estimate)
                 call.answer_estimate = None
                 self.listener.poke(call)
+
+    async def _learn_version(self) -> None:
+        """Ask the Asterisk version (CoreSettings), for the precision of its limits. Not
+        answered (an older user without the `reporting` class): the AMI version of the
+        greeting decides, else whole seconds."""
+        sent = self.listener.clock.now()
+        reply = await self.action({"Action": "CoreSettings"})
+        version = ""
+        if reply is not None and not isinstance(reply, list):
+            self.delays.round_trip(sent, self.listener.clock.now())
+            if reply.success:
+                version = text(reply, "AsteriskVersion")
+        manager = self.manager
+        protocol = manager.protocol if manager is not None else None
+        greeting = str(getattr(protocol, "version", "") or "")
+        self.asterisk_version = version
+        self.precision_ms = limit_precision_for(version, greeting)
+        log.info(
+            "AMI %s: Asterisk %s (AMI %s): limits sent %s",
+            self.name,
+            version or "of unknown version",
+            greeting or "?",
+            "to the millisecond" if self.precision_ms == 1 else "in whole seconds",
+        )
 
     def _reconcile(
         self, infos: list[CallInfo], channels: dict[str, Mapping[str, Any]], sequence: int

@@ -10,11 +10,15 @@ the only safe order:
   on the called channel, and only once Asterisk answered Success), then its hold shrinks;
 - a call that gets MORE time has its hold grown first (committed), then Asterisk is told.
 
-The limit sent is `floor(paid - elapsed) - safety` (floor to whole seconds by default,
-to milliseconds with PULSA_AMI_LIMIT_PRECISION_MS=1), and never 0 (0 would remove the
-limit): nothing is sent when less would be left. So Asterisk never lets a call run past
-what its hold pays for, whatever fails in between: a lost connection, a dead database or
-a killed listener only make calls end at the end of their current slice.
+The limit sent is `paid - elapsed - safety`, rounded down to the precision Asterisk
+takes (milliseconds from Asterisk 1.6.1 on, whole seconds before: `link.
+limit_precision_for`), and never 0 (0 would remove the limit): nothing is sent when less
+would be left. Asterisk bills whole seconds rounded down, so a limit that ends a fraction
+of a second late (by the time its Setvar and the answer's event took) bills no second
+more than is paid; the safety margin is 0 until the measured delays come near a second
+(`measured_safety_ms`). So Asterisk never lets a call run past what its hold pays for,
+whatever fails in between: a lost connection, a dead database or a killed listener only
+make calls end at the end of their current slice.
 
 Database work runs in a thread pool (`Database.run`), never in the event loop; the events
 of a server are read in order by panoramisk and handled without waiting.
@@ -56,10 +60,27 @@ _MIN_GAP = timedelta(milliseconds=500)  # between two renewals of one call
 _DB_RETRY = timedelta(seconds=1)  # renewal again after a database error
 _LAST_CALL = timedelta(milliseconds=500)  # the last renewal starts this long before the end
 _BATCH = 50  # answers or settlements written in one transaction, at most
+#: Asterisk bills whole seconds rounded down: a call that runs less than this past what
+#: is paid is billed no second more.
+_ROUNDED_AWAY_MS = 1000
+#: Kept of that second for what no measurement shows: Asterisk's own work between the
+#: limit and the end of the call, a delay longer than the longest seen lately.
+_UNSEEN_MS = 300
 #: Usage is debited up to this long before now: the Hangup of a call may be on its way
 #: (or waiting to be read) while its renewal runs, and what was debited cannot be more
 #: than what Asterisk then bills.
 _DEBIT_LAG = timedelta(seconds=2)
+
+
+def measured_safety_ms(round_trip_ms: int | None, event_delay_ms: int | None) -> int:
+    """The safety margin (ms) of a server from what is measured: a limit runs late by
+    the time its Setvar takes to reach Asterisk (at most a round trip) plus how late the
+    listener saw the answer it counts from (the event delay, when Asterisk stamps its
+    events; else taken as a round trip: events come on the same connection). Only what
+    goes beyond the fraction of a second Asterisk rounds away needs a margin."""
+    round_trip = round_trip_ms or 0
+    events = round_trip if event_delay_ms is None else event_delay_ms
+    return max(0, round_trip + events + _UNSEEN_MS - _ROUNDED_AWAY_MS)
 
 
 def _db_unavailable(error: BaseException) -> bool:
@@ -183,8 +204,6 @@ class Listener:
         self.policies = policies
         self._tuned: tuple[CallPolicy, CallPolicy, timedelta] | None = None
         self.policy, self.margin = self._tune(policy)
-        self.safety_ms = config.safety_ms
-        self.precision_ms = config.limit_precision_ms
         self.cdr_wait = timedelta(seconds=config.cdr_wait_s)
         self.recheck = timedelta(seconds=config.recheck_s)
         self.hangup_poll = timedelta(seconds=config.hangup_poll_s)
@@ -513,7 +532,7 @@ class Listener:
             return None
         if call.asterisk_end is not None:
             return min(call.asterisk_end, paid_end)
-        return paid_end - timedelta(milliseconds=self.safety_ms)
+        return paid_end - timedelta(milliseconds=self.safety_ms_for(call.link))
 
     def _eligible(self, call: FollowedCall | None) -> bool:
         return (
@@ -639,13 +658,30 @@ class Listener:
 
     def _limit_ms(self, call: FollowedCall, paid_ms: int) -> int:
         """What to set TIMEOUT(absolute) to, in ms, for a call paid `paid_ms` from answer:
-        the time left, rounded down to the precision, less the safety margin (<= 0: then
+        the time left less the safety margin, rounded down to the precision (<= 0: then
         nothing can be set)."""
         moment = call.answer_moment
         assert moment is not None
         elapsed_ms = (self.clock.now() - moment) // timedelta(milliseconds=1)
-        left = paid_ms - elapsed_ms
-        return left - left % self.precision_ms - self.safety_ms
+        left = paid_ms - elapsed_ms - self.safety_ms_for(call.link)
+        if left <= 0:
+            return left
+        return left - left % self.precision_for(call.link)
+
+    def safety_ms_for(self, link: ServerLink) -> int:
+        """The margin a limit on this server ends before the paid end: the one set, else
+        the one its measured delays call for."""
+        if self.config.safety_ms is not None:
+            return self.config.safety_ms
+        delays = link.delays
+        return measured_safety_ms(delays.round_trip_ms, delays.event_delay_ms)
+
+    def precision_for(self, link: ServerLink) -> int:
+        """The precision of the limits sent to this server (ms): the one set, else the
+        one its version takes (whole seconds until it is known)."""
+        if self.config.limit_precision_ms is not None:
+            return self.config.limit_precision_ms
+        return link.precision_ms or 1000
 
     # --- hang-ups asked for by staff --------------------------------------------------------
     async def _poll_hangup_requests(self) -> None:
@@ -734,7 +770,7 @@ class Listener:
     # --- the end -------------------------------------------------------------------------------
     async def _settle(self, call: FollowedCall, decision: Settle) -> None:
         now = self.clock.now()
-        ended = call.ended_at or now
+        ended, end_estimated = call.best_end(now)
         answered_at = None
         if decision.disposition == "ANSWERED" and decision.billsec > 0:
             answered_at = call.answer_moment or ended - timedelta(seconds=decision.billsec)
@@ -752,6 +788,7 @@ class Listener:
                 dst_channel=dst or call.called_channel or None,
                 source=decision.source,
                 tariffs=self.tariffs,
+                end_estimated=end_estimated,
             )
         except (WalletError, IntegrityError) as error:
             call.settled = True

@@ -66,8 +66,10 @@ class Settings:
     # AMI listener (`pulsa ami`): follows live calls, debits them, moves their limit.
     ami_servers: str = ""  # name=user:secret@host:port, comma-separated (secret %-encoded)
     ami_renew_margin_seconds: int = 10  # renew a call this long before its paid time ends
-    ami_safety_ms: int = 1000  # a limit sent to Asterisk ends this much before the paid end
-    ami_limit_precision_ms: int = 1000  # limits sent in whole seconds (1000) or finer (1)
+    # A limit sent to Asterisk ends this much before the paid end; -1: measured.
+    ami_safety_ms: int = -1
+    # Limits sent in whole seconds (1000) or finer (1); -1: from the Asterisk version.
+    ami_limit_precision_ms: int = -1
     ami_cdr_wait_ms: int = 3000  # after a hangup, wait this long for Asterisk's Cdr
     ami_recheck_seconds: int = 5  # a call its wallet could not lengthen asks again this often
     ami_reconnect_max_seconds: int = 30  # longest wait between two connection attempts
@@ -293,14 +295,17 @@ def _validate_ami(settings: Settings) -> None:
             raise SettingsError(f"PULSA_AMI_SERVERS: {error}") from None
     if not 2 <= settings.ami_renew_margin_seconds <= 3600:
         raise SettingsError("PULSA_AMI_RENEW_MARGIN_SECONDS must be between 2 and 3600")
-    if not 0 <= settings.ami_safety_ms <= 10_000:
-        raise SettingsError("PULSA_AMI_SAFETY_MS must be between 0 and 10000")
+    if not -1 <= settings.ami_safety_ms <= 10_000:
+        raise SettingsError("PULSA_AMI_SAFETY_MS must be -1 (measured) or between 0 and 10000")
     if settings.ami_safety_ms + 1000 > settings.ami_renew_margin_seconds * 1000:
         raise SettingsError(
             "PULSA_AMI_RENEW_MARGIN_SECONDS must leave at least a second after PULSA_AMI_SAFETY_MS"
         )
-    if settings.ami_limit_precision_ms not in (1, 10, 100, 1000):
-        raise SettingsError("PULSA_AMI_LIMIT_PRECISION_MS must be 1, 10, 100 or 1000")
+    if settings.ami_limit_precision_ms not in (-1, 1, 10, 100, 1000):
+        raise SettingsError(
+            "PULSA_AMI_LIMIT_PRECISION_MS must be -1 (from the Asterisk version), 1, 10, 100 "
+            "or 1000"
+        )
     if not 0 <= settings.ami_cdr_wait_ms <= 60_000:
         raise SettingsError("PULSA_AMI_CDR_WAIT_MS must be between 0 and 60000")
     if settings.ami_recheck_seconds < 1:

@@ -314,8 +314,10 @@ def settle_call(
     tariffs: TariffCache | None = None,
     dst_channel: str | None = None,
     source: str = "cdr",
+    end_estimated: bool = False,
 ) -> CallRecord:
-    """Charge a finished call exactly once and write its CDR.
+    """Charge a finished call exactly once and write its CDR (`end_estimated`: its end was
+    not seen, `ended_at` is the best known).
 
     The cost is `rating`'s cost of the billable seconds from the moment of answer, capped
     at what the hold and the wallet can pay (a call never runs past its holds, so the cap
@@ -378,6 +380,7 @@ def settle_call(
         cost=cost,
         disposition=disposition,
         source=source,
+        end_estimated=end_estimated,
         created_at=now,
     )
     session.add(record)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -220,6 +221,9 @@ class CallRecord(Base):
     cost: Mapped[int] = mapped_column(BigInteger, default=0)
     disposition: Mapped[str] = mapped_column(String(20))  # ANSWERED NO ANSWER BUSY FAILED
     source: Mapped[str] = mapped_column(String(20), default="cdr")  # cdr, estimated
+    #: The end was not seen (the call ended while no listener followed it): end_at is the
+    #: best known, Asterisk's record or the limit Asterisk enforced.
+    end_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
 
 

@@ -86,7 +86,7 @@ class Scenario:
         clock: Any | None = None,
         tech: str = "PJSIP",
         slice_seconds: int = 60,
-        safety_ms: int = 1000,
+        safety_ms: int | None = None,
         margin_s: float = 10.0,
         cdr_wait_s: float = 3.0,
         recheck_s: float = 5.0,
@@ -95,6 +95,9 @@ class Scenario:
         send_cdr: bool = True,
         database_for_listener: Database | None = None,
         policies: CallPolicyCache | None = None,
+        asterisk_version: str | None = "20.21.0",
+        ami_version: str = "9.0.0",
+        pbx_options: dict[str, Any] | None = None,
         **listener_options: Any,
     ) -> None:
         self.db = db
@@ -107,6 +110,8 @@ class Scenario:
         self.cdr_first = cdr_first
         self.send_cdr = send_cdr
         self.listener_db = database_for_listener or db
+        self.pbx_options = pbx_options or {}
+        self.versions = {"asterisk_version": asterisk_version, "version": ami_version}
         self.options = {
             "safety_ms": safety_ms,
             "renew_margin_s": margin_s,
@@ -132,13 +137,13 @@ class Scenario:
             "db_workers": 4,
             "db_retry_max_s": 0.5,
             "claim_unnamed": False,
-            **self.options,
+            **{k: v for k, v in self.options.items() if v is not None},  # None: the default
             **overrides,
         }
         return ListenerConfig(**values)
 
     async def __aenter__(self) -> Scenario:
-        self.ami = CountingAmiServer()
+        self.ami = CountingAmiServer(**self.versions)
         await self.ami.start_serving()
         self.pbx = Pbx(
             self.ami,
@@ -151,6 +156,8 @@ class Scenario:
             cdr_first=self.cdr_first,
             send_cdr=self.send_cdr,
         )
+        for name, value in self.pbx_options.items():
+            setattr(self.pbx, name, value)
         self.listener = Listener(
             self.config(),
             self.listener_db,

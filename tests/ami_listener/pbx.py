@@ -161,10 +161,18 @@ class Pbx:
         #: When set, Hangup actions are refused with this message, as Asterisk refuses an
         #: action the AMI user may not send ("Permission denied").
         self.refuse_hangups: str | None = None
+        #: A slow Asterisk: every Setvar takes effect (and is answered) this long after it
+        #: was sent (the clock moves meanwhile), and the answer happened this long before
+        #: its events are sent.
+        self.setvar_delay_s = 0.0
+        self.answer_seen_late_s = 0.0
+        #: manager.conf `timestampevents = yes`: a `Timestamp` header on every event.
+        self.timestamp_events = False
         self._ids = itertools.count(1)
         self._prefix = f"{int(clock.now().timestamp())}"
         self._tag = next(_serial)
         ami.register_action("Setvar", self._setvar)
+        ami.register_action("CoreSettings", self._core_settings)
         ami.register_action("Hangup", self._hangup_action)
 
     # --- channels ---------------------------------------------------------------------------
@@ -175,8 +183,18 @@ class Pbx:
         uniqueid = self._uniqueid()
         return SimChannel(name, uniqueid, linkedid or uniqueid, context, exten, number)
 
-    async def _event(self, name: str, *pairs: tuple[str, str], privilege: str = "call,all"):
-        await self.ami.send_event([("Event", name), ("Privilege", privilege), *pairs])
+    async def _event(
+        self,
+        name: str,
+        *pairs: tuple[str, str],
+        privilege: str = "call,all",
+        at: datetime | None = None,
+    ):
+        stamp = []
+        if self.timestamp_events:
+            moment = (at or self.clock.now()).replace(tzinfo=UTC).timestamp()
+            stamp = [("Timestamp", f"{moment:.6f}")]
+        await self.ami.send_event([("Event", name), ("Privilege", privilege), *stamp, *pairs])
 
     async def _snapshot(self, name: str, channel: SimChannel, *extra: tuple[str, str], **kw):
         await self._event(name, *channel.pairs(chanvars=self.chanvars), *extra, **kw)
@@ -300,7 +318,7 @@ class Pbx:
     async def answer(self, call: SimCall) -> None:
         """The far end answers: the U() subroutine sets TIMEOUT(absolute) = the first slice."""
         assert call.called is not None and call.live
-        now = self.clock.now()
+        now = self.clock.now() - timedelta(seconds=self.answer_seen_late_s)
         call.answered_at = now
         call.called.state = 6
         await self._snapshot("Newstate", call.called)
@@ -309,6 +327,7 @@ class Pbx:
             *call.caller.pairs(chanvars=self.chanvars),
             *call.called.pairs("Dest", self.chanvars),
             ("DialStatus", "ANSWER"),
+            at=now,
         )
         call.caller.state = 6
         await self._snapshot("Newstate", call.caller)
@@ -324,6 +343,7 @@ class Pbx:
                 ("BridgeType", "basic"),
                 ("BridgeNumChannels", "1"),
                 *channel.pairs(chanvars=self.chanvars),
+                at=now,
             )
 
     async def hangup(self, call: SimCall, at: datetime | None = None) -> None:
@@ -450,6 +470,8 @@ class Pbx:
         channel = self.ami.find_channel(name) if name else None
         if name and channel is None:
             return [AmiServer.response(request, "Error", "No such channel")]
+        if self.setvar_delay_s:
+            self.clock.advance(self.setvar_delay_s)
         now = self.clock.now()
         self.setvars.append((now, name, f"{variable}={value}"))
         call = self.by_channel.get(channel.name) if channel is not None else None
@@ -469,6 +491,11 @@ class Pbx:
         elif channel is not None:
             channel.variables[variable] = value
         return [AmiServer.response(request, "Success", "Variable Set")]
+
+    def _core_settings(self, request: AmiMessage) -> list[Any]:
+        if self.setvar_delay_s:  # a slow Asterisk is slow to answer every action
+            self.clock.advance(self.setvar_delay_s)
+        return [self.ami.core_settings_reply(request)]
 
     def _hangup_action(self, request: AmiMessage) -> list[Any]:
         """AMI `Hangup` of a channel by name, answered like Asterisk 20 (`action_hangup`).

@@ -60,7 +60,8 @@ def test_a_bad_ami_server_is_refused_without_showing_its_secret(value, message):
     "variables",
     [
         {"PULSA_AMI_RENEW_MARGIN_SECONDS": "1"},
-        {"PULSA_AMI_SAFETY_MS": "-1"},
+        {"PULSA_AMI_SAFETY_MS": "-2"},
+        {"PULSA_AMI_LIMIT_PRECISION_MS": "0"},
         {"PULSA_AMI_SAFETY_MS": "9500", "PULSA_AMI_RENEW_MARGIN_SECONDS": "10"},
         {"PULSA_AMI_CDR_WAIT_MS": "70000"},
         {"PULSA_AMI_RECHECK_SECONDS": "0"},
@@ -88,7 +89,12 @@ def test_listener_config_comes_from_the_settings():
     )
     config = ListenerConfig.from_settings(settings)
     assert [s.name for s in config.servers] == ["pbx"]
-    assert (config.cdr_wait_s, config.action_timeout_s, config.safety_ms) == (1.5, 2.5, 1000)
+    assert (config.cdr_wait_s, config.action_timeout_s) == (1.5, 2.5)
+    # Measured and from the Asterisk version unless forced.
+    assert (config.safety_ms, config.limit_precision_ms) == (None, None)
+    forced = load_settings({"PULSA_AMI_SAFETY_MS": "0", "PULSA_AMI_LIMIT_PRECISION_MS": "1000"})
+    assert ListenerConfig.from_settings(forced).safety_ms == 0
+    assert ListenerConfig.from_settings(forced).limit_precision_ms == 1000
     assert config.renew_margin_s == 10.0
     assert config.hangup_poll_s == 0.25
     assert ListenerConfig.from_settings(load_settings({})).hangup_poll_s == 1.0

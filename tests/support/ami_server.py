@@ -8,6 +8,9 @@ answers the actions an AMI client of pulsa uses with the byte layout of the capt
   accepted`` then the ``FullyBooted`` event, or ``Authentication failed`` and the connection
   closed (Asterisk waits 1 s first: ``auth_failure_delay``); a second Login on a logged-in
   session gets ``Response: Success`` / ``Already authenticated``.
+- ``CoreSettings``: ``AMIversion`` (the greeting's) and ``AsteriskVersion``
+  (``asterisk_version``, Asterisk 20.21 by default; None: refused, as for a user without
+  the ``system`` or ``reporting`` write class), laid out as ``action_coresettings``.
 - ``Ping``, ``Logoff`` (``Goodbye`` / ``Thanks for all the fish.``, then closed), ``Events``.
 - ``CoreShowChannels`` and ``Status`` (event lists) built from the channel table.
 - ``Setvar`` / ``Getvar`` / ``Hangup`` (by name, by uniqueid or by ``/regex/``), with
@@ -256,6 +259,7 @@ class AmiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         version: str = "9.0.0",
+        asterisk_version: str | None = "20.21.0",
         auth_failure_delay: float = 0.0,
         enforce_timeouts: bool = False,
     ) -> None:
@@ -264,6 +268,7 @@ class AmiServer:
         self.secret = secret
         self.host = host
         self.version = version
+        self.asterisk_version = asterisk_version
         self.auth_failure_delay = auth_failure_delay
         self.enforce_timeouts = enforce_timeouts
         #: Send every event twice in a row (replay / idempotency tests).
@@ -832,6 +837,7 @@ class AmiServer:
             "login": self._action_login,
             "logoff": self._action_logoff,
             "ping": self._action_ping,
+            "coresettings": self._action_coresettings,
             "events": self._action_events,
             "coreshowchannels": self._action_coreshowchannels,
             "status": self._action_status,
@@ -900,6 +906,35 @@ class AmiServer:
             client,
             self.response(request, "Success", extra=[("Ping", "Pong"), ("Timestamp", stamp)]),
         )
+        return True
+
+    def core_settings(self) -> list[tuple[str, str]] | None:
+        """What CoreSettings answers after ``Response``/``ActionID`` (None: refused)."""
+        if self.asterisk_version is None:
+            return None
+        return [
+            ("AMIversion", self.version),
+            ("AsteriskVersion", self.asterisk_version),
+            ("SystemName", ""),
+            ("CoreMaxCalls", "0"),
+            ("CoreMaxLoadAvg", "0.000000"),
+            ("CoreRunUser", ""),
+            ("CoreRunGroup", ""),
+            ("CoreMaxFilehandles", "0"),
+            ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "Yes"),
+            ("CoreHTTPenabled", "No"),
+            ("SoundsSearchCustomDir", "No"),
+        ]
+
+    def core_settings_reply(self, request: AmiMessage) -> list[tuple[str, str]]:
+        settings = self.core_settings()
+        if settings is None:
+            return self.response(request, "Error", "Permission denied")
+        return self.response(request, "Success", extra=settings)
+
+    async def _action_coresettings(self, client: _Client, request: AmiMessage) -> bool:
+        self._reply(client, self.core_settings_reply(request))
         return True
 
     async def _action_events(self, client: _Client, request: AmiMessage) -> bool:

@@ -59,6 +59,7 @@ def place_call(
     *,
     disposition: str = "ANSWERED",
     settle: bool = True,
+    end_estimated: bool = False,
 ) -> int:
     """A call answered at `at` (aware) lasting `billsec`; returns the call id."""
     uniqueid = f"web-{next(_ids)}-{unique_name('u')}"
@@ -86,6 +87,8 @@ def place_call(
                 disposition=disposition,
                 answered_at=naive,
                 ended_at=naive + timedelta(seconds=billsec),
+                source="estimated" if end_estimated else "cdr",
+                end_estimated=end_estimated,
             )
         return authorization.call_id
 

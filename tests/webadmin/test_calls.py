@@ -61,7 +61,26 @@ def test_the_cdrs_export_to_csv_with_names_kept_as_text(db, admin):
     header, row = body.splitlines()[:2]
     assert header.startswith("start,customer,account,caller,number")
     assert ",'=cmd|" in row and ",=cmd" not in row
-    assert row.endswith(",600,cdr")  # cost in currency units, exact
+    assert row.endswith(",600,cdr,2026-03-02 02:01:00,no")  # cost in units, exact; the end
+
+
+def test_a_call_that_ended_while_no_listener_followed_it_shows_its_end_was_estimated(db, admin):
+    """Its end is the limit Asterisk enforced (or Asterisk's record), not when the
+    restarted listener found it gone: the screen and the exports say it is estimated."""
+    name = unique_name("Outage")
+    account_id, code = calling_account(db, name=name)
+    place_call(db, code, "628111", MORNING, 20, end_estimated=True)
+    place_call(db, code, "628222", MORNING + timedelta(minutes=5), 30)
+    page = admin.get(f"/calls/?customer={name}").get_data(as_text=True)
+    assert page.count("end estimated") == 1
+    body = admin.get(f"/calls/?customer={account_id}&format=csv").get_data(as_text=True)
+    header, *rows = body.lstrip("\ufeff").splitlines()
+    assert header.endswith(",source,end,end_estimated")
+    ends = sorted(row.rsplit(",", 3)[1:] for row in rows)
+    assert ends == [
+        ["cdr", "2026-03-02 02:05:30", "no"],
+        ["estimated", "2026-03-02 02:00:20", "yes"],
+    ]
 
 
 def test_the_cdrs_export_to_excel_as_text_cells_never_formulas(db, admin):

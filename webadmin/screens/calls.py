@@ -116,6 +116,8 @@ HEADER = (
     "charged_s",
     "cost",
     "source",
+    "end",
+    "end_estimated",
 )
 
 
@@ -135,6 +137,8 @@ def _row(record: CallRecord, name: str | None) -> tuple:
         record.charged_seconds,
         micro_to_decimal(record.cost),
         record.source,
+        local(record.end_at, "%Y-%m-%d %H:%M:%S"),
+        "yes" if record.end_estimated else "no",
     )
 
 
