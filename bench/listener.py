@@ -2,7 +2,8 @@
 
     python bench/listener.py [--rate 100] [--seconds 60] [--talk 22]
                              [--fast-rate 300] [--fast-seconds 20] [--fast-talk 7]
-                             [--wallet-calls 50] [--skip load,fast,wallet,exact]
+                             [--wallet-calls 50]
+                             [--skip load,fast,seed,burst,wallet,baseline]
 
 Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
 PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432), migrates it, and
@@ -16,10 +17,21 @@ with Asterisk's TIMEOUT(absolute) enforced.
           (2,000 by default). Calls are authorized beforehand as the AGI would (not timed:
           the listener is measured, not the AGI).
   fast    the same at `--fast-rate` starts a second: does the listener keep up?
+  seed    the seed case: four calls about a second apart on ONE wallet with a credit of
+          100 at 1 a second, 60 s slices, never hung up: how much of the 100 is used, and
+          how far apart the four calls end.
+  burst   forty calls started at once on ONE wallet with a credit of 100, 5 s slices: how
+          many are let in, how much of the 100 is used, how far apart they end.
   wallet  `--wallet-calls` calls on ONE wallet, 5 s slices, credit for about a third of
           their length: nobody below zero, all cut together, debits a second.
-  exact   the same with PULSA_AMI_SAFETY_MS=0 and PULSA_AMI_LIMIT_PRECISION_MS=1 (limits to
-          the millisecond, no safety second): the credit is spent to the last unit.
+  baseline  seed and burst again with the former defaults (PULSA_AMI_SAFETY_MS=1000,
+          PULSA_AMI_LIMIT_PRECISION_MS=1000: a safety second and whole-second limits), the
+          line the defaults are compared with.
+
+The one-wallet phases run with the listener's defaults (limits to the millisecond, the
+safety margin measured) unless said otherwise; each prints the credit used out of the
+credit available and how far apart the calls ended, and a summary repeats them beside
+the throughput figures.
 
 Printed per phase: events a second handled (the listener's own counter), debits a second
 (usage debited against holds while calls run), the delay from the Hangup/Cdr sent to the
@@ -299,25 +311,45 @@ async def load_phase(db, url, wallets, *, name, rate, seconds, talk, logs, seed=
         f"p99 {1000 * percentile(delays, 0.99):.0f} ms, max {1000 * max(delays):.0f} ms"
     )
     return {
+        "p50": percentile(delays, 0.5),
         "p99": percentile(delays, 0.99),
+        "events_avg": events_avg,
+        "events_peak": events_peak,
         "unsettled": left,
         "cut": cut,
         "missing": count - len(records),
     }
 
 
-async def wallet_phase(db, url, plan, *, calls, logs, name="wallet", extra=None):
-    credit = calls * 20  # units: about a third of 60 s each at 1 unit a second
-    shown = " ".join(f"{k}={v}" for k, v in (extra or {}).items()) or "default limits"
+BASELINE = {"PULSA_AMI_SAFETY_MS": "1000", "PULSA_AMI_LIMIT_PRECISION_MS": "1000"}
+
+
+async def wallet_phase(
+    db,
+    url,
+    plan,
+    *,
+    calls,
+    logs,
+    name="wallet",
+    extra=None,
+    credit=None,
+    slice_s=5,
+    gap_s=0.1,
+):
+    """`calls` calls on one wallet, started `gap_s` apart, each staying 65 s unless its
+    credit runs out first (`credit`: units at 1 a second; by default a third of that)."""
+    credit = credit if credit is not None else calls * 20
+    shown = " ".join(f"{k}={v}" for k, v in (extra or {}).items()) or "the defaults"
     print(
-        f"\n[{name}] {calls} calls on one wallet, 5 s slices, credit {credit} for 60 s each "
-        f"({shown})"
+        f"\n[{name}] {calls} calls on one wallet {gap_s:g} s apart, {slice_s} s slices, "
+        f"credit {credit} at 1 a second ({shown})"
     )
     account, number = make_caller(db, plan, credit)
     async with CountingAmiServer() as ami:
         server = f"bench-{name}"
-        pbx = Pbx(ami, SystemClock(), db, server=server, policy=CallPolicy(slice_seconds=5))
-        listener = ListenerProcess(url, ami, server, 5, logs, extra)
+        pbx = Pbx(ami, SystemClock(), db, server=server, policy=CallPolicy(slice_seconds=slice_s))
+        listener = ListenerProcess(url, ami, server, slice_s, logs, extra)
         await ami.wait_for_clients(1, timeout=30)
         await asyncio.sleep(1.0)
 
@@ -334,7 +366,8 @@ async def wallet_phase(db, url, plan, *, calls, logs, name="wallet", extra=None)
             if call.status == "OK":
                 await pbx.answer(call)
                 started.append(call)
-            await asyncio.sleep(0.1)
+            if gap_s:
+                await asyncio.sleep(gap_s)
         while any(c.live for c in started):
             for call in started:
                 if call.live and (time.monotonic() - begin) > 60 + 5:
@@ -362,10 +395,11 @@ async def wallet_phase(db, url, plan, *, calls, logs, name="wallet", extra=None)
     report = db.run(audit)
     ends = sorted(c.ended_at for c in started if c.cut)
     spread = (ends[-1] - ends[0]).total_seconds() if ends else float("nan")
+    used = (credit * UNIT - balance) / UNIT
     _, _, debits_avg, debits_peak = rates(listener.samples())
     print(
-        f"  {len(started)} let in, {len(ends)} cut when the credit ran out, their ends within "
-        f"{spread:.1f} s; charged {(credit * UNIT - balance) / UNIT:.2f} of {credit}; "
+        f"  {len(started)} of {calls} let in, {len(ends)} cut when the credit ran out, their "
+        f"ends within {spread:.1f} s; credit used {used:.2f} of {credit}; "
         f"lowest balance {lowest / UNIT:.2f}; audit {'clean' if report.clean else report.problems}"
     )
     print(
@@ -375,7 +409,18 @@ async def wallet_phase(db, url, plan, *, calls, logs, name="wallet", extra=None)
     )
     for violation in pbx.violations[:5]:
         print(f"    limit violation: {violation}")
-    return {"lowest": lowest, "clean": report.clean, "violations": pbx.violations, "left": left}
+    return {
+        "lowest": lowest,
+        "clean": report.clean,
+        "violations": pbx.violations,
+        "left": left,
+        "used": used,
+        "credit": credit,
+        "spread": spread,
+        "let_in": len(started),
+        "calls": calls,
+        "settings": shown,
+    }
 
 
 def main() -> int:
@@ -435,17 +480,40 @@ def main() -> int:
                     seed=2,
                 )
             )
+        cases = {
+            "seed": {"calls": 4, "credit": 100, "slice_s": 60, "gap_s": 1.0},
+            "burst": {"calls": 40, "credit": 100, "slice_s": 5, "gap_s": 0.0},
+        }
+        for case, shape in cases.items():
+            if case in skip:
+                continue
+            results[case] = asyncio.run(wallet_phase(db, url, plan, logs=logs, name=case, **shape))
+            if "baseline" not in skip:
+                results[f"{case} baseline"] = asyncio.run(
+                    wallet_phase(
+                        db, url, plan, logs=logs, name=f"{case}-baseline", extra=BASELINE, **shape
+                    )
+                )
         if "wallet" not in skip:
             results["wallet"] = asyncio.run(
                 wallet_phase(db, url, plan, calls=args.wallet_calls, logs=logs)
             )
-        if "exact" not in skip:
-            exact = {"PULSA_AMI_SAFETY_MS": "0", "PULSA_AMI_LIMIT_PRECISION_MS": "1"}
-            results["exact"] = asyncio.run(
-                wallet_phase(
-                    db, url, plan, calls=args.wallet_calls, logs=logs, name="exact", extra=exact
+        print("\ncredit used and how far apart the calls ended:")
+        for name, w in results.items():
+            if "used" in w:
+                print(
+                    f"  {name:15} {w['let_in']:3} of {w['calls']:3} calls let in, credit used "
+                    f"{w['used']:7.2f} of {w['credit']:5}, ends within {w['spread']:5.1f} s "
+                    f"({w['settings']})"
                 )
-            )
+        for name in ("load", "fast"):
+            if name in results:
+                r = results[name]
+                print(
+                    f"  {name:15} throughput: {r['events_avg']:.0f} events/s (peak "
+                    f"{r['events_peak']:.0f}), settle p50 {1000 * r['p50']:.0f} ms, p99 "
+                    f"{1000 * r['p99']:.0f} ms"
+                )
         print("\ntargets:")
         ok = True
         if "load" in results:
@@ -460,15 +528,22 @@ def main() -> int:
                 f"  keeps up with {args.fast_rate:.0f} starts/s (all settled, p99 "
                 f"{fast['p99'] * 1000:.0f} ms): {'yes' if good else 'NO'}"
             )
-        for name in ("wallet", "exact"):
-            if name in results:
-                w = results[name]
+        for name, w in results.items():
+            if "used" in w:
                 good = w["lowest"] >= 0 and w["clean"] and not w["violations"] and not w["left"]
                 ok &= good
                 print(
                     f"  one wallet ({name}): never below zero, audit clean, no limit beyond "
                     f"what is paid: {'yes' if good else 'NO'}"
                 )
+        if "seed" in results:
+            seed = results["seed"]
+            good = 99 <= seed["used"] <= 100
+            ok &= good
+            print(
+                f"  seed case with the defaults uses at least 99 of 100, never more "
+                f"({seed['used']:.2f}): {'yes' if good else 'NO'}"
+            )
         return 0 if ok else 1
     finally:
         db.dispose()
