@@ -201,8 +201,8 @@ def test_first_admin_ends_the_start_messages_with_the_address_and_a_password_onc
     password = lines[-1].split("with the password ")[1].split(" ")[0]
     database = Database(env["PULSA_DATABASE_URL"])
     try:
-        principal = database.run(lambda s: authenticate(s, "admin", password, address="127.0.0.1"))
-        assert principal is not None and principal.is_superuser
+        outcome = database.run(lambda s: authenticate(s, "admin", password, address="127.0.0.1"))
+        assert outcome.principal is not None and outcome.principal.is_superuser
     finally:
         database.dispose()
     again = [line for line in run_until_up(env, "--first-admin") if line]
