@@ -27,6 +27,7 @@ from portal.pages import PAGE_MODULES
 from portal.ui import init_ui
 from pulsa.settings import Settings
 from wallet.db import Database
+from wallet.site_secrets import web_secret_key
 
 HERE = Path(__file__).resolve().parent
 COOKIE_NAME = "pulsa_portal"
@@ -63,8 +64,9 @@ def create_app(
     there for the Payments screen, and the operator's logo is read from it.
     """
     app = Flask(__name__)
+    database = database or Database(settings.database_url)
     app.config.update(
-        SECRET_KEY=portal_secret(settings.secret_key),
+        SECRET_KEY=portal_secret(web_secret_key(database, settings.secret_key)),
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -78,7 +80,7 @@ def create_app(
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
     )
     app.session_interface = _SessionInterface()
-    app.extensions["pulsa.db"] = database or Database(settings.database_url)
+    app.extensions["pulsa.db"] = database
     app.extensions["pulsa.settings"] = settings
     # Pages add their menu entries here: (order, label, endpoint).
     app.extensions["pulsa.portal_menu"] = []

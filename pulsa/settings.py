@@ -236,10 +236,9 @@ def _validated(settings: Settings) -> Settings:
     _validate_ami(settings)
     if settings.trusted_proxy.strip():
         settings = _with_trusted_proxies_checked(settings)
-    # os.urandom is what secrets.token_hex reads; the secrets module would add its imports
-    # (random, hashlib) to every start of the classic AGI script.
-    secret = settings.secret_key or os.urandom(32).hex()
-    return replace(settings, currency=currency, secret_key=secret)
+    # An unset secret key stays empty: the web apps then use the one kept in the database
+    # (wallet.site_secrets), so that a restart keeps staff signed in.
+    return replace(settings, currency=currency)
 
 
 def _with_trusted_proxies_checked(settings: Settings) -> Settings:

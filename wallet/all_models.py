@@ -14,6 +14,7 @@ from wallet import locks as locks  # named locks: checks and writes as one step
 from wallet import models  # noqa: F401
 from wallet import payments as payments  # web admin: payment requests, bank accounts
 from wallet import sign_in_throttle as sign_in_throttle  # staff and customers signing in
+from wallet import site_secrets as site_secrets  # the web apps' key when none is set
 from wallet import site_settings as site_settings  # web admin: runtime settings
 from wallet import staff as staff  # web admin: staff, roles, audit log
 from wallet import web_sessions as web_sessions  # staff and customers' signed-in sessions

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from pulsa.settings import Settings
 from wallet.db import Database
 from wallet.migrate import current_revision
+from wallet.site_secrets import web_secret_key
 from webadmin.access import init_access, public, visible_screens
 from webadmin.screens import SCREEN_MODULES
 from webadmin.ui import init_ui
@@ -60,8 +61,9 @@ def create_app(
     database).
     """
     app = Flask(__name__)
+    db = database or Database(settings.database_url)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=web_secret_key(db, settings.secret_key),
         SESSION_COOKIE_NAME="pulsa_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -77,7 +79,6 @@ def create_app(
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
     )
     app.session_interface = _SessionInterface()
-    db = database or Database(settings.database_url)
     app.extensions["pulsa.db"] = db
     app.extensions["pulsa.settings"] = settings
     app.extensions["pulsa.screens"] = {}
