@@ -222,13 +222,19 @@ def _append(
     session.add(message)
     session.flush()
     conversation.last_message_at = moment
-    # Whoever writes has read everything before their own message.
+    # Whoever writes has read everything before their own message; the other side has
+    # one more to read. (The conversation is new or locked: no lost increment.)
     if actor.kind == CUSTOMER:
         conversation.status = "open"
         conversation.customer_read_message_id = message.id
-    elif actor.kind == STAFF:
-        conversation.status = "waiting"
-        conversation.staff_read_message_id = message.id
+        conversation.customer_unread = 0
+        conversation.staff_unread = (conversation.staff_unread or 0) + 1
+    else:
+        if actor.kind == STAFF:
+            conversation.status = "waiting"
+            conversation.staff_read_message_id = message.id
+            conversation.staff_unread = 0
+        conversation.customer_unread = (conversation.customer_unread or 0) + 1
     session.flush()
     record_audit(
         session,
@@ -351,68 +357,67 @@ def mark_read(
 ) -> bool:
     """Note that the actor's side has seen the conversation up to a message (default:
     the last one). Returns whether the marker moved; it never moves back."""
+    if actor.kind not in (CUSTOMER, STAFF):
+        raise NotAllowed("pulsa reads nothing")
     conversation = get_conversation(session, actor, conversation_id)
-    if up_to_message_id is None:
-        up_to_message_id = (
-            session.execute(
-                select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
-            ).scalar_one()
-            or 0
-        )
-    column = _read_marker(actor)
-    moved = (
+    last = (
         session.execute(
-            Conversation.__table__.update()
-            .where(Conversation.id == conversation.id, column < up_to_message_id)
-            .values({column.key: up_to_message_id})
-        ).rowcount
-        > 0
+            select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
+        ).scalar_one()
+        or 0
     )
-    if moved:
-        session.expire(conversation)
-        record_audit(
-            session,
-            actor.name,
-            "conversation.read",
-            f"conversation {conversation.id}",
-            after={"read_up_to": up_to_message_id},
-            address=address,
+    up_to = last if up_to_message_id is None else min(up_to_message_id, last)
+    marker = "customer_read_message_id" if actor.kind == CUSTOMER else "staff_read_message_id"
+    if getattr(conversation, marker) >= up_to:
+        return False  # nothing new: no lock, no write (the page polls often)
+    conversation = get_conversation(session, actor, conversation_id, lock=True)
+    if getattr(conversation, marker) >= up_to:
+        return False
+    setattr(conversation, marker, up_to)
+    # The other side's messages still after the marker (some may have come meanwhile).
+    others = (
+        Message.author_kind != CUSTOMER
+        if actor.kind == CUSTOMER
+        else Message.author_kind == CUSTOMER
+    )
+    left = session.execute(
+        select(func.count(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.id > up_to, others
         )
-    return moved
-
-
-def _read_marker(actor: Actor):
+    ).scalar_one()
     if actor.kind == CUSTOMER:
-        return Conversation.__table__.c.customer_read_message_id
-    if actor.kind == STAFF:
-        return Conversation.__table__.c.staff_read_message_id
-    raise NotAllowed("pulsa reads nothing")
+        conversation.customer_unread = int(left)
+    else:
+        conversation.staff_unread = int(left)
+    session.flush()
+    record_audit(
+        session,
+        actor.name,
+        "conversation.read",
+        f"conversation {conversation.id}",
+        after={"read_up_to": up_to},
+        address=address,
+    )
+    return True
 
 
-def _unread_condition(actor: Actor):
-    """Messages of the other side after the actor's side's read marker."""
+def _unread_column(actor: Actor):
     if actor.kind == CUSTOMER:
-        return and_(
-            _owned_by(actor),
-            Message.author_kind != CUSTOMER,
-            Message.id > Conversation.customer_read_message_id,
-        )
+        return Conversation.customer_unread
     if actor.kind == STAFF:
-        return and_(
-            Message.author_kind == CUSTOMER, Message.id > Conversation.staff_read_message_id
-        )
+        return Conversation.staff_unread
     raise NotAllowed("pulsa reads nothing")
 
 
 def unread_count(session: Session, actor: Actor) -> int:
-    """Messages the actor's side has not seen yet, over all its conversations."""
-    return int(
-        session.execute(
-            select(func.count(Message.id))
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(_unread_condition(actor))
-        ).scalar_one()
-    )
+    """Messages the actor's side has not seen yet, over all its conversations: a sum over
+    the conversations with something unread (an index finds them), not a count of
+    messages."""
+    column = _unread_column(actor)
+    statement = select(func.coalesce(func.sum(column), 0)).where(column > 0)
+    if actor.kind == CUSTOMER:
+        statement = statement.where(_owned_by(actor))
+    return int(session.execute(statement).scalar_one())
 
 
 def unread_by_conversation(
@@ -422,13 +427,11 @@ def unread_by_conversation(
     ids = list(conversation_ids)
     if not ids:
         return {}
-    rows = session.execute(
-        select(Conversation.id, func.count(Message.id))
-        .join(Message, Message.conversation_id == Conversation.id)
-        .where(Conversation.id.in_(ids), _unread_condition(actor))
-        .group_by(Conversation.id)
-    ).all()
-    return {conversation_id: int(count) for conversation_id, count in rows}
+    column = _unread_column(actor)
+    statement = select(Conversation.id, column).where(Conversation.id.in_(ids), column > 0)
+    if actor.kind == CUSTOMER:
+        statement = statement.where(_owned_by(actor))
+    return {conversation_id: int(count) for conversation_id, count in session.execute(statement)}
 
 
 def status_counts(session: Session) -> dict[str, int]:

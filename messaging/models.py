@@ -1,6 +1,7 @@
 """The tables of messaging. Messages are never edited or deleted; a conversation keeps a
-read marker per side (the last message id the customer side, and the staff, have seen),
-so an unread count is a comparison of ids, not a row per reader."""
+read marker per side (the last message id the customer side, and the staff, have seen)
+and, beside it, how many messages of the other side came after it: the menus of every
+admin and portal page add these up instead of counting messages."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_status_last_message_at", "status", "last_message_at"),
         Index("ix_conversations_customer_id_last_message_at", "customer_id", "last_message_at"),
+        Index("ix_conversations_staff_unread", "staff_unread"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -45,6 +47,10 @@ class Conversation(Base):
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     customer_read_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
     staff_read_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Messages after each side's marker written by the other side (pulsa's count as the
+    # staff's); kept with the markers under the conversation's row lock.
+    customer_unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    staff_unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))

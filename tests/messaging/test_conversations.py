@@ -73,6 +73,11 @@ def test_marking_read_clears_the_unread_count_and_never_moves_back(db):
     conversation_id = opened(db, customer)
     first, _ = db.run(lambda s: post_message(s, staff, conversation_id, text="one"))
     db.run(lambda s: post_message(s, staff, conversation_id, text="two"))
+    with db.transaction() as session:
+        assert unread_count(session, customer) == 2
+    assert db.run(lambda s: mark_read(s, customer, conversation_id, first.id)) is True
+    with db.transaction() as session:
+        assert unread_count(session, customer) == 1
     assert db.run(lambda s: mark_read(s, customer, conversation_id)) is True
     assert db.run(lambda s: mark_read(s, customer, conversation_id, first.id)) is False
     with db.transaction() as session:
