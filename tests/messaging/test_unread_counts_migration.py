@@ -1,4 +1,4 @@
-"""Revision 0014 counts, for the conversations already there, what each side has not read."""
+"""Revision 0015 counts, for the conversations already there, what each side has not read."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _MESSAGE = (
 def test_existing_conversations_get_their_unread_counts(backend, tmp_path):
     url = create_database(backend, tmp_path, "unread")
     try:
-        upgrade(url, "0013")
+        upgrade(url, "0014")
         database = Database(url)
         try:
             with database.transaction() as session:
