@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from messaging.actors import Actor as MessagingActor
 from messaging.conversations import get_conversation
 from messaging.models import Conversation
-from wallet.customer_access import CustomerPrincipal, customer_actor, principal_for
+from wallet.customer_access import CustomerPrincipal, customer_actor, principal_for_session
 from wallet.db import Database
 from wallet.errors import NotFound
 from wallet.hotspot_models import HotspotLogin, Subscription
@@ -59,15 +59,16 @@ class MenuEntry:
 
 
 class SignedInCustomer(UserMixin):
-    """Flask-Login's user. The id carries the session version, so a sign-out or a
-    password change ends every older session; the `c:` tag keeps it from ever being
-    taken for a staff member's id."""
+    """Flask-Login's user: the principal and the token of its server-side session
+    (wallet.web_sessions, realm customer), which is what the cookie carries as the "user
+    id". A staff session's token is of another realm and opens nothing here."""
 
-    def __init__(self, principal: CustomerPrincipal) -> None:
+    def __init__(self, principal: CustomerPrincipal, session_token: str) -> None:
         self.principal = principal
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return f"c:{self.principal.customer_id}:{self.principal.session_version}"
+        return self.session_token
 
     @property
     def name(self) -> str:
@@ -184,17 +185,10 @@ def init_access(app: Flask) -> None:
     manager.anonymous_user = AnonymousUserMixin
 
     @manager.user_loader
-    def load(user_id: str) -> SignedInCustomer | None:
-        tag, _, rest = user_id.partition(":")
-        try:
-            customer_id, version = (int(part) for part in rest.split(":"))
-        except ValueError:
-            return None
-        if tag != "c":
-            return None
+    def load(token: str) -> SignedInCustomer | None:
         with database().transaction() as session:
-            principal = principal_for(session, customer_id, version)
-        return SignedInCustomer(principal) if principal else None
+            principal = principal_for_session(session, token)
+        return SignedInCustomer(principal, token) if principal else None
 
     app.before_request(_guard)
 

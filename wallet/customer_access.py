@@ -5,8 +5,8 @@ A customer signs in with their phone number, their customer number or one of the
 hotspot user names, and a password: the portal password (set from a one-time link) or,
 for a hotspot user name, the hotspot password they already use on the router.
 
-Sessions carry the credential's `session_version`: a password change or a sign-out
-bumps it, so every older session stops working at once (a stolen cookie included).
+Signed-in sessions live on the server (`wallet.web_sessions`, realm "customer"): signing
+out ends this one, a password change every one, so a copied cookie opens nothing after.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy import DateTime, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +30,13 @@ from wallet.passwords import MAX_LENGTH, MIN_LENGTH, check_password
 from wallet.sign_in_throttle import CUSTOMER
 from wallet.sign_in_throttle import SignInThrottled as SignInThrottled
 from wallet.staff import record_audit
+from wallet.web_sessions import CUSTOMER as CUSTOMER_REALM
+from wallet.web_sessions import (
+    end_all_sessions,
+    end_session,
+    open_session,
+    session_subject,
+)
 
 LINK_LIFETIME = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = MIN_LENGTH
@@ -49,7 +56,6 @@ class CustomerCredential(Base):
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(10))
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
 
@@ -78,7 +84,6 @@ class CustomerPrincipal:
     account_id: int
     name: str
     locale: str | None
-    session_version: int
 
 
 def customer_actor(customer_id: int, channel: str = "portal") -> str:
@@ -102,7 +107,7 @@ def _credential(session: Session, customer_id: int, *, lock: bool = False) -> Cu
         statement = statement.with_for_update()
     row = session.execute(statement).scalar_one_or_none()
     if row is None:
-        row = CustomerCredential(customer_id=customer_id, session_version=1)
+        row = CustomerCredential(customer_id=customer_id)
         session.add(row)
         session.flush()
     return row
@@ -124,22 +129,26 @@ def _principal(session: Session, customer: Customer) -> CustomerPrincipal | None
         account_id=account_id,
         name=customer.name,
         locale=credential.locale,
-        session_version=credential.session_version,
     )
 
 
-def principal_for(
-    session: Session, customer_id: int, session_version: int
-) -> CustomerPrincipal | None:
-    """The customer of a session, or None when the session is stale (signed out, password
-    changed, customer disabled)."""
-    customer = session.get(Customer, customer_id)
+def open_customer_session(session: Session, customer_id: int, *, lifetime: timedelta) -> str:
+    """A signed-in portal session of a customer; returns the token its cookie carries."""
+    return open_session(session, CUSTOMER_REALM, customer_id, lifetime=lifetime)
+
+
+def principal_for_session(session: Session, token: str) -> CustomerPrincipal | None:
+    """The customer of a session, or None when it was ended (signed out, password
+    changed), has expired, or the customer is disabled or gone."""
+    customer_id = session_subject(session, CUSTOMER_REALM, token)
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer is None or customer.status == "disabled":
         return None
-    row = session.get(CustomerCredential, customer_id)
-    if row is None or row.session_version != session_version:
-        return None
     return _principal(session, customer)
+
+
+def end_customer_session(session: Session, token: str) -> None:
+    end_session(session, CUSTOMER_REALM, token)
 
 
 # --- links ------------------------------------------------------------------------------
@@ -210,8 +219,8 @@ def set_password_with_link(
     address: str | None = None,
     now: datetime | None = None,
 ) -> CustomerPrincipal:
-    """Use a link once: set the customer's password, end their other sessions, and return
-    who is now signed in."""
+    """Use a link once: set the customer's password, end their sessions, and return who
+    is to be signed in (the caller opens the new session)."""
     moment = now or utcnow()
     link = _usable_link(session, token, moment, lock=True)
     if link is None:
@@ -234,7 +243,7 @@ def _store_password(session: Session, customer_id: int, password: str, moment: d
     row = _credential(session, customer_id, lock=True)
     row.password_hash = generate_password_hash(password)
     row.password_changed_at = moment
-    row.session_version += 1
+    end_all_sessions(session, CUSTOMER_REALM, customer_id)
     session.flush()
 
 
@@ -247,7 +256,7 @@ def change_password(
     address: str | None = None,
 ) -> CustomerPrincipal:
     """A signed-in customer changes their portal password; every session ends (the
-    caller signs this one in again with the returned principal)."""
+    caller opens a new one for this browser with the returned principal)."""
     row = _credential(session, customer_id, lock=True)
     if not row.password_hash or not check_password_hash(row.password_hash, current or ""):
         raise InvalidInput("the current password is wrong")
@@ -263,13 +272,6 @@ def change_password(
     principal = _principal(session, session.get(Customer, customer_id))
     assert principal is not None
     return principal
-
-
-def end_sessions(session: Session, customer_id: int) -> None:
-    """Sign-out: every session of this customer stops working, this one included."""
-    row = _credential(session, customer_id, lock=True)
-    row.session_version += 1
-    session.flush()
 
 
 def set_locale(session: Session, customer_id: int, locale: str | None) -> None:

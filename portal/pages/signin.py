@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -37,7 +38,8 @@ from wallet.customer_access import (
     MIN_PASSWORD_LENGTH,
     authenticate_customer,
     customer_of_link,
-    end_sessions,
+    end_customer_session,
+    open_customer_session,
     set_locale,
     set_password_with_link,
 )
@@ -86,7 +88,11 @@ def start_session(principal) -> None:
     if locale:
         session["locale"] = locale
     session.permanent = True
-    login_user(SignedInCustomer(principal))
+    lifetime = current_app.permanent_session_lifetime
+    token = database().run(
+        lambda s: open_customer_session(s, principal.customer_id, lifetime=lifetime)
+    )
+    login_user(SignedInCustomer(principal, token))
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -167,8 +173,8 @@ def welcome(token: str):
 @blueprint.post("/sign-out")
 @customer
 def sign_out():
-    customer_id = me().customer_id
-    database().run(lambda s: end_sessions(s, customer_id))
+    token = current_user.session_token
+    database().run(lambda s: end_customer_session(s, token))
     logout_user()
     locale = session.get("locale")
     session.clear()
