@@ -241,7 +241,12 @@ def new_messages(conversation_id: int):
         status = found.status
     if messages:
         database().run(lambda s: mark_read(s, actor, conversation_id, messages[-1].id))
-    return jsonify(html=html, last=messages[-1].id if messages else after_id, status=status)
+    return jsonify(
+        html=html,
+        last=messages[-1].id if messages else after_id,
+        status=status,
+        status_label=str(STATUS_LABELS[status]),
+    )
 
 
 @blueprint.get("/<int:conversation_id>/messages/<int:message_id>/image")

@@ -25,6 +25,11 @@ document.addEventListener("DOMContentLoaded", function () {
             box.insertAdjacentHTML("beforeend", data.html);
             box.setAttribute("data-last-id", data.last);
             window.scrollTo(0, document.body.scrollHeight);
+            var status = document.querySelector("[data-conversation-status]");
+            if (status && data.status_label) {
+              status.textContent = data.status_label;
+              status.className = status.className.replace(/\b(open|waiting|closed)\b/, data.status);
+            }
           }
         })
         .catch(function () { /* no signal for a moment: the next round tries again */ })
