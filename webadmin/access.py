@@ -1,11 +1,13 @@
 """Who may see what: the screens registry, the access guard and the signed-in staff member.
 
 Every route declares its access with one decorator (`@view`, `@change`, `@signed_in`,
-`@public`). A guard runs before every request and refuses any route that declares
-nothing, so a forgotten decorator fails closed (403), never open. The permission of a
-route is the name of its screen, which is the name of its blueprint; a request that is
-not GET or HEAD always needs "change", whatever the route says, so a form cannot do what
-the page that shows it cannot.
+`@public`, `@allowed(PERMISSION)`). A guard runs before every request and refuses any
+route that declares nothing, so a forgotten decorator fails closed (403), never open. The
+permission of a route is the name of its screen, which is the name of its blueprint; a
+request that is not GET or HEAD always needs "change", whatever the route says, so a form
+cannot do what the page that shows it cannot. A job that is granted apart from its
+screen (top up, adjust, transfer, change a credit limit, see revenue) is a `Permission`:
+its routes need exactly it (`@allowed`), GET and POST alike.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from wallet.staff import Principal, principal_for_session
 F = TypeVar("F", bound=Callable)
 
 PUBLIC, SIGNED_IN, VIEW, CHANGE = "public", "signed_in", "view", "change"
+PERMISSION = "permission"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -41,6 +44,20 @@ class Screen:
     order: int = 100
     superuser_only: bool = False
     description: object = ""
+    #: A `Permission` also needed to open the screen at all (reports: "revenue").
+    requires: str | None = None
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One job granted apart from the screens' view/change, stored in roles under its
+    name like a screen's. A screen module lists its own in `PERMISSIONS`; the role
+    editor shows each with its one-line `description`."""
+
+    name: str
+    label: object
+    description: object
+    order: int = 100
 
 
 def _mark(level: str) -> Callable[[F], F]:
@@ -55,6 +72,17 @@ public = _mark(PUBLIC)  # no sign-in needed (sign-in page, health check)
 signed_in = _mark(SIGNED_IN)  # any signed-in staff member (own profile, sign-out)
 view = _mark(VIEW)  # the screen's "view" permission
 change = _mark(CHANGE)  # the screen's "change" permission
+
+
+def allowed(permission: str) -> Callable[[F], F]:
+    """The route needs `permission` (a `Permission`'s name), whatever the method."""
+
+    def decorate(function: F) -> F:
+        function.access_level = PERMISSION  # type: ignore[attr-defined]
+        function.permission = permission  # type: ignore[attr-defined]
+        return function
+
+    return decorate
 
 
 class StaffMember(UserMixin):
@@ -75,7 +103,13 @@ class StaffMember(UserMixin):
         spec = registry.get(screen)
         if spec is not None and spec.superuser_only:
             return self.principal.is_superuser
+        if spec is not None and spec.requires and not self.may(spec.requires):
+            return False
         return self.principal.can(screen, level)
+
+    def may(self, permission: str) -> bool:
+        """Whether a role grants the job `permission` (super admins: every one)."""
+        return self.principal.can(permission, VIEW)
 
     @property
     def username(self) -> str:
@@ -88,6 +122,9 @@ class StaffMember(UserMixin):
 
 class Anonymous(AnonymousUserMixin):
     def can(self, screen: str, level: str = VIEW) -> bool:
+        return False
+
+    def may(self, permission: str) -> bool:
         return False
 
 
@@ -144,6 +181,11 @@ def _guard():
     if level == SIGNED_IN:
         return None
     screen = request.blueprint or ""
+    if level == PERMISSION:
+        if not current_user.may(function.permission):
+            abort(403)
+        g.screen = screen
+        return None
     if request.method not in _SAFE_METHODS:
         level = CHANGE
     if not current_user.can(screen, level):

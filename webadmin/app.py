@@ -82,6 +82,7 @@ def create_app(
     app.extensions["pulsa.db"] = db
     app.extensions["pulsa.settings"] = settings
     app.extensions["pulsa.screens"] = {}
+    app.extensions["pulsa.permissions"] = {}
     # Other parts (the hotspot screens) add callables here: session -> list of
     # (label, value, url) tiles for the dashboard, or of panels for a customer.
     app.extensions.setdefault("pulsa.dashboard_tiles", [])
@@ -101,6 +102,8 @@ def create_app(
         screen = getattr(module, "SCREEN", None)
         if screen is not None:
             app.extensions["pulsa.screens"][screen.name] = screen
+        for permission in getattr(module, "PERMISSIONS", ()):
+            app.extensions["pulsa.permissions"][permission.name] = permission
 
     @app.get("/healthz")
     @public

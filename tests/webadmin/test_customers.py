@@ -269,10 +269,10 @@ def test_a_role_without_change_on_customers_cannot_top_up_by_url_or_by_form(app,
     assert balance(db, account_id) == 0
 
 
-def test_a_role_with_change_on_customers_tops_up(app, db):
+def test_a_role_with_the_top_up_job_tops_up(app, db):
     account_id = make_account(db)
     customer_id = customer_of(db, account_id)
-    cashier = signed_in(app, make_staff(db, grants={"customers": "change"}))
+    cashier = signed_in(app, make_staff(db, grants={"customers": "view", "top_up": "change"}))
     key = form_key(cashier, f"/customers/{customer_id}/top-up")
     cashier.post(
         f"/customers/{customer_id}/top-up", data={"key": key, "amount": "1500", "method": "cash"}

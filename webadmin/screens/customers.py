@@ -1,11 +1,13 @@
 """Customers: search and filter, create, edit, disable; identities, wallet, holds and
-ledger; top-up, adjustment and transfer (through wallet services, idempotent per form)."""
+ledger; top-up, adjustment and transfer (through wallet services, idempotent per form),
+each a permission of its own, like changing a credit limit."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
@@ -29,7 +31,16 @@ from wallet.errors import NotFound, WalletError
 from wallet.ledger import TOP_UP_METHODS
 from wallet.models import Account, Customer, Hold, LedgerEntry, SipIdentity, TariffPlan
 from wallet.reports import hotspot_logins_query
-from webadmin.access import Screen, actor, change, client_address, database, view
+from webadmin.access import (
+    Permission,
+    Screen,
+    actor,
+    allowed,
+    change,
+    client_address,
+    database,
+    view,
+)
 from webadmin.forms import Form, FormKeyField, MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
 from webadmin.ui import explain, money, paginate
@@ -40,7 +51,35 @@ SCREEN = Screen(
     _l("Customers"),
     "customers.index",
     order=20,
-    description=_l("Customers, wallets, top-ups, adjustments, transfers"),
+    description=_l("Customers, their wallets, caller IDs and ledgers; create, edit, disable"),
+)
+#: Money jobs on a customer's wallet, each granted on its own: a cashier may top up
+#: without being able to credit money from nothing or move it between wallets.
+PERMISSIONS = (
+    Permission(
+        "top_up",
+        _l("Top up"),
+        _l("Credit money paid in (cash, bank transfer, e-wallet) to a customer's wallet"),
+        order=10,
+    ),
+    Permission(
+        "adjust",
+        _l("Adjust"),
+        _l("Add or take off credit without a payment, with a reason (a correction)"),
+        order=20,
+    ),
+    Permission(
+        "transfer",
+        _l("Transfer"),
+        _l("Move credit from one customer's wallet to another's"),
+        order=30,
+    ),
+    Permission(
+        "credit_limit",
+        _l("Change credit limits"),
+        _l("Set how far below zero a customer's wallet may go"),
+        order=40,
+    ),
 )
 
 KIND_LABELS = {"individual": _l("Individual"), "organization": _l("Organization")}
@@ -177,6 +216,9 @@ def create():
     form = CustomerForm()
     form.plan.choices = plans
     del form.status
+    may_limit = current_user.may("credit_limit")
+    if not may_limit:
+        del form.credit_limit
     if form.validate_on_submit():
         settings = current_app.extensions["pulsa.settings"]
 
@@ -198,7 +240,7 @@ def create():
                 phone=form.phone.data,
                 email=form.email.data,
                 kind=form.kind.data,
-                credit_limit=form.credit_limit.data or 0,
+                credit_limit=(form.credit_limit.data or 0) if may_limit else 0,
                 tariff_plan=plan_name,
                 identities=[
                     ("callerid", form.callerid.data or ""),
@@ -298,6 +340,10 @@ def edit(customer_id: int):
     form.plan.choices = plans
     for name in ("callerid", "peer", "accountcode"):
         delattr(form, name)
+    # Without the permission the limit is neither shown nor taken from the request.
+    may_limit = current_user.may("credit_limit")
+    if not may_limit:
+        del form.credit_limit
     if form.validate_on_submit():
         try:
             db.run(
@@ -310,7 +356,9 @@ def edit(customer_id: int):
                     email=form.email.data,
                     kind=form.kind.data,
                     status=form.status.data,
-                    credit_limit=form.credit_limit.data or 0,
+                    credit_limit=(
+                        (form.credit_limit.data or 0) if may_limit else initial["credit_limit"]
+                    ),
                     tariff_plan_id=int(form.plan.data) if form.plan.data else None,
                     address=client_address(),
                 )
@@ -431,7 +479,7 @@ def _money_action(customer_id: int, form: Form, template: str, perform):
 
 
 @blueprint.route("/<int:customer_id>/top-up", methods=["GET", "POST"])
-@change
+@allowed("top_up")
 def top_up(customer_id: int):
     form = TopUpForm()
     return _money_action(
@@ -453,7 +501,7 @@ def top_up(customer_id: int):
 
 
 @blueprint.route("/<int:customer_id>/adjust", methods=["GET", "POST"])
-@change
+@allowed("adjust")
 def adjust(customer_id: int):
     form = AdjustForm()
     return _money_action(
@@ -473,7 +521,7 @@ def adjust(customer_id: int):
 
 
 @blueprint.route("/<int:customer_id>/transfer", methods=["GET", "POST"])
-@change
+@allowed("transfer")
 def transfer(customer_id: int):
     form = TransferForm()
     return _money_action(

@@ -1,4 +1,6 @@
-"""The dashboard: today's figures at a glance, and charts of the last days and months."""
+"""The dashboard: today's figures at a glance, and charts of the last days and months. The
+money taken (today's top-ups and call revenue, the revenue chart) only for staff who may
+see revenue."""
 
 from __future__ import annotations
 
@@ -39,10 +41,11 @@ def index():
         return render_template("dashboard/nothing.html")
     today = today_local()
     tz = zone()
+    revenue = current_user.may("revenue")
     with database().transaction() as session:
         figures = today_figures(session, tz, site().low_balance_threshold)
         start, end = utc_range(today - timedelta(days=29), today)
-        days = revenue_by_period(session, start, end, tz)
+        days = revenue_by_period(session, start, end, tz) if revenue else []
         months = new_customers_by_month(session, 12, tz)
         hours = calls_per_hour(session, today, tz)
         tiles = []
@@ -54,7 +57,9 @@ def index():
             title=str(_l("Top-ups and call revenue per day, last 30 days")),
             value_label=money,
             every=5,
-        ),
+        )
+        if revenue
+        else None,
         "customers": bar_chart(
             [(label[2:], count) for label, count in months],
             title=str(_l("New customers per month")),
@@ -66,4 +71,6 @@ def index():
             every=3,
         ),
     }
-    return render_template("dashboard/index.html", f=figures, charts=charts, tiles=tiles)
+    return render_template(
+        "dashboard/index.html", f=figures, charts=charts, tiles=tiles, revenue=revenue
+    )

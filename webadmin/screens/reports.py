@@ -1,5 +1,6 @@
 """Reports: revenue by day and by month, by payment method, by customer type and by
-destination prefix, for a date range; each on screen, as CSV or Excel, and printable."""
+destination prefix, for a date range; each on screen, as CSV or Excel, and printable. Only
+for staff who may see revenue (the "revenue" permission) as well as this screen."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from wallet.reports import (
     revenue_by_period,
     topups_by_method,
 )
-from webadmin.access import Screen, database, view
+from webadmin.access import Permission, Screen, database, view
 from webadmin.charts import bar_chart
 from webadmin.exports import download
 from webadmin.screens.customers import KIND_LABELS, METHOD_LABELS
@@ -28,6 +29,17 @@ SCREEN = Screen(
     "reports.index",
     order=60,
     description=_l("Revenue by day, month, method, customer type, destination"),
+    requires="revenue",
+)
+#: Money taken, apart from the screens that show it: the reports and the dashboard's
+#: top-ups, call revenue and revenue chart.
+PERMISSIONS = (
+    Permission(
+        "revenue",
+        _l("See revenue"),
+        _l("The reports, and today's top-ups, call revenue and the revenue chart on the dashboard"),
+        order=50,
+    ),
 )
 REPORTS = {
     "day": _l("Revenue by day"),

@@ -1,5 +1,6 @@
-"""Staff and roles (super admins only): accounts, who has which role, and what each role
-may view or change on each screen."""
+"""Staff and roles (super admins only): accounts, who has which role, what each role may
+view or change on each screen, and which jobs it may do (top up, adjust, transfer, change
+credit limits, see revenue)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ def _grantable_screens():
     return sorted((s for s in screens if not s.superuser_only), key=lambda s: s.order)
 
 
+def _permissions():
+    """The jobs granted apart from screens (top up, adjust, ...), in the editor's order."""
+    permissions = current_app.extensions["pulsa.permissions"].values()
+    return sorted(permissions, key=lambda p: (p.order, p.name))
+
+
 @blueprint.get("/")
 @view
 def index():
@@ -68,7 +75,11 @@ def index():
         users = paginate(session, select(StaffUser).order_by(StaffUser.username))
         roles = paginate(session, select(Role).order_by(Role.name), arg="roles_page")
         return render_template(
-            "staff/index.html", users=users, roles=roles, screens=_grantable_screens()
+            "staff/index.html",
+            users=users,
+            roles=roles,
+            screens=_grantable_screens(),
+            permissions=_permissions(),
         )
 
 
@@ -179,6 +190,7 @@ def role_edit(role_id: int):
 def _edit_role(role_id: int | None):
     db = database()
     screens = _grantable_screens()
+    permissions = _permissions()
     with db.transaction() as session:
         role = session.get(Role, role_id) if role_id else None
         if role_id and role is None:
@@ -192,6 +204,8 @@ def _edit_role(role_id: int | None):
             for s in screens
             if request.form.get(f"perm_{s.name}") in ("view", "change")
         }
+        # A job is stored like a screen's "change"; granted or not.
+        grants.update({p.name: "change" for p in permissions if request.form.get(f"may_{p.name}")})
     if form.validate_on_submit():
         try:
             db.run(
@@ -210,5 +224,10 @@ def _edit_role(role_id: int | None):
             flash(_("Saved."), "success")
             return redirect(url_for("staff.index"))
     return render_template(
-        "staff/role.html", form=form, role_id=role_id, screens=screens, grants=grants
+        "staff/role.html",
+        form=form,
+        role_id=role_id,
+        screens=screens,
+        permissions=permissions,
+        grants=grants,
     )
