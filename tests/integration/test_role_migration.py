@@ -39,7 +39,7 @@ def url(request, tmp_path):
 
 
 def test_upgrading_keeps_every_roles_rights_and_adds_the_jobs_they_included(url):
-    upgrade(url, "0015")
+    upgrade(url, "0016")
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
