@@ -115,7 +115,13 @@ def open_conversation(
     address: str | None = None,
 ) -> Conversation:
     """Start a conversation with its first message. The customer side opens its own;
-    staff open one with a customer (`customer_id`)."""
+    staff open one with a customer (`customer_id`). Given the `message_key` of a first
+    message posted before (a chat update delivered again), it returns that conversation
+    instead of opening a second one."""
+    if message_key:
+        previous = _message_with_key(session, message_key)
+        if previous is not None:
+            return get_conversation(session, actor, previous.conversation_id)
     if topic not in TOPICS:
         raise InvalidInput(f"unknown topic {topic!r}")
     _check_channel(actor)
@@ -179,9 +185,7 @@ def post_message(
     """
     _check_channel(actor)
     if message_key:
-        previous = session.execute(
-            select(Message).where(Message.message_key == message_key)
-        ).scalar_one_or_none()
+        previous = _message_with_key(session, message_key)
         if previous is not None:
             # The same key from another conversation is not a replay but a mistake.
             get_conversation(session, actor, previous.conversation_id)
@@ -196,6 +200,12 @@ def post_message(
         session, actor, conversation, text, image_path, message_key, now or utcnow(), address
     )
     return message, True
+
+
+def _message_with_key(session: Session, message_key: str) -> Message | None:
+    return session.execute(
+        select(Message).where(Message.message_key == message_key)
+    ).scalar_one_or_none()
 
 
 def _append(

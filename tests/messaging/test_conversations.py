@@ -22,6 +22,7 @@ from messaging.conversations import (
 )
 from messaging.errors import ConversationClosed, NotAllowed
 from messaging.models import Conversation, Message
+from tests.conftest import unique_key
 from tests.messaging.builders import PNG, make_customer, make_staff_actor
 from wallet.errors import InvalidInput, NotFound
 from wallet.staff import AuditRecord, update_staff
@@ -163,6 +164,22 @@ def test_a_chat_update_delivered_twice_adds_one_message(db):
             select(func.count(Message.id)).where(Message.conversation_id == conversation_id)
         ).scalar_one()
     assert count == 2  # the opening message and "hi", once
+
+
+def test_a_first_chat_message_delivered_twice_opens_one_conversation(db):
+    contact = Actor.contact(unique_key("telegram:"), "telegram")
+    first = opened(db, contact, message_key="tg:update:first", contact_label="Rudi")
+    again = opened(db, contact, message_key="tg:update:first", contact_label="Rudi")
+    assert again == first
+    assert len(messages_of_id(db, first)) == 1
+    stranger = Actor.contact(unique_key("telegram:"), "telegram")
+    with pytest.raises(NotFound):
+        opened(db, stranger, message_key="tg:update:first")
+
+
+def messages_of_id(db, conversation_id: int) -> list[Message]:
+    with db.transaction() as session:
+        return messages_of(session, session.get(Conversation, conversation_id))
 
 
 def test_a_chat_contact_who_is_not_a_customer_yet_talks_in_its_own_conversation(db):
