@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from messaging.actors import CUSTOMER, PULSA, STAFF, Actor
 from messaging.errors import ConversationClosed, NotAllowed
@@ -75,8 +75,10 @@ def conversations_of(actor: Actor) -> Select:
 
 def conversations_with_status(status: str | None) -> Select:
     """The staff's list: conversations with `status` (all when None), latest first."""
-    statement = select(Conversation).order_by(
-        Conversation.last_message_at.desc(), Conversation.id.desc()
+    statement = (
+        select(Conversation)
+        .options(selectinload(Conversation.customer), selectinload(Conversation.assigned_staff))
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
     )
     if status is not None:
         statement = statement.where(Conversation.status == status)
@@ -91,6 +93,7 @@ def messages_of(
     return list(
         session.execute(
             select(Message)
+            .options(selectinload(Message.author_staff))
             .where(Message.conversation_id == conversation.id, Message.id > after_id)
             .order_by(Message.id)
             .limit(limit)
