@@ -7,4 +7,5 @@ PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.home",
     "portal.pages.help",
     "portal.pages.history",
+    "portal.pages.internet",
 )
