@@ -126,7 +126,7 @@ class ListenerProcess:
             "PULSA_AMI_SERVERS": f"{server}={ami.username}:{ami.secret}@{ami.host}:{ami.port}",
             "PULSA_CALL_SLICE_SECONDS": str(slice_s),
             "PULSA_AMI_DB_WORKERS": "8",
-            "PULSA_LOG_LEVEL": "WARNING",
+            "PULSA_LOG_LEVEL": os.environ.get("PULSA_BENCH_LOG_LEVEL", "WARNING"),
             **(extra or {}),
         }
         command = [str(PULSA), "ami", "--stats", "1"]

@@ -242,3 +242,40 @@ def test_a_batch_submitted_by_a_caller_the_last_drain_just_answered_is_still_wri
 
     asyncio.run(body())
     assert written == [[1], [2], [3]]
+
+
+# --- the end of a call that ended while no listener followed it ---------------------------
+ANSWER = datetime(2026, 11, 23, 5, 0, 0)
+
+
+def gone_while_away(**values) -> FollowedCall:
+    call = FollowedCall(None, "1.1", "PJSIP/a-1", **values)
+    call.answer_recorded, call.db_answered_at = True, ANSWER
+    call.note_caller_hangup(ANSWER + timedelta(seconds=24))  # found gone at resync
+    call.gone_while_away = True
+    return call
+
+
+def test_a_call_found_gone_ends_at_the_limit_asterisk_enforced():
+    call = gone_while_away(paid_ms=60_000, asterisk_end=ANSWER + timedelta(seconds=20))
+    assert call.best_end(ANSWER + timedelta(seconds=30)) == (ANSWER + timedelta(seconds=20), True)
+
+
+def test_a_call_found_gone_ends_on_asterisks_record_when_it_came():
+    call = gone_while_away(paid_ms=60_000, asterisk_end=ANSWER + timedelta(seconds=20))
+    call.note_cdr(CdrRecord("1.1", "PJSIP/a-1", "PJSIP/b-2", "Dial", "ANSWERED", 12, 15))
+    assert call.best_end(ANSWER + timedelta(seconds=30)) == (ANSWER + timedelta(seconds=12), True)
+
+
+def test_a_call_found_gone_never_ends_past_what_was_paid_nor_after_it_was_found():
+    paid = gone_while_away(paid_ms=8_000)
+    assert paid.best_end(ANSWER + timedelta(seconds=30)) == (ANSWER + timedelta(seconds=8), True)
+    found = gone_while_away(paid_ms=60_000)
+    assert found.best_end(ANSWER + timedelta(seconds=30)) == (ANSWER + timedelta(seconds=24), True)
+
+
+def test_a_call_whose_hangup_was_seen_ends_then():
+    call = FollowedCall(None, "1.1", "PJSIP/a-1", paid_ms=60_000)
+    call.answer_recorded, call.db_answered_at = True, ANSWER
+    call.note_caller_hangup(ANSWER + timedelta(seconds=7))
+    assert call.best_end(ANSWER + timedelta(seconds=30)) == (ANSWER + timedelta(seconds=7), False)
