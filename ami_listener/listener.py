@@ -670,11 +670,16 @@ class Listener:
 
     def safety_ms_for(self, link: ServerLink) -> int:
         """The margin a limit on this server ends before the paid end: the one set, else
-        the one its measured delays call for."""
+        the one its measured delays call for, but never so much that a renewal could not
+        come before it (at most the renewal margin less a second, as for a margin set):
+        round trips of many seconds (the listener far behind its events) would otherwise
+        cut calls the wallet pays for."""
         if self.config.safety_ms is not None:
             return self.config.safety_ms
         delays = link.delays
-        return measured_safety_ms(delays.round_trip_ms, delays.event_delay_ms)
+        measured = measured_safety_ms(delays.round_trip_ms, delays.event_delay_ms)
+        most = max(0, (self.margin - timedelta(seconds=1)) // timedelta(milliseconds=1))
+        return min(measured, most)
 
     def precision_for(self, link: ServerLink) -> int:
         """The precision of the limits sent to this server (ms): the one set, else the

@@ -9,17 +9,18 @@ with invariants 1 to 4 and 6 checked (checks.py) and the audit clean."""
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from ami_listener.config import ListenerConfig
-from ami_listener.link import limit_precision_for
+from ami_listener.link import Delays, limit_precision_for
 from ami_listener.listener import Listener, measured_safety_ms
 from tests.ami_listener.checks import charged, check_invariants
 from tests.ami_listener.harness import UNIT, Scenario, make_caller, make_plan, run
 from tests.conftest import unique_key
 from wallet import ledger
-from wallet.calls import OK
+from wallet.calls import OK, CallPolicy
 
 RATES = "prefix,price_per_minute,connection_fee,initial_block,increment,grace\n1,60,0,1,1,0\n"
 
@@ -71,6 +72,20 @@ def test_the_safety_margin_grows_only_when_what_is_measured_nears_a_second(
     round_trip_ms, event_delay_ms, margin_ms
 ):
     assert measured_safety_ms(round_trip_ms, event_delay_ms) == margin_ms
+
+
+@pytest.mark.parametrize(("slice_s", "most_ms"), [(60, 9000), (5, 1500)])
+def test_a_measured_margin_never_keeps_a_renewal_from_coming_first(slice_s, most_ms):
+    """Round trips of half a minute (the listener far behind its events) would call for a
+    margin longer than a slice: calls the wallet pays for would be cut. It stops a second
+    short of the renewal margin, as a margin set by hand must."""
+    listener = Listener(ListenerConfig(), None, CallPolicy(slice_seconds=slice_s))
+    link = SimpleNamespace(delays=Delays())
+    for _ in range(3):
+        link.delays.round_trips.append(30_000)
+    assert listener.safety_ms_for(link) == most_ms
+    link.delays.round_trips.clear()
+    assert listener.safety_ms_for(link) == 0
 
 
 async def _four_calls_a_second_apart(s: Scenario, number: str, offset_s: float) -> None:
