@@ -15,6 +15,7 @@ from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from rating.money import parse_money
 from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
 
@@ -102,6 +103,12 @@ def explain(error: BaseException) -> str:
             needed=money(error.needed),
         )
     return str(error)
+
+
+def amount_from(text: str) -> int:
+    """An amount typed by the customer, in micro-units, through the one amount parser of
+    rating.money (raises ValueError for anything that is not an amount)."""
+    return parse_money((text or "").strip())
 
 
 def new_form_key() -> str:

@@ -9,7 +9,7 @@ once; the request row is locked while it is decided.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import (
@@ -310,3 +310,68 @@ def active_bank_accounts(session: Session) -> list[BankAccount]:
             .order_by(BankAccount.position, BankAccount.id)
         ).scalars()
     )
+
+
+#: A second identical request this soon after the first is the same one sent twice (a
+#: double tap, a resubmitted page): it is not recorded again.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def request_top_up(
+    session: Session,
+    account_id: int,
+    amount: int,
+    *,
+    actor: str,
+    source: str,
+    bank_account_id: int | None = None,
+    reference: str = "",
+    note: str = "",
+    proof_path: str | None = None,
+    address: str | None = None,
+) -> tuple[PaymentRequest, bool]:
+    """A customer asks for a top-up they paid elsewhere (portal, chat): the request, for
+    staff to confirm on the Payments screen, audited with the customer as actor. Returns
+    the request and whether it is new: the same amount asked again while the first is
+    pending and recent returns the first, so a double submit is one request (and cannot
+    be confirmed twice)."""
+    ledger.lock_account(session, account_id)
+    since = ledger.utcnow() - DUPLICATE_WINDOW
+    earlier = session.execute(
+        select(PaymentRequest)
+        .where(
+            PaymentRequest.account_id == account_id,
+            PaymentRequest.amount == amount,
+            PaymentRequest.status == "pending",
+            PaymentRequest.source == source,
+            PaymentRequest.created_at >= since,
+        )
+        .order_by(PaymentRequest.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if earlier is not None:
+        return earlier, False
+    if bank_account_id is not None:
+        bank = session.get(BankAccount, bank_account_id)
+        if bank is None or not bank.is_active:
+            raise NotFound(f"bank account {bank_account_id} does not exist")
+    request = create_payment_request(
+        session,
+        account_id,
+        amount,
+        method="bank_transfer",
+        bank_account_id=bank_account_id,
+        reference=reference,
+        note=note,
+        proof_path=proof_path,
+        source=source,
+    )
+    record_audit(
+        session,
+        actor,
+        "payment.request",
+        f"payment request {request.id}",
+        after={"account": account_id, "amount": amount, "source": source},
+        address=address,
+    )
+    return request, True

@@ -8,4 +8,6 @@ PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.help",
     "portal.pages.history",
     "portal.pages.internet",
+    "portal.pages.voucher",
+    "portal.pages.topup",
 )
