@@ -132,7 +132,14 @@ def customer_add(
         )
         for kind_, values in (("callerid", callerid), ("peer", peer), ("accountcode", accountcode)):
             for value in values:
-                add_identity(session, account.id, kind_, value)
+                add_identity(
+                    session,
+                    account.id,
+                    kind_,
+                    value,
+                    country_code=settings.country_code,
+                    trunk_prefix=settings.trunk_prefix,
+                )
         return customer.id, account.id
 
     customer_id, account_id = ctx.database().run(work)

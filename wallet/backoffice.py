@@ -451,8 +451,11 @@ def staff_create_customer(
     tariff_plan: str | None,
     identities: list[tuple[str, str]],
     address: str | None = None,
+    country_code: str = "",
+    trunk_prefix: str = "0",
 ) -> tuple[Customer, Account]:
-    """A customer with a wallet and the identities that pay from it, audited."""
+    """A customer with a wallet and the identities that pay from it, audited; caller IDs
+    in their normal form for the operator's country code (see `add_identity`)."""
     customer, account = create_customer(
         session,
         name,
@@ -465,7 +468,14 @@ def staff_create_customer(
     )
     for kind_, value in identities:
         if value and value.strip():
-            add_identity(session, account.id, kind_, value)
+            add_identity(
+                session,
+                account.id,
+                kind_,
+                value,
+                country_code=country_code,
+                trunk_prefix=trunk_prefix,
+            )
     record_audit(
         session,
         actor,
@@ -485,8 +495,12 @@ def staff_add_identity(
     *,
     actor: str,
     address: str | None = None,
+    country_code: str = "",
+    trunk_prefix: str = "0",
 ) -> SipIdentity:
-    identity = add_identity(session, account_id, kind, value)
+    identity = add_identity(
+        session, account_id, kind, value, country_code=country_code, trunk_prefix=trunk_prefix
+    )
     record_audit(
         session,
         actor,

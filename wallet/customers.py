@@ -7,6 +7,7 @@ import re
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from rating.numbers import NotANumber, normalize_number
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer, SipIdentity, TariffPlan
@@ -76,13 +77,27 @@ def create_customer(
     return customer, account
 
 
-def add_identity(session: Session, account_id: int, kind: str, value: str) -> SipIdentity:
-    """Say that calls carrying this caller ID, SIP peer or account code pay from here."""
+def add_identity(
+    session: Session,
+    account_id: int,
+    kind: str,
+    value: str,
+    *,
+    country_code: str = "",
+    trunk_prefix: str = "0",
+) -> SipIdentity:
+    """Say that calls carrying this caller ID, SIP peer or account code pay from here.
+
+    A caller ID is stored in the form the AGI looks it up in, whatever way it was typed:
+    digits only, international (0812..., +62812... and 62812... are all 62812... with
+    the operator's country code 62; without one, 0812... stays as it is)."""
     if kind not in IDENTITY_KINDS:
         raise InvalidInput(f"identity kind must be one of {', '.join(IDENTITY_KINDS)}")
     value = check_text((value or "").strip(), "an identity")
     if not value:
         raise InvalidInput("an identity needs a value")
+    if kind == "callerid":
+        value = normal_caller_id(value, country_code=country_code, trunk_prefix=trunk_prefix)
     if session.get(Account, account_id) is None:
         raise NotFound(f"account {account_id} does not exist")
     taken = session.execute(
@@ -96,6 +111,14 @@ def add_identity(session: Session, account_id: int, kind: str, value: str) -> Si
     session.add(identity)
     session.flush()
     return identity
+
+
+def normal_caller_id(value: str, *, country_code: str = "", trunk_prefix: str = "0") -> str:
+    """A caller ID as stored and looked up (see `add_identity`)."""
+    try:
+        return normalize_number(value, country_code=country_code, trunk_prefix=trunk_prefix)
+    except NotANumber:
+        raise InvalidInput(f"a caller ID is a telephone number, not {value!r}") from None
 
 
 def find_account_by_identity(session: Session, kind: str, value: str) -> Account | None:

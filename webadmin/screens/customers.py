@@ -248,6 +248,8 @@ def create():
                     ("accountcode", form.accountcode.data or ""),
                 ],
                 address=client_address(),
+                country_code=settings.country_code,
+                trunk_prefix=settings.trunk_prefix,
             )
             return customer.id
 
@@ -414,6 +416,7 @@ def portal_link(customer_id: int):
 @change
 def add_identity(customer_id: int):
     form = IdentityForm()
+    settings = current_app.extensions["pulsa.settings"]
     with database().transaction() as session:
         _customer, account = _load(session, customer_id)
     if form.validate_on_submit():
@@ -426,6 +429,8 @@ def add_identity(customer_id: int):
                     form.value.data,
                     actor=actor(),
                     address=client_address(),
+                    country_code=settings.country_code,
+                    trunk_prefix=settings.trunk_prefix,
                 )
             )
         except WalletError as error:

@@ -5,7 +5,7 @@ now: which rate, how long can it last, what does a 3-minute call cost"."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from rating import CallPricing, RatingError, charged_seconds
 from rating.bands import parse_clock, parse_days
+from rating.numbers import NotANumber, normalize_number
 from rating.tariff_csv import TariffFileError, read_rates_csv
 from wallet.backoffice import (
     staff_add_band,
@@ -29,7 +30,7 @@ from wallet.models import Account, Customer, HolidayRow, RateRow, TariffPlan, Ti
 from wallet.tariffs import export_rates, load_tariff
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import Form, options
-from webadmin.ui import paginate, site, zone
+from webadmin.ui import paginate, site
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
 SCREEN = Screen(
@@ -216,7 +217,24 @@ def _plan_page(
             has_bands=bool(band_names),
             band_form=band_form,
             holiday_form=holiday_form,
+            no_country_code=_national_numbers_unrated(session, plan.id),
         )
+
+
+def _national_numbers_unrated(session, plan_id: int) -> bool:
+    """Whether a national number (0812...) would find only the catch-all here: no
+    PULSA_COUNTRY_CODE to make it international, and prefixes written internationally."""
+    from flask import current_app
+
+    settings = current_app.extensions["pulsa.settings"]
+    trunk = settings.trunk_prefix
+    if settings.country_code or not trunk:
+        return False
+    prefixes = session.execute(
+        select(RateRow.prefix).where(RateRow.plan_id == plan_id, RateRow.prefix != "")
+    ).scalars()
+    found = [prefix for prefix in prefixes]
+    return bool(found) and not any(prefix.startswith(trunk) for prefix in found)
 
 
 def _band_names(session, plan_id: int) -> list[str]:
@@ -394,18 +412,54 @@ def calculator():
 
 
 def _normalize(typed: str) -> str:
-    """Digits of the number as the AGI would see it: 00 (international) dropped and, when
-    PULSA_COUNTRY_CODE is set, a national number (0812...) made international (62812...)."""
+    """The number as the AGI rates it (`rating.numbers`): separators, the outbound prefix
+    and `+`/`00` dropped and, when PULSA_COUNTRY_CODE is set, a national number (0812...)
+    made international (62812...)."""
     from flask import current_app
 
     settings = current_app.extensions["pulsa.settings"]
-    number = "".join(c for c in typed if c.isdigit())
-    if number.startswith("00"):
-        return number[2:]
-    trunk = settings.trunk_prefix
-    if settings.country_code and trunk and number.startswith(trunk):
-        return settings.country_code + number[len(trunk) :]
-    return number
+    try:
+        return normalize_number(
+            typed,
+            outbound_prefix=settings.outbound_prefix,
+            country_code=settings.country_code,
+            trunk_prefix=settings.trunk_prefix,
+        )
+    except NotANumber:
+        raise ValueError(_("A number has digits (and may start with + or 00).")) from None
+
+
+def _number_notes(typed: str, number: str, pricing) -> list[str]:
+    """What the calculator tells about the number: how it was rewritten, and a warning
+    when only the catch-all rate matched it."""
+    from flask import current_app
+
+    settings = current_app.extensions["pulsa.settings"]
+    notes = []
+    if typed.strip() != number:
+        notes.append(_("Rated as %(number)s (typed %(typed)s).", number=number, typed=typed))
+    if pricing is not None and not pricing.rate.prefix:
+        if (
+            not settings.country_code
+            and settings.trunk_prefix
+            and number.startswith(settings.trunk_prefix)
+        ):
+            notes.append(
+                _(
+                    "Only the catch-all rate (*) matched. This looks like a national number: "
+                    "set PULSA_COUNTRY_CODE (62 for Indonesia) so that 0812… is rated as "
+                    "62812…, like the prefixes of the tariff."
+                )
+            )
+        else:
+            notes.append(
+                _(
+                    "Only the catch-all rate (*) matched: %(number)s starts with none of "
+                    "the prefixes of this plan. Check the number, or add a rate for it.",
+                    number=number,
+                )
+            )
+    return notes
 
 
 def _calculate(session, form: CalculatorForm) -> dict:
@@ -429,10 +483,10 @@ def _calculate(session, form: CalculatorForm) -> dict:
     if plan is None:
         raise ValueError(_("Choose a tariff plan."))
     number = _normalize(form.number.data)
-    if not number:
-        raise ValueError(_("A number has digits."))
+    # The plan's bands are in the plan's time zone: so is the time typed and shown.
+    plan_zone = ZoneInfo(plan.timezone)
     if form.when.data:
-        moment = datetime.fromisoformat(form.when.data).replace(tzinfo=zone())
+        moment = datetime.fromisoformat(form.when.data).replace(tzinfo=plan_zone)
     else:
         moment = datetime.now(UTC)
     tariff = load_tariff(session, plan.id)
@@ -441,7 +495,9 @@ def _calculate(session, form: CalculatorForm) -> dict:
     result = {
         "plan": plan.name,
         "number": number,
-        "moment": moment.astimezone(zone()).strftime("%Y-%m-%d %H:%M"),
+        "notes": _number_notes(form.number.data, number, pricing),
+        "moment": moment.astimezone(plan_zone).strftime("%Y-%m-%d %H:%M"),
+        "zone": plan.timezone,
         "pricing": pricing,
         "account": account,
         "customer": customer,
