@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.webadmin.conftest import (
@@ -269,3 +273,37 @@ def test_a_staff_member_cannot_choose_a_trivial_password_for_themself(app, db):
         "Kata sandi ini termasuk yang paling umum. Pilih yang lebih sulit ditebak."
     ]
     assert make_client(app).sign_in(username, "1234567890").status_code == 401
+
+
+def test_simultaneous_guesses_are_counted_one_after_the_other(db, superuser):
+    """Once a name from an address has used its free tries, a burst of guesses at the
+    same moment gets one password check: the others wait behind the row lock and then
+    find the wait it set."""
+    address, moment = random_address(), datetime(2026, 12, 4, 10, 0, 0)
+    for _ in range(RULES.free_per_name):
+        db.run(lambda s: authenticate(s, superuser, "guess", address=address, now=moment))
+    start = threading.Barrier(6)
+
+    def guess(number: int):
+        start.wait()
+        try:
+            return db.run(
+                lambda s: authenticate(s, superuser, f"guess{number}", address=address, now=moment)
+            )
+        except SignInThrottled as throttled:
+            return throttled
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(guess, range(6)))
+    checked = [o for o in outcomes if not isinstance(o, SignInThrottled)]
+    assert len(checked) == 1 and checked[0].retry_after == moment + RULES.first_wait
+    assert all(o.until == moment + RULES.first_wait for o in outcomes if o not in checked)
+
+
+@given(st.integers(1, 10_000), st.integers(0, 50))
+def test_a_wait_never_shrinks_with_more_failures_and_never_passes_the_longest(failures, free):
+    now, then = RULES.wait_after(failures, free), RULES.wait_after(failures + 1, free)
+    assert (now is None) == (failures <= free)
+    assert then is not None or failures + 1 <= free
+    if now is not None:
+        assert RULES.first_wait <= now <= then <= RULES.longest_wait

@@ -82,13 +82,17 @@ def sign_in():
     form = SignInForm()
     error = None
     if form.validate_on_submit():
-        address = client_address()
+        address, attempted_at = client_address(), utcnow()
         lifetime = current_app.permanent_session_lifetime
 
         def work(db_session):
             try:
                 outcome = authenticate(
-                    db_session, form.username.data, form.password.data, address=address
+                    db_session,
+                    form.username.data,
+                    form.password.data,
+                    address=address,
+                    now=attempted_at,
                 )
             except SignInThrottled as throttled:
                 return throttled, None
@@ -106,11 +110,15 @@ def sign_in():
 
         outcome, token = database().run(work)
         if isinstance(outcome, SignInThrottled):
-            error = _("Too many failed sign-ins from here.") + " " + _try_again(outcome.until)
+            error = (
+                _("Too many failed sign-ins from here.")
+                + " "
+                + _try_again(outcome.until, attempted_at)
+            )
         elif outcome.principal is None:
             error = _("Wrong user name or password.")
             if outcome.retry_after is not None:
-                error += " " + _try_again(outcome.retry_after)
+                error += " " + _try_again(outcome.retry_after, attempted_at)
         else:
             # A new session for the signed-in person: nothing of the anonymous one
             # (a planted session) carries over.
@@ -121,9 +129,10 @@ def sign_in():
     return render_template("signin/sign_in.html", form=form, error=error), (401 if error else 200)
 
 
-def _try_again(until: datetime) -> str:
-    """When the next try may come, in words a person acts on ("in 20 seconds, at 14:05:10")."""
-    wait = max(until - utcnow(), timedelta(seconds=1))
+def _try_again(until: datetime, attempted_at: datetime) -> str:
+    """When the next try may come, in words a person acts on ("in 20 seconds, at 14:05:10"),
+    counted from the try (a slow answer does not make the wait look shorter than it was)."""
+    wait = max(until - attempted_at, timedelta(seconds=1))
     return _(
         "Try again in %(wait)s (at %(time)s).",
         wait=format_timedelta(wait, threshold=1.5, add_direction=False),
