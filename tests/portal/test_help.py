@@ -148,3 +148,11 @@ def test_the_home_page_shows_the_announcements_for_this_customer(db, portal, ali
     )
     client = signed_in(portal, alice)
     assert text in client.get("/home").get_data(as_text=True)
+
+
+def test_the_help_page_speaks_indonesian_to_an_indonesian_browser(db, portal, alice):
+    client = signed_in(portal, alice)
+    client.post("/language", data={"locale": "id", "next": "/help/"})
+    page = client.get("/help/").get_data(as_text=True)
+    assert "Bantuan dan keluhan" in page
+    assert "Ajukan pertanyaan atau laporkan masalah" in page

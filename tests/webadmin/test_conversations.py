@@ -170,3 +170,12 @@ def test_a_photo_of_another_conversation_is_not_found_through_this_one(db, admin
     reply = messages_in(db, conversation_id)[-1]
     assert admin.get(f"/conversations/{other_id}/messages/{reply.id}/image").status_code == 404
     assert admin.get("/conversations/999999999").status_code == 404
+
+
+def test_an_indonesian_staff_member_reads_the_screen_in_indonesian(db, app):
+    _, conversation_id = customer_conversation(db)
+    reader = signed_in(app, make_staff(db, superuser=True, locale="id"))
+    page = reader.get(f"/conversations/{conversation_id}").get_data(as_text=True)
+    assert "Percakapan" in page
+    assert "Kirim balasan" in page
+    assert "Tutup, sudah selesai" in page
