@@ -56,15 +56,21 @@ def test_the_screen_shows_the_walled_garden_entries_for_the_portal(admin):
     assert 'value="RT 05 Net"' in page
 
 
-def test_without_a_portal_setting_the_admins_own_address_is_offered(db, tmp_path, superuser):
+def test_without_a_portal_setting_the_page_says_to_set_pulsa_portal_url(db, tmp_path, superuser):
     from tests.webadmin.conftest import AdminClient, signed_in
     from webadmin import create_app
 
     app = create_app(hotspot_settings(db), db, upload_folder=tmp_path)
     app.test_client_class = AdminClient
-    page = page_text(signed_in(app, superuser).get("/hotspot-pages/"))
-    assert 'value="http://localhost/portal"' in page
-    assert "dst-host=localhost" in page
+    client = signed_in(app, superuser)
+    page = page_text(client.get("/hotspot-pages/"))
+    assert "Set PULSA_PORTAL_URL" in page
+    assert "localhost" not in page and "127.0.0.1" not in page
+    assert "/ip hotspot walled-garden" not in page
+    typed = page_text(
+        client.get("/hotspot-pages/", query_string={"portal_url": "http://127.0.0.1:8081"})
+    )
+    assert "only this server reaches" in typed
 
 
 def test_a_portal_address_without_a_scheme_is_explained(admin):

@@ -5,10 +5,12 @@ reach the registration page before they log in."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
@@ -50,10 +52,11 @@ class BrandingForm(Form):
 
 def _defaults() -> dict:
     settings = current_app.extensions["pulsa.settings"]
-    portal = settings.portal_url or url_for("portal.index", _external=True).rstrip("/")
+    # No guess from the admin's own address: it is often 127.0.0.1 or a LAN name that the
+    # phones behind the hotspot cannot reach; the page says to set PULSA_PORTAL_URL.
     return {
         "brand": settings.hotspot_brand_name,
-        "portal_url": portal,
+        "portal_url": settings.portal_url,
         "color": "#0b6e4f",
         "logo": bool(site().logo_path),
     }
@@ -93,7 +96,7 @@ def _form() -> BrandingForm:
 def index():
     form = _form()
     branding, problem = _branding(form)
-    commands, url_problem, register_url = [], None, ""
+    commands, url_problem, register_url, url_warning = [], None, "", None
     if branding.portal_url:
         try:
             commands = walled_garden_commands(branding.portal_url)
@@ -106,6 +109,13 @@ def index():
             form.portal_url.errors = [*form.portal_url.errors, url_problem]
         else:
             register_url = check_portal_url(branding.portal_url) + "/register"
+            if _loopback(branding.portal_url):
+                url_warning = _(
+                    "%(url)s is this server as seen from itself: only this server reaches "
+                    "it, not the phones on the hotspot. Use the address they reach it at, "
+                    "and set it as PULSA_PORTAL_URL.",
+                    url=branding.portal_url,
+                )
     return render_template(
         "hotspot_pages/index.html",
         form=form,
@@ -113,8 +123,19 @@ def index():
         commands=commands,
         logo_problem=problem,
         url_problem=url_problem,
+        url_warning=url_warning,
         register_url=register_url,
     )
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @blueprint.get("/hotspot-pages.zip")

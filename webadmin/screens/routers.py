@@ -60,8 +60,9 @@ def _router(session, router_id: int) -> Router:
 def _no_key_message() -> str:
     return _(
         "Router passwords are stored encrypted with the key in PULSA_ROUTER_KEY, which is "
-        "not set (or not a valid key). Run `pulsa router keygen`, put the key in the "
-        "settings and restart pulsa."
+        "not set (or not a valid key). On the server, run `pulsa router keygen`, add the "
+        "line PULSA_ROUTER_KEY=<the key it prints> to the file PULSA_CONFIG names (or to "
+        "the environment pulsa starts with) and restart pulsa."
     )
 
 
