@@ -190,7 +190,8 @@ def _start_hotspot(settings: Settings, database: Database, finished: threading.E
 
 
 async def _housekeeping(database: Database) -> None:
-    """Release the holds of calls nobody settled in time (they are never charged)."""
+    """Release the holds of calls nobody settled in time (they are never charged), and
+    delete ended web sessions and sign-in counts nobody added to for a day."""
     from wallet.calls import expire_calls
 
     while True:
@@ -198,6 +199,15 @@ async def _housekeeping(database: Database) -> None:
             expired = await asyncio.to_thread(database.run, expire_calls)
             if expired:
                 log.warning("expired %d call(s) nobody settled: %s", len(expired), expired)
+            await asyncio.to_thread(database.run, forget_old_sign_ins)
         except Exception:  # the loop must survive a database outage
             log.exception("housekeeping pass failed; trying again later")
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+def forget_old_sign_ins(session) -> None:
+    from wallet.sign_in_throttle import forget_old
+    from wallet.web_sessions import end_expired_sessions
+
+    end_expired_sessions(session)
+    forget_old(session)

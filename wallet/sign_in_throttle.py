@@ -188,3 +188,13 @@ def _new_row(
         assert found is not None
         return found
     return row
+
+
+def forget_old(
+    session: Session, *, now: datetime | None = None, rules: ThrottleRules = RULES
+) -> int:
+    """Delete the counts nobody added to for `forget_after` (they would start again from
+    0 anyway), so that guesses at many names do not pile up rows for ever."""
+    cutoff = (now or utcnow()) - rules.forget_after
+    result = session.execute(delete(SignInThrottle).where(SignInThrottle.last_failure_at < cutoff))
+    return result.rowcount or 0

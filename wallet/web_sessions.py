@@ -97,3 +97,9 @@ def end_all_sessions(session: Session, realm: str, subject_id: int) -> int:
         delete(WebSession).where(WebSession.realm == realm, WebSession.subject_id == subject_id)
     )
     return result.rowcount or 0
+
+
+def end_expired_sessions(session: Session, *, now: datetime | None = None) -> int:
+    """Delete the sessions past their end (they open nothing already), of every realm."""
+    result = session.execute(delete(WebSession).where(WebSession.expires_at <= (now or utcnow())))
+    return result.rowcount or 0

@@ -307,3 +307,27 @@ def test_a_wait_never_shrinks_with_more_failures_and_never_passes_the_longest(fa
     assert then is not None or failures + 1 <= free
     if now is not None:
         assert RULES.first_wait <= now <= then <= RULES.longest_wait
+
+
+def test_day_old_counts_and_ended_sessions_are_swept_away(db, superuser):
+    from wallet.sign_in_throttle import STAFF, SignInThrottle, forget_old, record_failure
+    from wallet.web_sessions import end_expired_sessions, open_session, session_subject
+
+    name, address, start = f"sweep-{random_address()}", random_address(), datetime(2026, 1, 1, 12)
+    db.run(lambda s: record_failure(s, STAFF, name, address, now=start))
+    token = db.run(lambda s: open_session(s, STAFF, 42, lifetime=timedelta(hours=1), now=start))
+
+    def rows_of_name(session):
+        return session.execute(select(SignInThrottle).where(SignInThrottle.name == name)).all()
+
+    db.run(lambda s: forget_old(s, now=start + timedelta(hours=23)))
+    db.run(lambda s: end_expired_sessions(s, now=start + timedelta(minutes=30)))
+    with db.transaction() as session:
+        assert len(rows_of_name(session)) == 1
+        assert session_subject(session, STAFF, token, now=start) == 42
+
+    db.run(lambda s: forget_old(s, now=start + timedelta(hours=25)))
+    db.run(lambda s: end_expired_sessions(s, now=start + timedelta(hours=2)))
+    with db.transaction() as session:
+        assert rows_of_name(session) == []
+        assert session_subject(session, STAFF, token, now=start) is None
