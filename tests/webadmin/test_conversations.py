@@ -9,7 +9,7 @@ import io
 from sqlalchemy import select
 
 from messaging.actors import Actor
-from messaging.conversations import open_conversation, post_message
+from messaging.conversations import open_conversation, post_message, unread_count
 from messaging.models import Conversation, Message
 from tests.messaging.builders import PNG, make_customer
 from tests.webadmin.conftest import field_errors, make_staff, page_with, signed_in
@@ -179,3 +179,44 @@ def test_an_indonesian_staff_member_reads_the_screen_in_indonesian(db, app):
     assert "Percakapan" in page
     assert "Kirim balasan" in page
     assert "Tutup, sudah selesai" in page
+
+
+def test_staff_write_to_a_customer_from_their_page_and_the_customer_has_it_unread(db, admin):
+    customer_id = make_customer(db, "Bu Yati")
+    page = admin.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert f'href="/conversations/new?customer={customer_id}"' in page
+    response = admin.post(
+        f"/conversations/new?customer={customer_id}",
+        data={"topic": "billing", "text": "Your transfer arrived twice; we refunded one."},
+    )
+    assert response.status_code == 302
+    with db.transaction() as session:
+        (opened,) = session.execute(
+            select(Conversation).where(Conversation.customer_id == customer_id)
+        ).scalars()
+        assert (opened.status, opened.channel, opened.topic) == ("waiting", "admin", "billing")
+        assert unread_count(session, Actor.customer(customer_id)) == 1
+    assert "1 not closed" in admin.get(f"/customers/{customer_id}").get_data(as_text=True)
+
+
+def test_writing_to_a_customer_needs_words_an_existing_customer_and_the_change_permission(
+    db, app, admin
+):
+    customer_id = make_customer(db, "Pak Udin")
+    page = admin.post(
+        f"/conversations/new?customer={customer_id}", data={"topic": "other", "text": " "}
+    ).get_data(as_text=True)
+    assert field_errors(page, "text") == ["Write a reply or attach a photo."]
+    assert admin.get("/conversations/new?customer=999999999").status_code == 404
+    viewer = signed_in(app, make_staff(db, grants={"conversations": "view", "customers": "view"}))
+    assert "Write to this customer" not in viewer.get(f"/customers/{customer_id}").get_data(
+        as_text=True
+    )
+    assert viewer.get(f"/conversations/new?customer={customer_id}").status_code == 403
+    with db.transaction() as session:
+        assert (
+            session.execute(
+                select(Conversation).where(Conversation.customer_id == customer_id)
+            ).first()
+            is None
+        )

@@ -23,7 +23,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import func, select
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -36,6 +37,7 @@ from messaging.conversations import (
     get_conversation,
     mark_read,
     messages_of,
+    open_conversation,
     post_message,
     reopen,
     status_counts,
@@ -44,8 +46,9 @@ from messaging.conversations import (
     unread_count,
 )
 from messaging.errors import ConversationClosed
-from messaging.models import STATUSES, Message
+from messaging.models import STATUSES, Conversation, Message
 from wallet.errors import NotFound, WalletError
+from wallet.models import Account, Customer
 from wallet.payments import proof_file
 from wallet.staff import StaffUser
 from webadmin.access import Screen, change, client_address, database, view
@@ -72,6 +75,10 @@ TOPIC_LABELS = {
 class ReplyForm(Form):
     text = TextAreaField(_l("Reply"), validators=[Optional(), Length(max=MAX_TEXT_LENGTH)])
     image = FileField(_l("Photo (PNG, JPEG or GIF image)"))
+
+
+class NewConversationForm(ReplyForm):
+    topic = SelectField(_l("Topic"), choices=options(TOPIC_LABELS.items()))
 
 
 class AssignForm(Form):
@@ -105,6 +112,46 @@ def index():
             statuses=STATUS_LABELS,
             topics=TOPIC_LABELS,
         )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@change
+def create():
+    """Write to a customer first (a question about a payment, a visit to plan)."""
+    customer_id = request.args.get("customer", type=int)
+    with database().transaction() as session:
+        customer = session.get(Customer, customer_id) if customer_id else None
+        if customer is None:
+            abort(404)
+        name = customer.name
+    form = NewConversationForm()
+    if form.validate_on_submit():
+        try:
+            stored = None
+            upload = form.image.data
+            if upload and upload.filename:
+                stored = store_message_image(_upload_folder(), upload.read())
+            conversation_id = database().run(
+                lambda s: (
+                    open_conversation(
+                        s,
+                        staff_actor(),
+                        topic=form.topic.data,
+                        text=form.text.data or "",
+                        image_path=stored,
+                        customer_id=customer_id,
+                        address=client_address(),
+                    ).id
+                )
+            )
+        except WalletError as error:
+            (form.image if "image" in str(error) else form.text).errors.append(_explain(error))
+        else:
+            flash(_("Sent; the customer reads it in the portal."), "success")
+            return redirect(url_for("conversations.detail", conversation_id=conversation_id))
+    return render_template(
+        "conversations/new.html", form=form, customer_id=customer_id, customer_name=name
+    )
 
 
 @blueprint.get("/<int:conversation_id>")
@@ -282,6 +329,24 @@ def _unread_for_staff(session) -> int:
     return unread_count(session, staff_actor())
 
 
+def _customer_panel(session, account_id: int) -> list[tuple[str, object]]:
+    """On a customer's page: their conversations still open, and a way to write to them."""
+    if not current_user.can("conversations"):
+        return []
+    customer_id = session.get(Account, account_id).customer_id
+    active = session.execute(
+        select(func.count(Conversation.id)).where(
+            Conversation.customer_id == customer_id, Conversation.status != "closed"
+        )
+    ).scalar_one()
+    value = Markup("{}").format(_("%(n)s not closed", n=active))
+    if current_user.can("conversations", "change"):
+        value += Markup(' · <a href="{}">{}</a>').format(
+            url_for("conversations.create", customer=customer_id), _("Write to this customer")
+        )
+    return [(_("Conversations"), value)]
+
+
 def _tiles(session) -> list[tuple[str, object, str | None]]:
     if not current_user.can("conversations"):
         return []
@@ -292,6 +357,7 @@ def _tiles(session) -> list[tuple[str, object, str | None]]:
 
 @blueprint.record_once
 def _install(state) -> None:
-    """The unread count on the menu entry and on the dashboard."""
+    """The unread count on the menu entry and on the dashboard; a customer's panel."""
     state.app.extensions["pulsa.dashboard_tiles"].append(_tiles)
+    state.app.extensions["pulsa.customer_panels"].append(_customer_panel)
     state.app.extensions.setdefault("pulsa.nav_badges", {})["conversations"] = _unread_for_staff
