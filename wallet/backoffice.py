@@ -170,6 +170,10 @@ def _customer_state(customer: Customer) -> dict:
     }
 
 
+#: "Leave it as it is", where None is a value of its own (no tariff plan).
+KEEP = object()
+
+
 def update_customer(
     session: Session,
     customer_id: int,
@@ -178,16 +182,20 @@ def update_customer(
     name: str,
     phone: str | None,
     email: str | None,
-    kind: str,
-    status: str,
-    credit_limit: int,
-    tariff_plan_id: int | None,
+    kind: str | None = None,
+    status: str | None = None,
+    credit_limit: int | None = None,
+    tariff_plan_id: int | object | None = KEEP,
     address: str | None = None,
 ) -> Customer:
     """Edit a customer and their wallet's limits. Disabling a customer also blocks new
-    calls (authorization checks the customer's status)."""
+    calls (authorization checks the customer's status). What is not given (None, or
+    KEEP for the tariff plan, where None means none) stays as it is: a customer editing
+    their own name, phone and e-mail in the portal changes nothing else."""
     customer = get_customer(session, customer_id)
     before = _customer_state(customer)
+    kind = customer.kind if kind is None else kind
+    status = customer.status if status is None else status
     name = check_text((name or "").strip(), "a name")
     if not name or len(name) > 200:
         raise InvalidInput("a customer needs a name of at most 200 characters")
@@ -201,17 +209,22 @@ def update_customer(
     email = check_text((email or "").strip(), "an e-mail address") or None
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {email!r}")
-    if credit_limit < 0:
+    if credit_limit is not None and credit_limit < 0:
         raise InvalidInput("a credit limit cannot be negative")
-    if tariff_plan_id is not None and session.get(TariffPlan, tariff_plan_id) is None:
+    keep_plan = tariff_plan_id is KEEP
+    plan_given = not keep_plan and tariff_plan_id is not None
+    if plan_given and session.get(TariffPlan, tariff_plan_id) is None:
         raise NotFound(f"tariff plan {tariff_plan_id} does not exist")
     customer.name, customer.phone, customer.email = name, phone, email
     customer.kind, customer.status = kind, status
-    for account in customer.accounts:
-        # The credit limit decides what may be spent: change it under the row lock.
-        locked = ledger.lock_account(session, account.id)
-        locked.credit_limit = credit_limit
-        locked.tariff_plan_id = tariff_plan_id
+    if credit_limit is not None or not keep_plan:
+        for account in customer.accounts:
+            # The credit limit decides what may be spent: change it under the row lock.
+            locked = ledger.lock_account(session, account.id)
+            if credit_limit is not None:
+                locked.credit_limit = credit_limit
+            if not keep_plan:
+                locked.tariff_plan_id = tariff_plan_id
     session.flush()
     record_audit(
         session,

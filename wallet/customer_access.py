@@ -258,7 +258,19 @@ def change_password(
     """A signed-in customer changes their portal password; every session ends (the
     caller opens a new one for this browser with the returned principal)."""
     row = _credential(session, customer_id, lock=True)
-    if not row.password_hash or not check_password_hash(row.password_hash, current or ""):
+    if row.password_hash:
+        known = check_password_hash(row.password_hash, current or "")
+    else:
+        # Signed in with a hotspot login so far: its password proves who they are.
+        known = any(
+            secrets.compare_digest(login.password.encode(), (current or "").encode())
+            for login in session.execute(
+                select(HotspotLogin).where(
+                    HotspotLogin.customer_id == customer_id, HotspotLogin.kind == "customer"
+                )
+            ).scalars()
+        )
+    if not known:
         raise InvalidInput("the current password is wrong")
     check_password_rules(new, session.get(Customer, customer_id))
     _store_password(session, customer_id, new, utcnow())

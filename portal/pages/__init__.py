@@ -10,4 +10,5 @@ PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.internet",
     "portal.pages.voucher",
     "portal.pages.topup",
+    "portal.pages.profile",
 )

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.access import MenuEntry, actor, client_address, customer, mine, run_as_me
@@ -54,8 +55,8 @@ def _page(form: TopUpForm, status: int = 200):
 def _form() -> TopUpForm:
     form = TopUpForm()
     with mine() as my:
-        form.bank.choices = [("", _("Choose"))] + [
-            (str(b.id), f"{b.bank_name} {b.account_number}")
+        form.bank.choices = [SelectChoice("", _("Choose"))] + [
+            SelectChoice(str(b.id), f"{b.bank_name} {b.account_number}")
             for b in active_bank_accounts(my.session)
         ]
     return form

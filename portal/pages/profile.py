@@ -1,0 +1,150 @@
+"""Profile: the customer's name, phone and e-mail, language and password; their SIP
+identities and hotspot logins (read only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from portal.access import MenuEntry, actor, client_address, customer, me, mine, run_as_me
+from portal.pages.signin import PASSWORD_RULE, start_session
+from portal.passwords import weak_password_message
+from wallet.backoffice import update_customer
+from wallet.customer_access import change_password, set_locale
+from wallet.errors import InvalidInput
+from wallet.models import SipIdentity
+from wallet.passwords import WeakPassword
+
+blueprint = Blueprint("profile", __name__, url_prefix="/profile")
+MENU = MenuEntry(90, _l("Profile"), "profile.index")
+LANGUAGES = [SelectChoice("en", "English"), SelectChoice("id", "Bahasa Indonesia")]
+
+
+class DetailsForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    phone = TelField(_l("Phone number"), validators=[Optional(), Length(max=40)])
+    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=200)])
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=LANGUAGES)
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+def _page(details=None, language=None, password=None, status: int = 200):
+    with mine() as my:
+        person = my.customer()
+        details = details or DetailsForm(
+            formdata=None, name=person.name, phone=person.phone, email=person.email
+        )
+        language = language or LanguageForm(formdata=None, locale=str(me().locale or "en"))
+        password = password or PasswordForm(formdata=None)
+        identities = list(
+            my.session.execute(
+                select(SipIdentity)
+                .where(SipIdentity.account_id == my.account_id)
+                .order_by(SipIdentity.kind, SipIdentity.value)
+            ).scalars()
+        )
+        return render_template(
+            "profile/index.html",
+            details=details,
+            language=language,
+            password=password,
+            customer_number=person.id,
+            identities=identities,
+            logins=my.logins(),
+        ), status
+
+
+@blueprint.get("/")
+@customer
+def index():
+    return _page()
+
+
+@blueprint.post("/details")
+@customer
+def details():
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        return _page(details=form, status=400)
+    address = client_address()
+    try:
+        run_as_me(
+            lambda my: update_customer(
+                my.session,
+                my.customer_id,
+                actor=actor(),
+                name=form.name.data,
+                phone=form.phone.data,
+                email=form.email.data,
+                address=address,
+            )
+        )
+    except InvalidInput as error:
+        text = str(error)
+        target = form.phone if "phone" in text else form.email if "e-mail" in text else form.name
+        target.errors.append(
+            _("Not a phone number.")
+            if target is form.phone
+            else _("Not an e-mail address.")
+            if target is form.email
+            else _("Not a name (at most 200 characters, no control characters).")
+        )
+        return _page(details=form, status=400)
+    flash(_("Saved."), "success")
+    return redirect(url_for("profile.index"))
+
+
+@blueprint.post("/language")
+@customer
+def language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _page(language=form, status=400)
+    chosen = form.locale.data
+    run_as_me(lambda my: set_locale(my.session, my.customer_id, chosen))
+    flash(_("Saved."), "success")
+    return redirect(url_for("profile.index"))
+
+
+@blueprint.post("/password")
+@customer
+def password():
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _page(password=form, status=400)
+    address = client_address()
+    try:
+        principal = run_as_me(
+            lambda my: change_password(
+                my.session, my.customer_id, form.current.data, form.password.data, address=address
+            )
+        )
+    except WeakPassword as error:
+        form.password.errors.append(weak_password_message(error))
+        return _page(password=form, status=400)
+    except InvalidInput:
+        form.current.errors.append(_("The current password is wrong."))
+        return _page(password=form, status=400)
+    # Every session ended with the change, this one too: this browser gets a new one.
+    assert current_user.is_authenticated
+    start_session(principal)
+    flash(_("Password changed. Other devices are signed out."), "success")
+    return redirect(url_for("profile.index"))
