@@ -49,6 +49,8 @@ def portal(ctx: Context, host, port, uploads: Path | None, threads: int) -> None
     host = host or settings.portal_host
     port = port if port is not None else settings.portal_port
     click.echo(f"pulsa customer portal on http://{host}:{port}/ (Ctrl+C to stop)")
+    if settings.trusted_proxies:
+        click.echo(f"trusting X-Forwarded-* from {', '.join(sorted(settings.trusted_proxies))}")
     make_web_server(app, settings, host=host, port=port, threads=threads).run()
 
 

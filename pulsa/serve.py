@@ -67,6 +67,9 @@ async def serve_everything(
         stops.append(portal.close)
         portal_address = f"http://{portal.effective_host}:{portal.effective_port}/"
         announce(f"customer portal on {portal_address}")
+        if settings.trusted_proxies:
+            proxies = ", ".join(sorted(settings.trusted_proxies))
+            announce(f"web admin and portal trust X-Forwarded-* from {proxies}")
 
         fastagi = make_server(settings, database)
         host, port = await fastagi.start()
