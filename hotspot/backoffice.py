@@ -49,8 +49,10 @@ from wallet.internet import (
     create_login,
     create_package,
     extend_subscription,
+    format_speed,
     get_login,
     get_subscription,
+    parse_speed,
     register_for_hotspot,
     reject_registration,
     set_auto_renew,
@@ -127,7 +129,8 @@ class RateLimitParts:
 
 
 def split_rate_limit(text: str | None) -> RateLimitParts:
-    """`512k/2M 1M/4M 384k/1536k 16/16` -> its parts (upload is RouterOS's rx)."""
+    """`512k/2M 1M/4M 384k/1536k 16/16` -> its parts (upload is RouterOS's rx), the
+    speeds as people read them ("512 kbps", "2 Mbps"), which `join_rate_limit` reads back."""
     if not text:
         return RateLimitParts()
     parts = check_rate_limit(text).split()
@@ -138,9 +141,12 @@ def split_rate_limit(text: str | None) -> RateLimitParts:
         first, _, second = parts[position].partition("/")
         return first, second or first
 
-    upload, download = pair(0)
-    burst_upload, burst_download = pair(1)
-    threshold_upload, threshold_download = pair(2)
+    def speeds(position: int) -> tuple[str, str]:
+        return tuple(format_speed(rate) for rate in pair(position))
+
+    upload, download = speeds(0)
+    burst_upload, burst_download = speeds(1)
+    threshold_upload, threshold_download = speeds(2)
     time_text, _ = pair(3)
     burst_time = None
     if time_text:
@@ -160,28 +166,31 @@ def split_rate_limit(text: str | None) -> RateLimitParts:
 
 
 def join_rate_limit(parts: RateLimitParts) -> str | None:
-    """The RouterOS text of the form's fields; None when no speed is set."""
-    rates = (parts.upload, parts.download)
+    """The RouterOS text of the form's fields, speeds written as people write them
+    ("5 Mbps", "512 kbps", "5M"); None when no speed is set."""
+    rates = (_speed(parts.upload), _speed(parts.download))
     burst = (
-        parts.burst_upload,
-        parts.burst_download,
-        parts.threshold_upload,
-        parts.threshold_download,
+        _speed(parts.burst_upload),
+        _speed(parts.burst_download),
+        _speed(parts.threshold_upload),
+        _speed(parts.threshold_download),
     )
     if not any(rates) and not any(burst) and parts.burst_time is None:
         return None
     if not all(rates):
         raise InvalidInput("a speed limit needs both an upload and a download rate")
-    text = f"{parts.upload}/{parts.download}"
+    text = "/".join(rates)
     if any(burst) or parts.burst_time is not None:
         if not all(burst) or not parts.burst_time:
             raise InvalidInput("a burst needs both rates, both thresholds and a time")
         text += (
-            f" {parts.burst_upload}/{parts.burst_download}"
-            f" {parts.threshold_upload}/{parts.threshold_download}"
-            f" {parts.burst_time}/{parts.burst_time}"
+            f" {burst[0]}/{burst[1]} {burst[2]}/{burst[3]} {parts.burst_time}/{parts.burst_time}"
         )
     return check_rate_limit(text)
+
+
+def _speed(text: str) -> str:
+    return parse_speed(text) if text and text.strip() else ""
 
 
 # --- routers -----------------------------------------------------------------------------

@@ -46,6 +46,9 @@ _USERNAME_PUNCTUATION = set("._-@+")
 _RATE = r"\d+(?:\.\d+)?[kKMG]?"
 _RATE_PAIR = re.compile(rf"^{_RATE}(?:/{_RATE})?$")
 _TIME_PAIR = re.compile(r"^\d+[smhd]?(?:/\d+[smhd]?)?$")
+# A speed as people write it: "5M", "5m", "5 Mbps", "512 kbps", "1.5 Mbit/s", "2000000".
+_SPEED_TEXT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([kmg]?)\s*(?:b|bit|bits)?(?:ps|/s)?$", re.I)
+_SPEED_UNITS = {"": 1, "k": 1_000, "M": 1_000_000, "G": 1_000_000_000}
 
 
 class UsernameTaken(InvalidInput):
@@ -207,6 +210,38 @@ def rate_limit_text(
             f" {burst_time}/{burst_time}"
         )
     return check_rate_limit(text)
+
+
+def parse_speed(text: str) -> str:
+    """A speed as people write it ("5 Mbps", "512 kbps", "5M", "1.5 Mbit/s") in RouterOS's
+    form ("5M", "512k", "1500k"): whole numbers with k, M or G, in bits per second."""
+    found = _SPEED_TEXT.match((text or "").strip())
+    if not found:
+        raise InvalidInput(f"not a speed: {text!r} (write it like 5M, 5 Mbps or 512 kbps)")
+    number, unit = found.group(1).replace(",", "."), found.group(2)
+    unit = unit.lower() if unit.lower() == "k" else unit.upper()
+    whole, _, fraction = number.partition(".")
+    bits = int(whole) * _SPEED_UNITS[unit]
+    if fraction:
+        scale = _SPEED_UNITS[unit] // 10 ** len(fraction)
+        if scale == 0:
+            raise InvalidInput(f"not a speed: {text!r} (too many decimals)")
+        bits += int(fraction) * scale
+    if bits == 0:
+        raise InvalidInput(f"a speed must be more than zero: {text!r}")
+    for name in ("G", "M", "k"):
+        if bits % _SPEED_UNITS[name] == 0:
+            return f"{bits // _SPEED_UNITS[name]}{name}"
+    return str(bits)
+
+
+def format_speed(routeros: str) -> str:
+    """RouterOS's "5M" as people read it: "5 Mbps" ("512k": "512 kbps")."""
+    if not routeros:
+        return ""
+    unit = routeros[-1] if routeros[-1] in "kKMG" else ""
+    number = routeros[: len(routeros) - len(unit)]
+    return f"{number} { ({'k': 'k', 'K': 'k'}.get(unit, unit)) }bps"
 
 
 def check_rate_limit(text: str) -> str:

@@ -81,7 +81,7 @@ def test_a_package_is_created_with_quotas_speed_burst_devices_and_routers(admin,
     assert created.rate_limit == "512k/2M 1M/4M 384k/1536k 16/16"
     assert created.shared_users == 2 and [r.id for r in created.routers] == [router_id]
     listing = page_with(admin, "/packages/", name)
-    assert "512k / 2M" in listing and "5GB" in listing and "2h" in listing
+    assert "512 kbps / 2 Mbps" in listing and "5GB" in listing and "2h" in listing
 
 
 def test_the_edit_form_shows_the_package_as_it_is_and_saves_changes(admin, db):
@@ -94,7 +94,13 @@ def test_the_edit_form_shows_the_package_as_it_is_and_saves_changes(admin, db):
         router_ids=[router_id],
     )
     page = page_text(admin.get(f"/packages/{package_id}"))
-    for value in ('value="2000"', 'value="500M"', 'value="1M"', 'value="6M"', 'value="2304k"'):
+    for value in (
+        'value="2000"',
+        'value="500M"',
+        'value="1 Mbps"',
+        'value="6 Mbps"',
+        'value="2304 kbps"',
+    ):
         assert value in page, value
     new_name_ = new_name("Mingguan")
     response = admin.post(
@@ -149,7 +155,7 @@ def test_a_package_taken_off_sale_is_marked_so_in_the_list(admin, db):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"upload": "fast"}, "not a RouterOS rate limit"),
+        ({"upload": "fast"}, "not a speed"),
         ({"download": ""}, "both an upload and a download rate"),
         ({"burst_time": ""}, "a burst needs both rates"),
         ({"data_quota": "lots"}, "not a data quota"),
@@ -177,3 +183,37 @@ def test_a_name_in_use_is_refused(admin, db):
     make_package(db, 1_000 * RUPIAH, name=name)
     response = admin.post("/packages/new", data=full_form(name, router_id))
     assert response.status_code == 200 and "already uses that name" in page_text(response)
+
+
+def test_speeds_are_taken_as_people_write_them_and_shown_the_same_way(admin, db):
+    router_id = add_test_router(db)
+    name = new_name("Cepat")
+    response = admin.post(
+        "/packages/new",
+        data=full_form(
+            name,
+            router_id,
+            upload="512 kbps",
+            download="5 Mbps",
+            burst_upload="1M",
+            burst_download="7.5 Mbit/s",
+            threshold_upload="384k",
+            threshold_download="4m",
+        ),
+    )
+    assert response.status_code == 302, page_text(response)
+    with db.transaction() as session:
+        from sqlalchemy import select
+
+        from wallet.hotspot_models import InternetPackage
+
+        created = session.execute(
+            select(InternetPackage).where(InternetPackage.name == name)
+        ).scalar_one()
+        assert created.rate_limit == "512k/5M 1M/7500k 384k/4M 16/16"
+        package_id = created.id
+    page = page_text(admin.get(f"/packages/{package_id}"))
+    assert 'value="512 kbps"' in page and 'value="5 Mbps"' in page
+    refused = admin.post("/packages/new", data=full_form(new_name("X"), router_id, upload="fast"))
+    assert refused.status_code == 200
+    assert "write it like 5M, 5 Mbps or 512 kbps" in page_text(refused)
