@@ -56,9 +56,9 @@ def test_four_calls_a_second_apart_on_one_hundred_units_all_get_in_and_end_toget
 ):
     """The published Elastix test charged 101.75 of a credit of 100. Here all four calls
     are let in, they end together when the pool is empty, and the total charged is the
-    credit, less (with the default safety second) the last second of each call that
-    Asterisk was told to end a second early: the seconds the safety keeps back are held
-    but never used, and come back to the wallet when the calls settle."""
+    credit, less (with a safety second forced, the former default) the last second of each
+    call that Asterisk was told to end a second early: the seconds the safety keeps back
+    are held but never used, and come back to the wallet when the calls settle."""
 
     async def body():
         async with Scenario(db, safety_ms=safety_ms) as s:
