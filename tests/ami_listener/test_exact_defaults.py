@@ -186,7 +186,9 @@ def test_an_old_asterisk_gets_whole_seconds(db, plan):
             call = await s.pbx.start_call(number, "15550100")
             await s.pbx.answer(call)
             await s.quiet()
-            await s.run_until_over(step_s=0.25)
+            await s.run_until_over(step_s=0.35)  # renewals at fractions of a second
+            sent = [(at - call.answered_at).total_seconds() for at, _, _ in s.pbx.setvars]
+            assert any(seconds % 1 for seconds in sent)
             values = [value for _, _, value in s.pbx.setvars]
             assert values and not any("." in value for value in values)
             assert not s.pbx.violations
@@ -242,5 +244,26 @@ def test_a_call_whose_hangup_was_seen_has_no_estimated_end(db, plan):
             await s.run_until_over()
             record = check_invariants(db, [account], s.call_ids())[call.call_id]
             assert (record.billsec, record.source, record.end_estimated) == (5, "cdr", False)
+
+    run(body)
+
+
+def test_a_user_that_may_not_ask_the_version_gets_it_from_the_greeting(db, plan):
+    """CoreSettings refused (an AMI user without `reporting` or `system`): the greeting's
+    AMI version 9.0.0 is Asterisk 20, which takes fractions of a second."""
+
+    async def body():
+        async with Scenario(db, slice_seconds=10, asterisk_version=None) as s:
+            account, number = make_caller(db, plan, 30)
+            await s.step(0.3)
+            call = await s.pbx.start_call(number, "15550100")
+            await s.pbx.answer(call)
+            await s.quiet()
+            await s.run_until_over(step_s=0.35)  # renewals at fractions of a second
+            assert any("." in value for _, _, value in s.pbx.setvars)
+            assert call_link(s).asterisk_version == ""
+            assert not s.pbx.violations
+            records = check_invariants(db, [account], s.call_ids())
+            assert records[call.call_id].billsec == 30
 
     run(body)
