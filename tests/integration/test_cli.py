@@ -164,3 +164,14 @@ def test_demo_remove_takes_the_demo_away_in_one_command(site):
     assert "not loaded again" in run("demo")[1]
     code, _, err = run("demo", "remove")
     assert code == 1 and err.strip() == "error: no demo data is loaded"
+
+
+def test_make_run_again_after_a_tariff_import_keeps_the_imported_tariff(site):
+    (site / "rates.csv").write_text(
+        "prefix,description,price_per_minute\n628,Mobile,1000\n*,Other,2000\n", encoding="utf-8"
+    )
+    assert run("tariff", "import", "rates.csv")[0] == 0
+    code, out, _ = run("demo")  # what `make run` does each time
+    assert code == 0 and "demo data not loaded: the demo is loaded already" in out
+    exported = run("tariff", "export")[1].splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in exported) == ["*", "628"]
