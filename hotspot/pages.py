@@ -116,7 +116,7 @@ def _portal_links(branding: Branding) -> str:
     return (
         '<p class="links">'
         f'<a href="{_portal(branding, "/register")}?mac=$(mac-esc)">Register or buy a package</a>'
-        f' &middot; <a href="{_portal(branding, "/help")}">Help</a></p>'
+        f' &middot; <a href="{_portal(branding, "/register/help")}">Help</a></p>'
     )
 
 
@@ -207,7 +207,7 @@ $(if remain-bytes-total)<tr><td>Data left</td><td>$(remain-bytes-total)</td></tr
 """
         + (
             f'<p class="links"><a href="{_portal(branding, "/")}">My account: balance and '
-            f'packages</a> &middot; <a href="{_portal(branding, "/help")}">Help</a></p>'
+            f'packages</a> &middot; <a href="{_portal(branding, "/register/help")}">Help</a></p>'
             if branding.portal_url
             else ""
         )

@@ -4,6 +4,7 @@ and add one line here (see portal/README.md)."""
 
 PAGE_MODULES: tuple[str, ...] = (
     "portal.pages.signin",
+    "portal.pages.register",
     "portal.pages.home",
     "portal.pages.help",
     "portal.pages.history",

@@ -79,7 +79,7 @@ def test_the_logo_is_inlined_so_it_shows_before_login():
 def test_pages_link_to_register_and_help_on_the_portal():
     pages = bundle()
     assert f'href="{PORTAL}/register?mac=$(mac-esc)"' in pages["login.html"]
-    assert f'href="{PORTAL}/help"' in pages["error.html"]
+    assert f'href="{PORTAL}/register/help"' in pages["error.html"]
     without = bundle(portal_url="")
     assert "register" not in without["login.html"] and "walled-garden.rsc" not in without
 

@@ -14,13 +14,13 @@ from collections import Counter
 import pytest
 
 from hotspot.backoffice import RegistrationLimits
+from portal import create_app
+from portal.pages import register as registration
 from tests.databases import selected_backends
 from tests.hotspot.builders import make_package, new_name
-from tests.webadmin.conftest import AdminClient
+from tests.portal.conftest import PortalClient
 from tests.webadmin.hotspot_data import hotspot_settings
 from wallet.db import Database
-from webadmin import create_app
-from webadmin.screens import portal
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +38,9 @@ def database(request: pytest.FixtureRequest, migrated_urls: dict[str, str]):
 def test_twenty_simultaneous_registrations_from_one_address_let_exactly_the_limit_through(
     database, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(portal, "REGISTRATION_LIMITS", RegistrationLimits(per_address=5))
+    monkeypatch.setattr(registration, "REGISTRATION_LIMITS", RegistrationLimits(per_address=5))
     app = create_app(hotspot_settings(database), database, upload_folder=tmp_path)
-    app.test_client_class = AdminClient
+    app.test_client_class = PortalClient
     package_id = make_package(database)
     address = f"10.99.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
     start = threading.Barrier(SUBMISSIONS)
@@ -49,7 +49,7 @@ def test_twenty_simultaneous_registrations_from_one_address_let_exactly_the_limi
     def submit() -> None:
         visitor = app.test_client()
         visitor.environ_base["REMOTE_ADDR"] = address
-        visitor.get("/portal/register")
+        visitor.get("/register/")
         user = new_name("rush")
         form = {
             "package": str(package_id),
@@ -60,7 +60,7 @@ def test_twenty_simultaneous_registrations_from_one_address_let_exactly_the_limi
             "confirm": "rahasia99",
         }
         start.wait(timeout=60)
-        codes.append(visitor.post("/portal/register", data=form).status_code)
+        codes.append(visitor.post("/register/", data=form).status_code)
 
     threads = [threading.Thread(target=submit) for _ in range(SUBMISSIONS)]
     for thread in threads:

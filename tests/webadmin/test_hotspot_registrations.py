@@ -12,7 +12,11 @@ from sqlalchemy import select
 
 from hotspot.backoffice import RegistrationLimits
 from hotspot.reconciler import sync_all
+from portal import create_app as create_portal
+from portal.pages import register as registration
 from tests.hotspot.router import HotspotRouter, register
+from tests.portal.conftest import PortalClient
+from tests.portal.conftest import make_client as portal_client
 from tests.webadmin.conftest import field_errors, make_client, page_with
 from tests.webadmin.hotspot_data import (
     RUPIAH,
@@ -29,14 +33,25 @@ from wallet.hotspot_models import HotspotLogin
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer, LedgerEntry
 from wallet.payments import BankAccount
-from webadmin.screens import portal
 
 PRICE = 5_000 * RUPIAH
 
 
 @pytest.fixture
 def settings(db):
-    return hotspot_settings(db, PULSA_HOTSPOT_LOGIN_URL="http://wifi.rt05.net/login")
+    return hotspot_settings(
+        db,
+        PULSA_HOTSPOT_LOGIN_URL="http://wifi.rt05.net/login",
+        PULSA_PORTAL_URL="https://portal.rt05.net",
+    )
+
+
+@pytest.fixture
+def portal_app(db, settings, tmp_path):
+    """The customer portal, where the registration page lives."""
+    app = create_portal(settings, db, upload_folder=tmp_path / "portal-uploads")
+    app.test_client_class = PortalClient
+    return app
 
 
 @pytest.fixture
@@ -68,15 +83,15 @@ def registered(db, username: str) -> HotspotLogin:
         return login
 
 
-def register_on_the_portal(app, package_id: int, user: str, /, **changes):
-    visitor = make_client(app)
-    page = page_text(visitor.get(f"/portal/register?package={package_id}"))
+def register_on_the_portal(portal_app, package_id: int, user: str, /, **changes):
+    visitor = portal_client(portal_app)
+    page = page_text(visitor.get(f"/register/?package={package_id}"))
     assert 'name="csrf_token"' in page
-    response = visitor.post("/portal/register", data=registration_form(package_id, user, **changes))
+    response = visitor.post("/register/", data=registration_form(package_id, user, **changes))
     return visitor, response
 
 
-def test_someone_registers_without_signing_in_and_is_shown_how_to_pay(app, db):
+def test_someone_registers_without_signing_in_and_is_shown_how_to_pay(portal_app, db):
     package_id = make_package(db, PRICE, name=new_name("Harian"))
     db.run(
         lambda s: s.add(
@@ -92,9 +107,9 @@ def test_someone_registers_without_signing_in_and_is_shown_how_to_pay(app, db):
         )
     )
     username = new_name("siti")
-    visitor, response = register_on_the_portal(app, package_id, username)
+    visitor, response = register_on_the_portal(portal_app, package_id, username)
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/portal/register/")
+    assert response.headers["Location"].startswith("/register/")
     page = page_text(visitor.get(response.headers["Location"]))
     assert f"Your hotspot user name is {username}" in page
     assert "To pay: IDR 5,000" in page and "0123-01-000111-50-9" in page
@@ -112,14 +127,12 @@ def account_of(db, login: HotspotLogin) -> int:
         ).scalar_one()
 
 
-def test_the_registration_page_needs_its_csrf_token(app, db):
+def test_the_registration_page_needs_its_csrf_token(portal_app, db):
     package_id = make_package(db, PRICE)
-    visitor = make_client(app)
-    visitor.get("/portal/register")
+    visitor = portal_client(portal_app)
+    visitor.get("/register/")
     username = new_name("nocsrf")
-    response = visitor.post(
-        "/portal/register", data=registration_form(package_id, username), csrf=False
-    )
+    response = visitor.post("/register/", data=registration_form(package_id, username), csrf=False)
     assert response.status_code == 400
     with db.transaction() as session:
         assert (
@@ -128,11 +141,11 @@ def test_the_registration_page_needs_its_csrf_token(app, db):
         )
 
 
-def test_a_taken_user_name_on_the_portal_gets_a_suggestion(app, db):
+def test_a_taken_user_name_on_the_portal_gets_a_suggestion(portal_app, db):
     package_id = make_package(db, PRICE)
     username = new_name("budi")
-    register_on_the_portal(app, package_id, username)
-    _visitor, response = register_on_the_portal(app, package_id, username)
+    register_on_the_portal(portal_app, package_id, username)
+    _visitor, response = register_on_the_portal(portal_app, package_id, username)
     page = page_text(response)
     assert response.status_code == 200
     assert f"{username} is taken" in page and f'value="{username}2"' in page
@@ -149,67 +162,67 @@ def test_a_taken_user_name_on_the_portal_gets_a_suggestion(app, db):
         ({"package": ""}, "Choose a package."),
     ],
 )
-def test_the_portal_form_explains_what_is_wrong(app, db, changes, message):
+def test_the_portal_form_explains_what_is_wrong(portal_app, db, changes, message):
     package_id = make_package(db, PRICE)
-    _visitor, response = register_on_the_portal(app, package_id, new_name("x"), **changes)
+    _visitor, response = register_on_the_portal(portal_app, package_id, new_name("x"), **changes)
     assert response.status_code == 200 and message in page_text(response)
 
 
-def test_the_portal_limits_registrations_from_one_address(app, db, monkeypatch):
-    monkeypatch.setattr(portal, "REGISTRATION_LIMITS", RegistrationLimits(per_address=2))
+def test_the_portal_limits_registrations_from_one_address(portal_app, db, monkeypatch):
+    monkeypatch.setattr(registration, "REGISTRATION_LIMITS", RegistrationLimits(per_address=2))
     package_id = make_package(db, PRICE)
-    visitor = make_client(app)
-    visitor.get("/portal/register")
+    visitor = portal_client(portal_app)
+    visitor.get("/register/")
     codes = [
-        visitor.post(
-            "/portal/register", data=registration_form(package_id, new_name("r"))
-        ).status_code
+        visitor.post("/register/", data=registration_form(package_id, new_name("r"))).status_code
         for _ in range(3)
     ]
     assert codes == [302, 302, 429]
     assert "Too many registrations" in page_text(
-        visitor.post("/portal/register", data=registration_form(package_id, new_name("r")))
+        visitor.post("/register/", data=registration_form(package_id, new_name("r")))
     )
-    other = make_client(app)
-    other.get("/portal/register")
+    other = portal_client(portal_app)
+    other.get("/register/")
     assert (
-        other.post(
-            "/portal/register", data=registration_form(package_id, new_name("r"))
-        ).status_code
+        other.post("/register/", data=registration_form(package_id, new_name("r"))).status_code
         == 302
     )
 
 
-def test_the_portal_limits_form_submissions_from_one_address(app, db, monkeypatch):
-    monkeypatch.setattr(portal, "POSTS_PER_ADDRESS", (3, 600))
+def test_the_portal_limits_form_submissions_from_one_address(portal_app, db, monkeypatch):
+    monkeypatch.setattr(registration, "POSTS_PER_ADDRESS", (3, 600))
     package_id = make_package(db, PRICE)
-    visitor = make_client(app)
-    visitor.get("/portal/register")
+    visitor = portal_client(portal_app)
+    visitor.get("/register/")
     bad = registration_form(package_id, new_name("r"), confirm="nope")
-    codes = [visitor.post("/portal/register", data=bad).status_code for _ in range(4)]
+    codes = [visitor.post("/register/", data=bad).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
 
 
-def test_a_busy_portal_spaces_registrations_out_and_says_how_long_to_wait(app, db, monkeypatch):
+def test_a_busy_portal_spaces_registrations_out_and_says_how_long_to_wait(
+    portal_app, db, monkeypatch
+):
     package_id = make_package(db, PRICE)
-    register_on_the_portal(app, package_id, new_name("cap"))
+    register_on_the_portal(portal_app, package_id, new_name("cap"))
     monkeypatch.setattr(
-        portal,
+        registration,
         "REGISTRATION_LIMITS",
         RegistrationLimits(
             busy_after=1, spacing=timedelta(minutes=10), longest_spacing=timedelta(minutes=10)
         ),
     )
-    _visitor, response = register_on_the_portal(app, package_id, new_name("cap"))
+    _visitor, response = register_on_the_portal(portal_app, package_id, new_name("cap"))
     assert response.status_code == 429
     assert 540 < int(response.headers["Retry-After"]) <= 600
     assert "You can try again in 10 minutes." in page_text(response)
 
 
-def test_a_name_with_a_control_character_is_refused_on_the_registration_page(app, db):
+def test_a_name_with_a_control_character_is_refused_on_the_registration_page(portal_app, db):
     package_id = make_package(db, PRICE)
     username = new_name("ctl")
-    _visitor, response = register_on_the_portal(app, package_id, username, name="Siti\x01 Aminah")
+    _visitor, response = register_on_the_portal(
+        portal_app, package_id, username, name="Siti\x01 Aminah"
+    )
     assert response.status_code == 200
     assert field_errors(page_text(response), "name") == [
         "Remove the invisible control character (U+0001) from this text."
@@ -221,19 +234,19 @@ def test_a_name_with_a_control_character_is_refused_on_the_registration_page(app
         )
 
 
-def test_a_registration_page_address_cannot_be_guessed(app):
-    visitor = make_client(app)
-    assert visitor.get("/portal/register/1").status_code == 404
-    assert visitor.get("/portal/register/eyJ4IjoxfQ.forged.sig").status_code == 404
+def test_a_registration_page_address_cannot_be_guessed(portal_app):
+    visitor = portal_client(portal_app)
+    assert visitor.get("/register/1").status_code == 404
+    assert visitor.get("/register/eyJ4IjoxfQ.forged.sig").status_code == 404
 
 
 def test_confirming_a_registration_credits_once_buys_the_package_and_enables_the_login(
-    app, admin, db, emulator
+    portal_app, admin, db, emulator
 ):
     router_id = register(db, ring(), emulator)
     package_id = make_package(db, PRICE, router_ids=[router_id])
     username = new_name("dewi")
-    visitor, response = register_on_the_portal(app, package_id, username)
+    visitor, response = register_on_the_portal(portal_app, package_id, username)
     status_page = response.headers["Location"]
     login = registered(db, username)
     sync_all(db, ring(), router_ids=[router_id], timeout=2.0)
@@ -266,10 +279,10 @@ def test_confirming_a_registration_credits_once_buys_the_package_and_enables_the
     assert username not in page_text(admin.get("/registrations/")).split("Decided", 1)[0]
 
 
-def test_rejecting_a_registration_needs_a_reason_and_shows_it(app, admin, db):
+def test_rejecting_a_registration_needs_a_reason_and_shows_it(portal_app, admin, db):
     package_id = make_package(db, PRICE)
     username = new_name("ditolak")
-    visitor, response = register_on_the_portal(app, package_id, username)
+    visitor, response = register_on_the_portal(portal_app, package_id, username)
     login = registered(db, username)
     empty = page_text(admin.post(f"/registrations/{login.id}/reject", data={"reason": ""}))
     assert field_errors(empty, "reason") == ["Say why, for the customer."]
@@ -289,21 +302,33 @@ def test_rejecting_a_registration_needs_a_reason_and_shows_it(app, admin, db):
     assert login_status(db, login.id) == "void"
 
 
-def test_the_portal_is_closed_when_no_package_is_on_sale(app, db, monkeypatch):
-    monkeypatch.setattr(portal, "_packages", lambda session: [])
-    page = page_text(make_client(app).get("/portal/register"))
+def test_the_portal_is_closed_when_no_package_is_on_sale(portal_app, db, monkeypatch):
+    monkeypatch.setattr(registration, "_packages", lambda session: [])
+    page = page_text(portal_client(portal_app).get("/register/"))
     assert "Registration is closed" in page
 
 
-def test_the_portal_help_page_links_to_registration_and_login(app):
-    page = page_text(make_client(app).get("/portal/help"))
-    assert 'href="/portal/register"' in page and "http://wifi.rt05.net/login" in page
+def test_the_portal_help_page_links_to_registration_and_login(portal_app):
+    page = page_text(portal_client(portal_app).get("/register/help"))
+    assert 'href="/register/"' in page and "http://wifi.rt05.net/login" in page
 
 
-def test_a_confirmation_without_an_amount_is_refused_beside_the_amount_field(app, admin, db):
+def test_the_old_addresses_on_the_admin_lead_to_the_portal(app):
+    visitor = make_client(app)
+    moved = visitor.get("/portal/register?package=7")
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == "https://portal.rt05.net/register/?package=7"
+    token = visitor.get("/portal/register/abc.def").headers["Location"]
+    assert token == "https://portal.rt05.net/register/abc.def"
+    assert visitor.get("/portal/help").headers["Location"] == (
+        "https://portal.rt05.net/register/help"
+    )
+
+
+def test_a_confirmation_without_an_amount_is_refused_beside_the_amount_field(portal_app, admin, db):
     package_id = make_package(db, PRICE)
     username = new_name("tanpa")
-    register_on_the_portal(app, package_id, username)
+    register_on_the_portal(portal_app, package_id, username)
     login = registered(db, username)
     response = admin.post(
         f"/registrations/{login.id}/confirm",

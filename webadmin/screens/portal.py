@@ -1,241 +1,43 @@
-"""The customer's registration page, reached from the hotspot's login page through the
-walled garden, with no sign-in: choose a package, fill the form, see how to pay. It
-creates a pending customer and a disabled hotspot login; staff confirm the payment on
-the Registrations screen, which enables it.
-
-Public, so guarded otherwise: CSRF on the form like every other, control characters
-refused in every field, and rate limits: form submissions per address in this process,
-and registrations per address and for the whole site counted in the database, checked
-and recorded in the registration's own transaction under a lock (so simultaneous
-submissions cannot slip past the count). A busy site slows registrations down rather
-than closing (hotspot.backoffice.RegistrationLimits).
-"""
+"""The old addresses of the registration page, which moved into the customer portal
+(portal/pages/register.py): `/portal/register` is printed on hotspot login pages and
+vouchers and sits in walled gardens, so it keeps working by sending its visitors to the
+portal's address (PULSA_PORTAL_URL, else where `pulsa portal` listens)."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
-from datetime import timedelta
+from flask import Blueprint, current_app, redirect, request
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
-from wtforms import PasswordField, RadioField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
-
-from hotspot.backoffice import RegistrationLimits, TooManyRegistrations, portal_register
-from wallet.errors import WalletError
-from wallet.hotspot_models import HotspotLogin, InternetPackage
-from wallet.internet import UsernameTaken, describe_package
-from wallet.payments import active_bank_accounts
-from webadmin.access import client_address, database, public
-from webadmin.forms import Form
-from webadmin.hotspot_ui import install
-from webadmin.ui import explain, money
+from webadmin.access import public
 
 blueprint = Blueprint("portal", __name__, url_prefix="/portal")
-blueprint.record_once(install)
 SCREEN = None  # public pages: no nav entry, no permission
 
-# (events, seconds): form submissions from one address.
-POSTS_PER_ADDRESS = (30, 600)
-REGISTRATION_LIMITS = RegistrationLimits()
-TOKEN_DAYS = 30
-_SALT = "pulsa-portal-registration"
 
-
-class RegisterForm(Form):
-    package = RadioField(
-        _l("Package"), choices=[], validators=[DataRequired(message=_l("Choose a package."))]
-    )
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
-    phone = StringField(_l("Phone or WhatsApp number"), validators=[DataRequired(), Length(max=40)])
-    email = StringField(
-        _l("E-mail (optional)"),
-        validators=[Optional(), Length(max=200)],
-    )
-    username = StringField(
-        _l("User name for the hotspot"), validators=[DataRequired(), Length(max=64)]
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[
-            DataRequired(),
-            Length(min=6, max=64, message=_l("A password has 6 to 64 characters.")),
-        ],
-    )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[EqualTo("password", message=_l("The passwords differ."))],
-    )
-
-
-class _Window:
-    """Recent events per key, in this process (a sliding window)."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allowed(self, key: str, limit: tuple[int, int], *, record: bool) -> bool:
-        count, seconds = limit
-        now = time.monotonic()
-        with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - seconds:
-                events.popleft()
-            if len(events) >= count:
-                return False
-            if record:
-                events.append(now)
-            if len(self._events) > 10_000:  # forget idle addresses
-                for idle in [k for k, v in self._events.items() if not v]:
-                    del self._events[idle]
-            return True
-
-
-def _windows() -> dict[str, _Window]:
-    return current_app.extensions.setdefault("pulsa.portal_windows", {"posts": _Window()})
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=_SALT)
-
-
-def _too_many(retry_after: timedelta | None = None):
-    seconds = None if retry_after is None else max(1, math.ceil(retry_after.total_seconds()))
-    minutes = None if seconds is None else max(1, math.ceil(seconds / 60))
-    response = current_app.make_response(
-        (render_template("portal/busy.html", seconds=seconds, minutes=minutes), 429)
-    )
-    if seconds is not None:
-        response.headers["Retry-After"] = str(seconds)
-    return response
-
-
-def _packages(session) -> list[InternetPackage]:
-    return list(
-        session.execute(
-            select(InternetPackage)
-            .where(InternetPackage.active.is_(True))
-            .order_by(InternetPackage.price, InternetPackage.name)
-        ).scalars()
-    )
+def _to_portal(path: str):
+    address = current_app.extensions["pulsa.settings"].portal_address
+    query = request.query_string.decode("ascii", "replace")
+    return redirect(f"{address}{path}" + (f"?{query}" if query else ""), code=301)
 
 
 @blueprint.get("/")
 @public
 def index():
-    return redirect(url_for("portal.register"))
+    return _to_portal("/register/")
 
 
-@blueprint.route("/register", methods=["GET", "POST"])
+@blueprint.get("/register")
 @public
 def register():
-    address = client_address()
-    if request.method == "POST" and not _windows()["posts"].allowed(
-        address, POSTS_PER_ADDRESS, record=True
-    ):
-        return _too_many()
-    with database().transaction() as session:
-        packages = _packages(session)
-        choices = [
-            (str(p.id), f"{p.name} · {money(p.price)} · {describe_package(p)}") for p in packages
-        ]
-    form = RegisterForm()
-    form.package.choices = choices
-    if request.method == "GET" and request.args.get("package", "").isdigit():
-        form.package.data = request.args["package"]
-    if packages and form.validate_on_submit():
-        currency = current_app.extensions["pulsa.settings"].currency
-        try:
-            login_id = database().run(
-                lambda s: (
-                    portal_register(
-                        s,
-                        name=form.name.data,
-                        username=form.username.data,
-                        password=form.password.data,
-                        package_id=int(form.package.data),
-                        currency=currency,
-                        phone=form.phone.data,
-                        email=form.email.data or None,
-                        address=address,
-                        limits=REGISTRATION_LIMITS,
-                    ).id
-                )
-            )
-        except TooManyRegistrations as refused:
-            return _too_many(refused.retry_after)
-        except UsernameTaken as taken:
-            form.username.errors.append(
-                _(
-                    "The user name %(name)s is taken. %(suggestion)s is free.",
-                    name=taken.username,
-                    suggestion=taken.suggestion,
-                )
-            )
-            form.username.data = taken.suggestion
-        except WalletError as error:
-            text = explain(error)
-            if "phone" in text:
-                form.phone.errors.append(_("Not a phone number."))
-            elif "e-mail" in text:
-                form.email.errors.append(_("Not an e-mail address."))
-            elif "password" in text:
-                form.password.errors.append(
-                    _("A password cannot contain spaces, quotes, < > $ or \\.")
-                )
-            elif text.startswith("a name"):
-                form.name.errors.append(text)
-            elif "username" in text:
-                form.username.errors.append(
-                    _("A user name may use letters, digits and . _ - @ + only.")
-                )
-            else:
-                form.package.errors.append(_("This package is not sold any more."))
-        else:
-            token = _serializer().dumps(login_id)
-            return redirect(url_for("portal.registered", token=token))
-    return render_template("portal/register.html", form=form, packages=packages)
+    return _to_portal("/register/")
 
 
 @blueprint.get("/register/<token>")
 @public
 def registered(token: str):
-    try:
-        login_id = int(_serializer().loads(token, max_age=TOKEN_DAYS * 86400))
-    except (BadSignature, ValueError, TypeError):
-        abort(404)
-    with database().transaction() as session:
-        login = session.get(HotspotLogin, login_id)
-        if login is None or login.customer is None:
-            abort(404)
-        return render_template(
-            "portal/registered.html",
-            login=login,
-            package=login.package,
-            banks=active_bank_accounts(session),
-            login_url=current_app.extensions["pulsa.settings"].hotspot_login_url,
-        )
+    return _to_portal(f"/register/{token}")
 
 
 @blueprint.get("/help")
 @public
 def help():
-    return render_template(
-        "portal/help.html",
-        login_url=current_app.extensions["pulsa.settings"].hotspot_login_url,
-    )
+    return _to_portal("/register/help")
