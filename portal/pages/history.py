@@ -72,7 +72,9 @@ def describe(entry: LedgerEntry, dialled: str | None, billsec: int | None) -> st
             return _("Call to %(number)s", number=number)
         return _("Call to %(number)s, %(duration)s", number=number, duration=duration(billsec))
     if kind == "package":
-        return _("Internet package %(name)s", name=entry.reference or "")
+        # wallet.internet writes "<package> for <login>": the customer knows their login.
+        name = (entry.reference or "").rsplit(" for ", 1)[0]
+        return _("Internet package %(name)s", name=name)
     if kind == "voucher":
         return _("Voucher")
     if kind == "refund":
