@@ -1,7 +1,9 @@
-"""What staff (and the public registration page) do on the internet side from the web
-admin: each service of `hotspot.routers`, `wallet.internet` and `wallet.vouchers`
-together with its audit record, the edits those modules do not offer (a router's or a
-package's settings), and the small parsers the forms share.
+"""What people do on the internet side: each service of `hotspot.routers`,
+`wallet.internet` and `wallet.vouchers` together with its audit record, the edits those
+modules do not offer (a router's or a package's settings), and the small parsers the forms
+share. The `staff_*` services are the admin's, and the customer portal calls the same ones
+for a customer's own purchase, auto-renew and voucher: `actor` says who acted (a staff
+member, `portal:customer:<id>`), and is written in the audit log and on the ledger entry.
 
 Money still moves only through `wallet.ledger`, called by `wallet.internet` and
 `wallet.vouchers`. The functions here that spend or credit return whether the action

@@ -1,0 +1,202 @@
+"""The customer portal's home and history pages on PostgreSQL with a long history.
+
+    python bench/portal.py [--customers 10000] [--entries 1000000] [--heavy 100000]
+                           [--clients 20] [--requests 50]
+
+Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
+PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432), migrates it and
+fills it with bare inserts: `--customers` customers with a wallet each and `--entries`
+ledger entries, `--heavy` of them on one customer's wallet and the rest spread over the
+others. Then `--clients` threads, each a signed-in customer (the heavy one and others in
+turn), ask `--requests` times each for every page below, through the portal's WSGI app in
+this process (Flask and the database work as served, without an HTTP server in front):
+requests per second of the whole run, p50 and p95 per page (ms).
+
+  home              balance, calls in progress, packages
+  history first     the newest 25 entries
+  history last      the oldest page of the heavy customer (keyset: before the 26th oldest)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from authorize import baseline, cpu_model
+from sqlalchemy import create_engine, insert, select, text
+
+from portal import create_app
+from pulsa.settings import load_settings
+from wallet.customer_access import issue_portal_link, set_password_with_link
+from wallet.db import Database
+from wallet.ledger import utcnow
+from wallet.migrate import upgrade
+from wallet.models import Account, Customer, LedgerEntry
+
+SERVER = os.environ.get(
+    "PULSA_BENCH_PG",
+    os.environ.get("PULSA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432"),
+)
+PASSWORD = "bench portal password 2026"
+BATCH = 20_000
+
+
+def fill(db: Database, customers: int, entries: int, heavy: int) -> list[int]:
+    """Customers with wallets and their entries; the customer ids, the heavy one first."""
+    now = utcnow()
+    with db.transaction() as session:
+        session.execute(
+            insert(Customer),
+            [
+                {"name": f"Customer {n}", "phone": f"0899{n:08d}", "created_at": now}
+                for n in range(customers)
+            ],
+        )
+        ids = list(session.execute(select(Customer.id).order_by(Customer.id)).scalars())
+        session.execute(
+            insert(Account),
+            [{"customer_id": i, "currency": "IDR", "created_at": now} for i in ids],
+        )
+        accounts = list(session.execute(select(Account.id).order_by(Account.id)).scalars())
+    heavy_account, others = accounts[0], accounts[1:]
+    for start in range(0, entries, BATCH):
+        rows = []
+        for n in range(start, min(start + BATCH, entries)):
+            account = heavy_account if n < heavy else others[n % len(others)]
+            rows.append(
+                {
+                    "account_id": account,
+                    "amount": 1_000_000_000,
+                    "balance_after": 1_000_000_000,
+                    "kind": "topup",
+                    "method": "bank_transfer",
+                    "reference": f"ref {n}",
+                    "idempotency_key": f"bench:{n}",
+                    "actor": "bench",
+                    "created_at": now,
+                }
+            )
+        with db.transaction() as session:
+            session.execute(insert(LedgerEntry), rows)
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--heavy", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=50)
+    args = parser.parse_args()
+    name = f"pulsa_bench_portal_{secrets.token_hex(3)}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{SERVER}/{name}"
+    db = None
+    try:
+        upgrade(url)
+        db = Database(url, pool_size=args.clients + 5)
+        print(f"python    {sys.version.split()[0]}")
+        print(f"cpu       {cpu_model()}, {os.cpu_count()} cores")
+        print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+        print(baseline(url))
+        started = time.perf_counter()
+        ids = fill(db, args.customers, args.entries, args.heavy)
+        print(
+            f"database  PostgreSQL, {args.customers} customers, {args.entries} ledger entries, "
+            f"{args.heavy} on one wallet (filled in {time.perf_counter() - started:.0f} s)"
+        )
+        signed = ids[: max(1, args.clients // 2)]
+
+        def set_password(session, customer_id):
+            token, _ = issue_portal_link(session, customer_id, actor="bench")
+            set_password_with_link(session, token, PASSWORD)
+
+        for customer_id in signed:
+            db.run(lambda s, c=customer_id: set_password(s, c))
+        with db.transaction() as session:
+            oldest = session.execute(
+                select(LedgerEntry.id)
+                .join(Account, Account.id == LedgerEntry.account_id)
+                .where(Account.customer_id == ids[0])
+                .order_by(LedgerEntry.id)
+                .offset(25)
+                .limit(1)
+            ).scalar_one()
+        settings = load_settings({"PULSA_DATABASE_URL": url, "PULSA_SECRET_KEY": "bench"})
+        app = create_app(settings, db)
+        app.config["WTF_CSRF_ENABLED"] = False
+        pages = {
+            "home": "/home",
+            "history first": "/history/",
+            "history last": f"/history/?before={oldest}",
+        }
+        timings: dict[str, list[float]] = {label: [] for label in pages}
+        lock = threading.Lock()
+        go = threading.Barrier(args.clients)
+        errors: list[str] = []
+
+        def client(number: int) -> None:
+            visitor = app.test_client()
+            customer_id = signed[number % len(signed)]
+            visitor.environ_base["REMOTE_ADDR"] = f"10.0.{number // 250}.{number % 250 + 1}"
+            answer = visitor.post(
+                "/sign-in", data={"identifier": str(customer_id), "password": PASSWORD}
+            )
+            if answer.status_code != 302:
+                errors.append(f"sign-in {answer.status_code}")
+                return
+            go.wait(timeout=120)
+            mine: dict[str, list[float]] = {label: [] for label in pages}
+            for _ in range(args.requests):
+                for label, path in pages.items():
+                    if label == "history last" and customer_id != ids[0]:
+                        path = "/history/?before=1"
+                    begun = time.perf_counter()
+                    response = visitor.get(path)
+                    mine[label].append(time.perf_counter() - begun)
+                    if response.status_code != 200:
+                        errors.append(f"{path} {response.status_code}")
+            with lock:
+                for label, walls in mine.items():
+                    timings[label].extend(walls)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+        begun = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - begun
+        if errors:
+            raise SystemExit(f"errors: {errors[:5]}")
+        total = sum(len(walls) for walls in timings.values())
+        print(f"run       {args.clients} clients, {total} requests, {total / elapsed:.0f} req/s")
+        for label, walls in timings.items():
+            walls.sort()
+            p95 = walls[max(0, int(len(walls) * 0.95) - 1)]
+            print(
+                f"{label:<15} p50 {statistics.median(walls) * 1000:7.2f} ms   "
+                f"p95 {p95 * 1000:7.2f} ms"
+            )
+    finally:
+        if db is not None:
+            db.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
