@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pulsa.settings import Settings, SettingsError, load_settings
-from rating import CallPricing, RatingError, format_money, parse_money
+from rating import AmountError, CallPricing, RatingError, format_money, parse_amount
 from rating.money import micro_to_decimal
 from rating.tariff_csv import TariffFileError
 from wallet import ledger
@@ -116,7 +116,7 @@ def customer_add(
 ) -> None:
     """Add a customer with an empty wallet."""
     settings = ctx.settings
-    limit = _amount(credit_limit, allow_zero=True)
+    limit = _amount(settings, credit_limit, allow_zero=True)
 
     def work(session):
         chosen_plan = plan or _default_plan(session, settings)
@@ -232,7 +232,7 @@ def customer_show(ctx: Context, customer_id, entries) -> None:
 @pass_context
 def topup(ctx: Context, account_id, amount, method, reference, note, key, actor) -> None:
     """Credit AMOUNT (in currency units, e.g. 50000 or 12.50) to ACCOUNT_ID."""
-    micro = _amount(amount)
+    micro = _amount(ctx.settings, amount)
     key = key or f"cli-topup-{uuid.uuid4()}"
     entry = ctx.database().run(
         lambda s: ledger.top_up(
@@ -274,7 +274,9 @@ def tariff_import(ctx: Context, file: Path, plan, merge) -> None:
 
     def work(session):
         ensure_plan(session, name, ctx.settings.timezone)
-        return import_rates(session, name, text, replace=not merge)
+        return import_rates(
+            session, name, text, replace=not merge, precision=ctx.settings.precision
+        )
 
     count = ctx.database().run(work)
     click.echo(f"plan {name!r}: {count} rates imported from {file}")
@@ -537,11 +539,12 @@ def serve(ctx: Context, host, port, first_admin) -> None:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _amount(text: str, *, allow_zero: bool = False) -> int:
+def _amount(settings: Settings, text: str, *, allow_zero: bool = False) -> int:
+    """An amount typed on the command line, read as the web admin reads it."""
     try:
-        micro = parse_money(text)
-    except ValueError as error:
-        raise UserError(f"bad amount {text!r}: {error}") from None
+        micro = parse_amount(text, precision=settings.precision, currency=settings.currency)
+    except AmountError as error:
+        raise UserError(f"bad amount: {error}") from None
     if micro < 0 or (micro == 0 and not allow_zero):
         raise UserError(f"bad amount {text!r}: must be greater than zero")
     return micro

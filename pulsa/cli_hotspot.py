@@ -12,7 +12,8 @@ import click
 from sqlalchemy import select
 
 from pulsa.cli import Context, UserError, pass_context
-from rating import parse_money
+from pulsa.settings import Settings
+from rating import AmountError, parse_amount
 
 _ACTOR = os.environ.get("USER", "cli")
 _VALIDITY = re.compile(r"^(\d+)\s*(mo|months?|m|min|minutes?|h|hours?|d|days?)$")
@@ -23,11 +24,12 @@ _BYTES = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
 # --- parsing helpers -----------------------------------------------------------------------
 
 
-def _money(text: str, *, allow_zero: bool = True) -> int:
+def _money(settings: Settings, text: str, *, allow_zero: bool = True) -> int:
+    """An amount typed on the command line, read as the web admin reads it."""
     try:
-        micro = parse_money(text)
-    except ValueError as error:
-        raise UserError(f"bad amount {text!r}: {error}") from None
+        micro = parse_amount(text, precision=settings.precision, currency=settings.currency)
+    except AmountError as error:
+        raise UserError(f"bad amount: {error}") from None
     if micro < 0 or (micro == 0 and not allow_zero):
         raise UserError(f"bad amount {text!r}: must be greater than zero")
     return micro
@@ -253,7 +255,7 @@ def package_add(
         return create_package(
             session,
             name,
-            price=_money(price),
+            price=_money(ctx.settings, price),
             validity_value=value,
             validity_unit=unit,
             profile_name=profile,
@@ -361,7 +363,7 @@ def hotspot_extend(ctx: Context, subscription_id, days, price, reason, key) -> N
             key=key or f"cli-extend-{uuid.uuid4()}",
             actor=_ACTOR,
             reason=reason,
-            price=_money(price),
+            price=_money(ctx.settings, price),
         )
     )
     click.echo(
@@ -465,7 +467,7 @@ def voucher_generate(
             prefix=prefix,
             alphabet=alphabet,
             separate_password=separate_password,
-            price=_money(price) if price is not None else None,
+            price=_money(ctx.settings, price) if price is not None else None,
             note=note,
             actor=_ACTOR,
         )
@@ -532,7 +534,7 @@ def voucher_sell(ctx: Context, codes, price) -> None:
 
     sold = ctx.database().run(
         lambda s: mark_sold(
-            s, codes, actor=_ACTOR, price=_money(price) if price is not None else None
+            s, codes, actor=_ACTOR, price=_money(ctx.settings, price) if price is not None else None
         )
     )
     click.echo(f"{len(sold)} voucher(s) recorded as sold")
@@ -670,7 +672,7 @@ def hotspot_confirm(ctx: Context, login_id, amount, method, reference) -> None:
         lambda s: confirm_registration(
             s,
             login_id,
-            amount=_money(amount, allow_zero=False),
+            amount=_money(ctx.settings, amount, allow_zero=False),
             method=method,
             reference=reference,
             actor=_ACTOR,

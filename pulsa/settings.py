@@ -117,9 +117,9 @@ class Settings:
 
     @property
     def min_credit_micro(self) -> int:
-        from rating.money import parse_money
+        from rating.money import parse_amount
 
-        return parse_money(self.min_credit)
+        return parse_amount(self.min_credit, precision=self.precision, currency=self.currency)
 
     def with_overrides(self, **values: object) -> Settings:
         return _validated(replace(self, **values))
@@ -215,11 +215,9 @@ def _validated(settings: Settings) -> Settings:
             raise SettingsError(f"PULSA_{name.upper()} must be digits, not {value!r}")
     try:
         if settings.min_credit_micro < 0:
-            raise ValueError("negative")
-    except ValueError:
-        raise SettingsError(
-            f"PULSA_MIN_CREDIT must be an amount, not {settings.min_credit!r}"
-        ) from None
+            raise ValueError("it cannot be negative")
+    except ValueError as error:
+        raise SettingsError(f"PULSA_MIN_CREDIT: {error}") from None
     if not settings.upload_folder.strip():
         raise SettingsError("PULSA_UPLOAD_FOLDER is empty")
     if settings.agi_timeout_ms < 100:

@@ -5,13 +5,22 @@ charge comes out. Amounts are integers in micro-units (1/1,000,000 of the curren
 """
 
 from rating.bands import Band, Schedule
-from rating.money import MICRO, ceil_div, format_money, parse_money, to_micro
+from rating.money import (
+    MICRO,
+    AmountError,
+    ceil_div,
+    format_money,
+    parse_amount,
+    parse_rate,
+    to_micro,
+)
 from rating.pricing import CallPricing, charged_seconds, cost, max_duration
 from rating.tariff import MAX_PREFIX_DIGITS, Rate, RatingError, Tariff
 
 __all__ = [
     "MAX_PREFIX_DIGITS",
     "MICRO",
+    "AmountError",
     "Band",
     "CallPricing",
     "Rate",
@@ -23,6 +32,7 @@ __all__ = [
     "cost",
     "format_money",
     "max_duration",
-    "parse_money",
+    "parse_amount",
+    "parse_rate",
     "to_micro",
 ]

@@ -3,10 +3,14 @@
     prefix,description,connection_fee,price_per_minute,initial_block,increment,minimum_duration,band
     62811,Telkomsel,0,1500,60,60,0,peak
 
-Money columns are in currency units (decimals allowed, converted to micro-units rounding
-up); durations in whole seconds. Only `prefix` and `price_per_minute` are required;
-`grace` and `max_duration` may be added. `*` or an empty prefix is the catch-all; an empty
-band means any time.
+Money columns are in currency units, read as rates by `rating.money.parse_rate` with the
+currency's decimals: for IDR (no decimals) "1.200" and "1,200" are 1200, "1.2" or "0,5" are
+fractions, and a fraction of exactly three digits is written with a fourth ("1.1250") so
+that it does not read as thousands; for a currency with decimals a lone separator before
+three digits is refused as ambiguous. Up to 12 decimals, rounded up to the micro-unit.
+A value with a comma is quoted, as CSV requires ("1,200"). Durations are whole seconds.
+Only `prefix` and `price_per_minute` are required; `grace` and `max_duration` may be added.
+`*` or an empty prefix is the catch-all; an empty band means any time.
 """
 
 from __future__ import annotations
@@ -14,9 +18,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
 
-from rating.money import micro_to_decimal, to_micro
+from rating.money import MAX_TEXT, AmountError, micro_to_decimal, parse_rate
 from rating.tariff import MAX_PREFIX_DIGITS, Rate, RatingError
 
 COLUMNS = (
@@ -32,6 +35,8 @@ COLUMNS = (
     "max_duration",
 )
 REQUIRED = ("prefix", "price_per_minute")
+#: A duration of more than 9 digits (over 31 years) is a mistake.
+MAX_SECONDS_DIGITS = 9
 DEFAULTS = {"initial_block": 60, "increment": 60, "minimum_duration": 0, "grace": 0}
 
 
@@ -44,8 +49,12 @@ class TariffFileError(ValueError):
         super().__init__(f"{errors[0]}{more}")
 
 
-def read_rates_csv(text: str) -> list[Rate]:
-    """Parse a whole tariff file; raise TariffFileError listing every bad line."""
+def read_rates_csv(text: str, *, precision: int = 0) -> list[Rate]:
+    """Parse a whole tariff file; raise TariffFileError listing every bad line.
+
+    `precision` is the currency's decimals (0 for IDR, the default currency): it decides
+    how the money columns' separators are read.
+    """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = next(reader, None)
     if header is None:
@@ -65,7 +74,9 @@ def read_rates_csv(text: str) -> list[Rate]:
             errors.append(f"line {line}: expected {len(names)} fields, found {len(row)}")
             continue
         try:
-            rate = _rate_from_row(dict(zip(names, (c.strip() for c in row), strict=True)))
+            rate = _rate_from_row(
+                dict(zip(names, (c.strip() for c in row), strict=True)), precision
+            )
         except (ValueError, RatingError) as error:
             errors.append(f"line {line}: {error}")
             continue
@@ -94,8 +105,8 @@ def write_rates_csv(rates: Iterable[Rate]) -> str:
             [
                 rate.prefix or "*",
                 _neutralize(rate.description),
-                micro_to_decimal(rate.connection_fee),
-                micro_to_decimal(rate.price_per_minute),
+                _rate_text(rate.connection_fee),
+                _rate_text(rate.price_per_minute),
                 rate.initial_block,
                 rate.increment,
                 rate.minimum_duration,
@@ -107,7 +118,7 @@ def write_rates_csv(rates: Iterable[Rate]) -> str:
     return out.getvalue()
 
 
-def _rate_from_row(row: dict[str, str]) -> Rate:
+def _rate_from_row(row: dict[str, str], precision: int) -> Rate:
     prefix = row["prefix"]
     if prefix in ("*", ""):
         prefix = ""
@@ -119,8 +130,8 @@ def _rate_from_row(row: dict[str, str]) -> Rate:
     return Rate(
         prefix=prefix,
         description=row.get("description", ""),
-        connection_fee=_money(row, "connection_fee"),
-        price_per_minute=_money(row, "price_per_minute", required=True),
+        connection_fee=_money(row, "connection_fee", precision),
+        price_per_minute=_money(row, "price_per_minute", precision, required=True),
         initial_block=_seconds(row, "initial_block"),
         increment=_seconds(row, "increment"),
         minimum_duration=_seconds(row, "minimum_duration"),
@@ -130,28 +141,36 @@ def _rate_from_row(row: dict[str, str]) -> Rate:
     )
 
 
-def _money(row: dict[str, str], column: str, required: bool = False) -> int:
-    text = row.get(column, "").replace(",", "")
+def _money(row: dict[str, str], column: str, precision: int, required: bool = False) -> int:
+    text = row.get(column, "")
     if not text:
         if required:
             raise ValueError(f"{column} is required")
         return 0
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{column} is not a number: {text!r}") from None
-    if not value.is_finite() or value < 0:
+        value = parse_rate(text, precision=precision)
+    except AmountError as error:
+        raise ValueError(f"{column}: {error}") from None
+    if value < 0:
         raise ValueError(f"{column} must be zero or more: {text!r}")
-    return to_micro(value)
+    return value
 
 
 def _seconds(row: dict[str, str], column: str) -> int:
     text = row.get(column, "")
     if not text:
         return DEFAULTS.get(column, 0)
-    if not text.isdigit():
-        raise ValueError(f"{column} must be whole seconds: {text!r}")
+    # ASCII digits only ("²".isdigit() is true), and few enough to be a duration.
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_SECONDS_DIGITS:
+        raise ValueError(f"{column} must be whole seconds: {text[:MAX_TEXT]!r}")
     return int(text)
+
+
+def _rate_text(micro: int) -> str:
+    """A rate as `read_rates_csv` reads it back whatever the currency: no grouping, and a
+    fraction of exactly three digits written with a fourth ("1.1250", not "1.125")."""
+    text = str(micro_to_decimal(micro))
+    return text + "0" if len(text.partition(".")[2]) == 3 else text
 
 
 def _neutralize(text: str) -> str:

@@ -553,11 +553,13 @@ def staff_import_rates(
     replace: bool,
     actor: str,
     address: str | None = None,
+    precision: int = 0,
 ) -> int:
-    """Import a tariff CSV (all or nothing), audited with the rate count before/after."""
+    """Import a tariff CSV (all or nothing), audited with the rate count before/after.
+    `precision`: the currency's decimals, which decide how prices are read."""
     plan = tariffs.get_plan(session, plan_name)
     before = _rate_count(session, plan.id)
-    count = tariffs.import_rates(session, plan_name, text, replace=replace)
+    count = tariffs.import_rates(session, plan_name, text, replace=replace, precision=precision)
     record_audit(
         session,
         actor,

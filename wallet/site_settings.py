@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from rating.money import parse_money
+from rating.money import parse_amount
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
 from wallet.models import Base
@@ -241,9 +241,9 @@ def save_site_config(
     return updated
 
 
-def parse_threshold(text: str) -> int:
-    """A threshold typed in currency units, as micro-units."""
+def parse_threshold(text: str, *, precision: int, currency: str = "") -> int:
+    """A threshold typed in currency units, as micro-units (read like every amount)."""
     try:
-        return parse_money(text or "0")
+        return parse_amount(text or "0", precision=precision, currency=currency)
     except ValueError as error:
         raise InvalidInput(str(error)) from None

@@ -92,15 +92,20 @@ def add_holiday(session: Session, plan_name: str, day: date, band: str, name: st
     session.flush()
 
 
-def import_rates(session: Session, plan_name: str, text: str, *, replace: bool = True) -> int:
+def import_rates(
+    session: Session, plan_name: str, text: str, *, replace: bool = True, precision: int = 0
+) -> int:
     """Load a tariff CSV into a plan, all or nothing.
+
+    `precision` is the currency's decimals, which decide how prices are read (see
+    rating.tariff_csv); 0, IDR's, by default.
 
     The file is parsed and checked whole before anything is written (TariffFileError
     lists every bad line); the rows are then written in the caller's transaction.
     `replace` drops the plan's other rates; otherwise rates are added or updated.
     """
     plan = get_plan(session, plan_name)
-    rates = read_rates_csv(text)
+    rates = read_rates_csv(text, precision=precision)
     bands = {row.name for row in _band_rows(session, plan.id)}
     unknown = sorted({r.band for r in rates if r.band and r.band not in bands})
     if unknown:

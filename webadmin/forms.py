@@ -3,15 +3,16 @@ characters in text), money fields and the hidden idempotency key."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from rating.money import parse_money
+from rating.money import AmountError, parse_amount
 from wallet.text import describe_character, first_refused_character
-from webadmin.ui import money_plain, new_form_key, valid_form_key
+from webadmin.ui import currency, money_plain, new_form_key, site, valid_form_key
 
 
 class Form(FlaskForm):
@@ -42,11 +43,66 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class MoneyField(StringField):
-    """An amount typed in currency units ("50000", "12.50"); `data` is micro-units.
+def amount_message(error: AmountError) -> str:
+    """Why a typed amount was refused, in the reader's language, showing how it was read."""
+    details = error.details
+    text = details.get("text", "")
+    messages = {
+        "empty": lambda: _("Enter an amount."),
+        "too_long": lambda: _("This is too long for an amount."),
+        "digits": lambda: _("%(text)s is not an amount: use the digits 0 to 9.", text=text),
+        "exponent": lambda: _(
+            "%(text)s is not an amount: write the digits out, without an exponent.", text=text
+        ),
+        "sign": lambda: _("%(text)s is not an amount: one sign at most.", text=text),
+        "groups": lambda: _(
+            "%(text)s is not an amount: thousands separators go between groups of three "
+            "digits, and a number has one decimal mark.",
+            text=text,
+        ),
+        "too_large": lambda: _(
+            "%(text)s is too large: at most %(largest)s.", text=text, largest=details["largest"]
+        ),
+        "not_whole": lambda: _(
+            "%(text)s (read as %(reading)s) is not a whole amount of %(currency)s: "
+            "write %(lower)s or %(upper)s.",
+            text=text,
+            reading=details["reading"],
+            currency=details["currency"],
+            lower=details["lower"],
+            upper=details["upper"],
+        ),
+        "decimals": lambda: _(
+            "%(text)s (read as %(reading)s) has more than %(decimals)s decimals.",
+            text=text,
+            reading=details["reading"],
+            decimals=details["decimals"],
+        ),
+        "ambiguous": lambda: _(
+            "%(text)s could be %(first)s or %(second)s: write %(one)s or %(other)s to say which.",
+            text=text,
+            first=details["readings"][0],
+            second=details["readings"][1],
+            one=details["suggestions"][0],
+            other=details["suggestions"][1],
+        ),
+    }
+    return messages.get(error.reason, lambda: _("%(text)s is not an amount.", text=text))()
 
-    Parsing goes through rating.parse_money, the one place where typed amounts become
-    integers (rounding up), never through float.
+
+def read_amount(text: str) -> int:
+    """An amount typed in the admin, in micro-units, read with the site's currency and
+    precision (raises AmountError)."""
+    return parse_amount(text, precision=site().display_precision, currency=currency())
+
+
+class MoneyField(StringField):
+    """An amount typed in currency units ("50000", "Rp 50.000", "12.50"); `data` is
+    micro-units.
+
+    Parsing goes through rating.parse_amount, the one place where typed amounts become
+    integers, read with the site's currency and precision; its refusal shows beside the
+    field, saying how the amount was read.
     """
 
     def __init__(self, *args, allow_negative: bool = False, allow_zero: bool = False, **kwargs):
@@ -58,13 +114,10 @@ class MoneyField(StringField):
         self.data = None
         if not valuelist or not valuelist[0].strip():
             return
-        text = valuelist[0].strip()
-        negative = text.startswith("-")
         try:
-            micro = parse_money(text[1:] if negative else text)
-        except ValueError:
-            raise ValueError(_l("Not an amount.")) from None
-        self.data = -micro if negative else micro
+            self.data = read_amount(valuelist[0])
+        except AmountError as error:
+            raise ValueError(amount_message(error)) from None
 
     def pre_validate(self, form):
         if self.data is None:

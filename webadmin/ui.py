@@ -173,6 +173,14 @@ def page_url_with(**changes: str) -> str:
     return f"{request.path}?{urlencode(args, doseq=True)}"
 
 
+def filter_errors() -> dict[str, str]:
+    """The refusals of this request's list filters, by query argument, shown beside the
+    filter's field (the list is shown without that filter)."""
+    if "filter_errors" not in g:
+        g.filter_errors = {}
+    return g.filter_errors
+
+
 def parse_day(text: str | None) -> date | None:
     if not text:
         return None
@@ -198,3 +206,4 @@ def init_ui(app) -> None:
     app.jinja_env.globals["page_url_with"] = page_url_with
     app.jinja_env.globals["site"] = site
     app.jinja_env.globals["currency"] = currency
+    app.jinja_env.globals["filter_errors"] = filter_errors

@@ -79,7 +79,7 @@ def test_a_top_up_key_given_twice_credits_once(site):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("topup", "1", "abc"), "bad amount 'abc'"),
+        (("topup", "1", "abc"), "bad amount: 'abc' is not an amount"),
         (("topup", "1", "0"), "must be greater than zero"),
         (("topup", "1", "-5"), "No such option '-5'"),
         (("topup", "one", "5"), "'one' is not a valid integer"),

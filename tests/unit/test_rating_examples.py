@@ -21,7 +21,7 @@ from rating import (
     cost,
     format_money,
     max_duration,
-    parse_money,
+    parse_rate,
     to_micro,
 )
 from rating.bands import parse_clock, parse_days
@@ -417,10 +417,10 @@ def test_format_money_shows_the_currency_with_its_precision(micro, precision, cu
     assert format_money(micro, precision, currency) == text
 
 
-def test_parse_money_and_to_micro_round_up_to_the_micro_unit():
-    assert parse_money("1,500") == 1_500 * IDR
-    assert parse_money(" 0.25 ") == 250_000
-    assert parse_money("0.0000001") == 1  # a tenth of a micro-unit is charged as one
+def test_parse_rate_and_to_micro_round_up_to_the_micro_unit():
+    assert parse_rate("1,500", precision=0) == 1_500 * IDR
+    assert parse_rate(" 0.25 ", precision=0) == 250_000
+    assert parse_rate("0.0000001", precision=0) == 1  # a tenth of a micro-unit is charged as one
     assert to_micro(Decimal("0.0000001")) == 1
     assert to_micro(Decimal("-0.0000001")) == 0  # up means towards +infinity
     assert to_micro(Decimal("1.5")) == 1_500_000
@@ -429,4 +429,4 @@ def test_parse_money_and_to_micro_round_up_to_the_micro_unit():
     assert to_micro(Decimal("0.1000000000000000000000000000001")) == 100_001
     for bad in ("", "abc", "NaN", "Infinity"):
         with pytest.raises(ValueError):
-            parse_money(bad)
+            parse_rate(bad, precision=0)

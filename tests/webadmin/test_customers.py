@@ -239,7 +239,7 @@ def test_a_wrong_amount_is_explained_next_to_the_field(db, admin):
     customer_id = customer_of(db, make_account(db))
     url = f"/customers/{customer_id}/top-up"
     for typed, message in (
-        ("lima ribu", "Not an amount."),
+        ("lima ribu", "lima ribu is not an amount."),
         ("-5", "cannot be negative"),
         ("0", "cannot be zero"),
         ("", "Enter an amount."),

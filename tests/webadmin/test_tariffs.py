@@ -58,7 +58,7 @@ def test_a_csv_with_errors_lists_every_bad_line_and_imports_nothing(db, admin):
     )
     assert "Nothing was imported" in page
     assert "line 3: prefix must be digits only: &#39;62x&#39;" in page
-    assert "line 4: price_per_minute is not a number: &#39;lots&#39;" in page
+    assert "line 4: price_per_minute: &#39;lots&#39; is not an amount" in page
     assert rates_of(db, plan_id) == []
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
-from rating.money import micro_to_decimal, parse_money
+from rating.money import AmountError, micro_to_decimal
 from wallet.backoffice import (
     HANGUP_CALL_ENDED,
     HANGUP_DONE,
@@ -23,7 +23,8 @@ from wallet.models import Account, CallRecord, Customer
 from wallet.reports import live_calls_query, seconds_left
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
-from webadmin.ui import local, paginate, parse_day, utc_range
+from webadmin.forms import amount_message, read_amount
+from webadmin.ui import filter_errors, local, paginate, parse_day, utc_range
 
 blueprint = Blueprint("calls", __name__, url_prefix="/calls")
 SCREEN = Screen(
@@ -45,12 +46,14 @@ HANGUP_OUTCOMES = {
 
 
 def _amount(name: str) -> int | None:
+    """An amount filter; a refused one is reported beside its field and not applied."""
     text = request.args.get(name, "").strip()
     if not text:
         return None
     try:
-        return parse_money(text)
-    except ValueError:
+        return read_amount(text)
+    except AmountError as error:
+        filter_errors()[name] = amount_message(error)
         return None
 
 
@@ -149,12 +152,13 @@ def index():
     statement = filtered()
     with database().transaction() as session:
         totals = _totals(session, statement)
-        if fmt in ("csv", "xlsx"):
+        # An export or a print of a filter that was refused would not be what was asked.
+        if fmt in ("csv", "xlsx") and not filter_errors():
             rows = session.execute(statement.limit(EXPORT_LIMIT)).all()
             return download(
                 fmt, "calls", "Calls", HEADER, [_row(record, name) for record, name in rows]
             )
-        if request.args.get("print"):
+        if request.args.get("print") and not filter_errors():
             rows = session.execute(statement.limit(PRINT_LIMIT)).all()
             return render_template("calls/print.html", rows=rows, totals=totals, limit=PRINT_LIMIT)
         page = paginate(session, statement, per_page=50)

@@ -346,7 +346,7 @@ def import_csv(plan_id: int):
             errors = [_("Choose a file or paste the rates.")]
         if not errors:
             try:
-                rates = read_rates_csv(text)
+                rates = read_rates_csv(text, precision=site().display_precision)
             except TariffFileError as error:
                 errors = error.errors
             else:
@@ -360,6 +360,7 @@ def import_csv(plan_id: int):
                                 replace=form.mode.data == "replace",
                                 actor=actor(),
                                 address=client_address(),
+                                precision=site().display_precision,
                             )
                         )
                     except (WalletError, TariffFileError) as error:
