@@ -39,6 +39,26 @@ class UserError(click.ClickException):
         return self.message
 
 
+class WholeNumber(click.ParamType):
+    """A number (an id, a count) written with the digits 0 to 9 and at most a signed
+    64-bit integer, what the database holds: click's int takes "٥" and any size."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()):
+            self.fail(f"{value!r} is not a whole number (digits 0 to 9)", param, ctx)
+        if len(text) > 19 or int(text) > 2**63 - 1:
+            self.fail(f"{value!r} is too large", param, ctx)
+        return int(text)
+
+
+WHOLE = WholeNumber()
+
+
 class Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
@@ -173,7 +193,7 @@ def _shown(text: str) -> str:
 
 
 @customer.command("show")
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=WHOLE)
 @click.option("--entries", default=20, show_default=True, help="Ledger entries to show.")
 @pass_context
 def customer_show(ctx: Context, customer_id, entries) -> None:
@@ -220,7 +240,7 @@ def customer_show(ctx: Context, customer_id, entries) -> None:
 
 
 @cli.command("topup")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=WHOLE)
 @click.argument("amount")
 @click.option(
     "--method", type=click.Choice(ledger.TOP_UP_METHODS), default="cash", show_default=True
@@ -473,7 +493,7 @@ def demo_remove(ctx: Context) -> None:
 
 @cli.command("fastagi")
 @click.option("--host", help="Address to listen on (default PULSA_FASTAGI_HOST).")
-@click.option("--port", type=int, help="Port (default PULSA_FASTAGI_PORT).")
+@click.option("--port", type=WHOLE, help="Port (default PULSA_FASTAGI_PORT).")
 @pass_context
 def fastagi(ctx: Context, host, port) -> None:
     """Run the FastAGI server that authorizes and settles calls (agi://HOST:PORT/authorize)."""
@@ -496,7 +516,7 @@ def fastagi(ctx: Context, host, port) -> None:
 
 @cli.command("serve")
 @click.option("--host", help="Address of the web admin (default PULSA_WEB_HOST).")
-@click.option("--port", type=int, help="Port of the web admin (default PULSA_WEB_PORT).")
+@click.option("--port", type=WHOLE, help="Port of the web admin (default PULSA_WEB_PORT).")
 @click.option(
     "--first-admin",
     is_flag=True,

@@ -11,7 +11,7 @@ import uuid
 import click
 from sqlalchemy import select
 
-from pulsa.cli import Context, UserError, pass_context
+from pulsa.cli import WHOLE, Context, UserError, pass_context
 from pulsa.settings import Settings
 from rating import AmountError, parse_amount
 
@@ -22,6 +22,11 @@ _BYTES = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
 
 
 # --- parsing helpers -----------------------------------------------------------------------
+
+
+def _ascii_digits(text: str, most: int) -> bool:
+    """Digits 0 to 9 only, at most `most` of them ("²".isdigit() is true)."""
+    return text.isascii() and text.isdigit() and len(text) <= most
 
 
 def _money(settings: Settings, text: str, *, allow_zero: bool = True) -> int:
@@ -108,7 +113,7 @@ def router_keygen() -> None:
     envvar="ROUTEROS_PASSWORD",
     help="API password (asked when not given; or ROUTEROS_PASSWORD).",
 )
-@click.option("--port", type=int, help="API port (8728, or 8729 with --tls).")
+@click.option("--port", type=WHOLE, help="API port (8728, or 8729 with --tls).")
 @click.option("--tls", is_flag=True, help="Use api-ssl.")
 @click.option("--no-verify", is_flag=True, help="Do not check the router's TLS certificate.")
 @click.option("--server", default="all", show_default=True, help="Hotspot server name.")
@@ -248,7 +253,9 @@ def package_add(
     from wallet.internet import create_package
 
     value, unit = parse_validity(validity)
-    shared_users = None if shared == "unlimited" else int(shared) if shared.isdigit() else -1
+    shared_users = (
+        None if shared == "unlimited" else int(shared) if _ascii_digits(shared, 6) else -1
+    )
 
     def work(session):
         chosen = [get_router(session, r) for r in routers] or list_routers(session)
@@ -302,7 +309,7 @@ def hotspot() -> None:
 
 
 @hotspot.command("login")
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=WHOLE)
 @click.argument("username")
 @click.option("--password", help="Default: a random 8-character password.")
 @pass_context
@@ -331,7 +338,7 @@ def hotspot_buy(ctx: Context, username, package_name, auto_renew, key) -> None:
         if login is None:
             raise UserError(f"no hotspot login {username!r}")
         package_ = get_package(
-            session, int(package_name) if package_name.isdigit() else package_name
+            session, int(package_name) if _ascii_digits(package_name, 18) else package_name
         )
         return buy_package(
             session, login.id, package_.id, key=key, actor=_ACTOR, auto_renew=auto_renew
@@ -345,8 +352,8 @@ def hotspot_buy(ctx: Context, username, package_name, auto_renew, key) -> None:
 
 
 @hotspot.command("extend")
-@click.argument("subscription_id", type=int)
-@click.argument("days", type=int)
+@click.argument("subscription_id", type=WHOLE)
+@click.argument("days", type=WHOLE)
 @click.option("--price", default="0", show_default=True, help="Charged to the wallet.")
 @click.option("--reason", default="", help="Required when free (trial, reward ...).")
 @click.option("--key", help="Idempotency key.")
@@ -439,8 +446,8 @@ def voucher() -> None:
 
 @voucher.command("generate")
 @click.argument("package_name", required=False)
-@click.option("--count", type=int, required=True, help="How many (up to 10,000).")
-@click.option("--length", type=int, default=8, show_default=True, help="Code length.")
+@click.option("--count", type=WHOLE, required=True, help="How many (up to 10,000).")
+@click.option("--length", type=WHOLE, default=8, show_default=True, help="Code length.")
 @click.option("--prefix", default="", help="Put before every code, e.g. RW5-.")
 @click.option(
     "--alphabet",
@@ -479,7 +486,7 @@ def voucher_generate(
 
 
 @voucher.command("print")
-@click.argument("batch_id", type=int)
+@click.argument("batch_id", type=WHOLE)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option(
     "--layout",
@@ -541,7 +548,7 @@ def voucher_sell(ctx: Context, codes, price) -> None:
 
 
 @voucher.command("redeem")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=WHOLE)
 @click.argument("code")
 @click.option("--password", help="When the batch has separate passwords.")
 @pass_context
@@ -653,7 +660,7 @@ def hotspot_registrations(ctx: Context) -> None:
 
 
 @hotspot.command("confirm")
-@click.argument("login_id", type=int)
+@click.argument("login_id", type=WHOLE)
 @click.argument("amount")
 @click.option(
     "--method",
@@ -684,7 +691,7 @@ def hotspot_confirm(ctx: Context, login_id, amount, method, reference) -> None:
 
 
 @hotspot.command("reject")
-@click.argument("login_id", type=int)
+@click.argument("login_id", type=WHOLE)
 @pass_context
 def hotspot_reject(ctx: Context, login_id) -> None:
     """Refuse a registration; its disabled user leaves the routers at the next sync."""

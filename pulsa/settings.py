@@ -207,11 +207,11 @@ def _validated(settings: Settings) -> Settings:
             "PULSA_IDENTIFY_BY must list accountcode, peer and/or callerid, comma-separated"
         )
     for prefix in settings.free_prefixes:
-        if not prefix.isdigit():
+        if not (prefix.isascii() and prefix.isdigit()):
             raise SettingsError(f"PULSA_FREE_DESTINATIONS: {prefix!r} is not a digit prefix")
     for name in ("outbound_prefix", "country_code", "trunk_prefix"):
         value = getattr(settings, name)
-        if value and not value.isdigit():
+        if value and not (value.isascii() and value.isdigit()):
             raise SettingsError(f"PULSA_{name.upper()} must be digits, not {value!r}")
     try:
         if settings.min_credit_micro < 0:

@@ -6,13 +6,23 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from rating.money import AmountError, parse_amount
 from wallet.text import describe_character, first_refused_character
-from webadmin.ui import currency, money_plain, new_form_key, site, valid_form_key
+from webadmin.ui import (
+    FIRST_DAY,
+    LAST_DAY,
+    currency,
+    money_plain,
+    new_form_key,
+    parse_day,
+    site,
+    valid_form_key,
+    whole_number,
+)
 
 
 class Form(FlaskForm):
@@ -120,6 +130,7 @@ class MoneyField(StringField):
             raise ValueError(amount_message(error)) from None
 
     def pre_validate(self, form):
+        _keep_refusal(self)
         if self.data is None:
             return
         if self.data < 0 and not self.allow_negative:
@@ -131,6 +142,54 @@ class MoneyField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         return money_plain(self.data) if self.data is not None else ""
+
+
+def _keep_refusal(field) -> None:
+    """Let the refusal of what was typed stand alone: without this, a DataRequired
+    validator would replace it by its own "enter a ..." message."""
+    if field.process_errors:
+        raise StopValidation()
+
+
+class WholeNumberField(IntegerField):
+    """A whole number written with the digits 0 to 9 ("²" and "٥" are refused, though
+    Python's int() takes one of them), at most 64 bits so that the database holds it."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        self.data = whole_number(text.removeprefix("-"))
+        if self.data is None:
+            if text.removeprefix("-").isascii() and text.removeprefix("-").isdigit():
+                raise ValueError(_l("This number is too large."))
+            raise ValueError(_l("Enter a whole number with the digits 0 to 9."))
+        if text.startswith("-"):
+            self.data = -self.data
+
+    def pre_validate(self, form):
+        _keep_refusal(self)
+
+
+class DayField(DateField):
+    """A day (YYYY-MM-DD) between 1900 and 2999: beyond them a day's next day or its time
+    in another zone cannot be computed."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = parse_day(valuelist[0])
+        if self.data is None and valuelist[0].strip():
+            raise ValueError(
+                _(
+                    "Enter a day between %(first)s and %(last)s as YYYY-MM-DD.",
+                    first=FIRST_DAY.isoformat(),
+                    last=LAST_DAY.isoformat(),
+                )
+            )
+
+    def pre_validate(self, form):
+        _keep_refusal(self)
 
 
 class FormKeyField(HiddenField):

@@ -21,6 +21,14 @@ from wallet.site_settings import SiteConfig, load_site_config
 
 PER_PAGE = 25
 _KEY = re.compile(r"^[0-9a-f]{32}$")
+#: The largest whole number taken from a form, a filter or an address: a signed 64-bit
+#: integer, what the database's BIGINT ids and counts hold.
+MAX_WHOLE = 2**63 - 1
+_WHOLE = re.compile(r"[0-9]{1,19}", re.ASCII)
+#: Days outside these are mistakes, and near the ends of the calendar a day's bounds
+#: (its next day, its time in another zone) cannot even be computed.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 def site() -> SiteConfig:
@@ -124,11 +132,18 @@ class Page:
         return self.number < self.pages
 
 
+def whole_number(text: str | None) -> int | None:
+    """`text` as a whole number of at most 64 bits written with the digits 0 to 9, or None
+    ("²".isdigit() is true and "٥" is a digit to int(), so neither test is enough)."""
+    text = (text or "").strip()
+    if not _WHOLE.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_WHOLE else None
+
+
 def page_number(arg: str = "page") -> int:
-    try:
-        return max(1, int(request.args.get(arg, "1")))
-    except ValueError:
-        return 1
+    return max(1, whole_number(request.args.get(arg)) or 1)
 
 
 def paginate(
@@ -181,13 +196,25 @@ def filter_errors() -> dict[str, str]:
     return g.filter_errors
 
 
-def parse_day(text: str | None) -> date | None:
+def parse_day(text: str | None, name: str | None = None) -> date | None:
+    """A day typed as YYYY-MM-DD, or None when empty or not a day between FIRST_DAY and
+    LAST_DAY; with `name`, a list filter, a refusal is reported beside that field."""
+    text = (text or "").strip()
     if not text:
         return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text) if text.isascii() and len(text) == 10 else None
     except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        if name:
+            filter_errors()[name] = _(
+                "Enter a day between %(first)s and %(last)s as YYYY-MM-DD.",
+                first=FIRST_DAY.isoformat(),
+                last=LAST_DAY.isoformat(),
+            )
         return None
+    return day
 
 
 def _preload_site() -> None:

@@ -69,6 +69,13 @@ def test_customer_add_then_top_up_then_show(site):
     assert "BCA-991" in out
 
 
+def test_a_top_up_typed_with_dots_credits_fifty_thousand_rupiah(site):
+    code, out, err = run("topup", "2", "Rp 50.000")
+    assert code == 0 and "+IDR 50,000" in out, err
+    code, out, err = run("topup", "2", "1,5")
+    assert code != 0 and "read as 1.5" in err and "write 1 or 2" in err
+
+
 def test_a_top_up_key_given_twice_credits_once(site):
     for _ in range(2):
         assert run("topup", "3", "1000", "--key", "receipt-77")[0] == 0
@@ -82,7 +89,10 @@ def test_a_top_up_key_given_twice_credits_once(site):
         (("topup", "1", "abc"), "bad amount: 'abc' is not an amount"),
         (("topup", "1", "0"), "must be greater than zero"),
         (("topup", "1", "-5"), "No such option '-5'"),
-        (("topup", "one", "5"), "'one' is not a valid integer"),
+        (("topup", "one", "5"), "'one' is not a whole number"),
+        (("topup", "99999999999999999999", "5"), "is too large"),
+        (("topup", "\u0665", "5"), "is not a whole number"),
+        (("topup", "1", "1e20000000"), "without an exponent"),
         (("topup", "999", "5"), "account 999 does not exist"),
         (("customer", "show", "999"), "customer 999 does not exist"),
         (("customer", "add", "X", "--email", "not-an-email"), "not an e-mail address"),

@@ -27,7 +27,9 @@ def index():
     actor = request.args.get("actor", "").strip()
     action = request.args.get("action", "").strip()
     target = request.args.get("target", "").strip()
-    start, end = utc_range(parse_day(request.args.get("from")), parse_day(request.args.get("to")))
+    start, end = utc_range(
+        parse_day(request.args.get("from"), "from"), parse_day(request.args.get("to"), "to")
+    )
     statement = select(AuditRecord).order_by(AuditRecord.id.desc())
     if actor:
         statement = statement.where(AuditRecord.actor.contains(actor, autoescape=True))

@@ -7,13 +7,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from wallet.errors import WalletError
 from wallet.payments import BankAccount, save_bank_account
 from webadmin.access import Screen, actor, change, database, view
-from webadmin.forms import Form
+from webadmin.forms import Form, WholeNumberField
 from webadmin.ui import paginate
 
 blueprint = Blueprint("bank_accounts", __name__, url_prefix="/bank-accounts")
@@ -33,7 +33,7 @@ class BankAccountForm(Form):
     instructions = TextAreaField(
         _l("Instructions for the customer"), validators=[Optional(), Length(max=2000)]
     )
-    position = IntegerField(
+    position = WholeNumberField(
         _l("Order"), default=0, validators=[Optional(), NumberRange(min=0, max=1000)]
     )
     is_active = BooleanField(_l("Shown to customers"), default=True)

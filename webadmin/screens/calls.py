@@ -24,7 +24,7 @@ from wallet.reports import live_calls_query, seconds_left
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
 from webadmin.forms import amount_message, read_amount
-from webadmin.ui import filter_errors, local, paginate, parse_day, utc_range
+from webadmin.ui import filter_errors, local, paginate, parse_day, utc_range, whole_number
 
 blueprint = Blueprint("calls", __name__, url_prefix="/calls")
 SCREEN = Screen(
@@ -66,20 +66,23 @@ def filtered() -> Select:
         .outerjoin(Customer, Customer.id == Account.customer_id)
         .order_by(CallRecord.start_at.desc(), CallRecord.id.desc())
     )
-    start, end = utc_range(parse_day(args.get("from")), parse_day(args.get("to")))
+    start, end = utc_range(parse_day(args.get("from"), "from"), parse_day(args.get("to"), "to"))
     if start:
         statement = statement.where(CallRecord.start_at >= start)
     if end:
         statement = statement.where(CallRecord.start_at < end)
     customer = args.get("customer", "").strip()
     if customer:
-        if customer.isdigit():  # an account number or a caller's number
+        number = whole_number(customer)
+        if number is not None:  # an account number or a caller's number
             statement = statement.where(
-                or_(CallRecord.account_id == int(customer), CallRecord.caller == customer)
+                or_(CallRecord.account_id == number, CallRecord.caller == customer)
             )
+        elif customer.isascii() and customer.isdigit():  # too long for an account number
+            statement = statement.where(CallRecord.caller == customer)
         else:
             statement = statement.where(Customer.name.ilike(f"%{customer}%"))
-    destination = "".join(c for c in args.get("destination", "") if c.isdigit())
+    destination = "".join(c for c in args.get("destination", "") if c in "0123456789")
     if destination:
         statement = statement.where(CallRecord.callee.startswith(destination))
     if args.get("disposition") in DISPOSITIONS:

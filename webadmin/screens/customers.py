@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from hotspot.voucher_sheet import qr_svg
@@ -41,7 +41,7 @@ from webadmin.access import (
     database,
     view,
 )
-from webadmin.forms import Form, FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
 from webadmin.ui import explain, money, paginate
 
@@ -138,7 +138,7 @@ class AdjustForm(Form):
 
 class TransferForm(Form):
     key = FormKeyField()
-    to_account = IntegerField(
+    to_account = WholeNumberField(
         _l("To account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
     )

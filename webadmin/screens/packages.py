@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -36,7 +35,7 @@ from wallet.hotspot_models import InternetPackage, Subscription
 from wallet.internet import VALIDITY_UNITS
 from wallet.ledger import utcnow
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, MoneyField, options
+from webadmin.forms import Form, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import UNIT_LABELS, install
 from webadmin.ui import paginate
 
@@ -59,7 +58,7 @@ class PackageForm(Form):
     price = MoneyField(
         _l("Price"), allow_zero=True, validators=[InputRequired(message=_l("Enter a price."))]
     )
-    validity_value = IntegerField(
+    validity_value = WholeNumberField(
         _l("Valid for"),
         validators=[InputRequired(message=_l("Enter a number.")), NumberRange(1, 100_000)],
     )
@@ -76,10 +75,10 @@ class PackageForm(Form):
     threshold_download = StringField(
         _l("Burst threshold, download"), validators=[Optional(), _SPEED]
     )
-    burst_time = IntegerField(
+    burst_time = WholeNumberField(
         _l("Burst time (seconds)"), validators=[Optional(), NumberRange(1, 3600)]
     )
-    shared_users = IntegerField(
+    shared_users = WholeNumberField(
         _l("Devices at once"), default=1, validators=[Optional(), NumberRange(1, 1000)]
     )
     routers = SelectMultipleField(

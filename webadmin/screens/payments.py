@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from wallet.errors import WalletError
@@ -38,7 +38,7 @@ from wallet.payments import (
     store_proof,
 )
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, MoneyField, options
+from webadmin.forms import Form, MoneyField, WholeNumberField, options
 from webadmin.screens.customers import METHOD_LABELS
 from webadmin.ui import explain, money, paginate
 
@@ -61,7 +61,7 @@ class RejectForm(Form):
 
 
 class RequestForm(Form):
-    account = IntegerField(
+    account = WholeNumberField(
         _l("Account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
     )

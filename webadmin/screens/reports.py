@@ -20,7 +20,7 @@ from webadmin.access import Permission, Screen, database, view
 from webadmin.charts import bar_chart
 from webadmin.exports import download
 from webadmin.screens.customers import KIND_LABELS, METHOD_LABELS
-from webadmin.ui import money, parse_day, today_local, utc_range, zone
+from webadmin.ui import filter_errors, money, parse_day, today_local, utc_range, zone
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 SCREEN = Screen(
@@ -112,8 +112,8 @@ def index():
     if report not in REPORTS:
         report = "day"
     today = today_local()
-    first = parse_day(request.args.get("from")) or (today - timedelta(days=29))
-    last = parse_day(request.args.get("to")) or today
+    first = parse_day(request.args.get("from"), "from") or (today - timedelta(days=29))
+    last = parse_day(request.args.get("to"), "to") or today
     if last < first:
         first, last = last, first
     first = max(first, last - timedelta(days=MAX_DAYS))
@@ -121,7 +121,7 @@ def index():
     with database().transaction() as session:
         header, screen, files = _table(report, session, start, end)
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx"):
+    if fmt in ("csv", "xlsx") and not filter_errors():
         name = f"{report}-{first.isoformat()}-{last.isoformat()}"
         return download(fmt, name, str(REPORTS[report]), header, files)
     chart = None

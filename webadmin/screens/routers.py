@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hotspot.backoffice import read_router_page, staff_add_router, staff_update_router
@@ -19,7 +19,7 @@ from hotspot.routers import access_for, default_driver, routers_query
 from wallet.errors import WalletError
 from wallet.hotspot_models import Router
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form
+from webadmin.forms import Form, WholeNumberField
 from webadmin.hotspot_ui import install, keyring, router_problem, router_timeout
 from webadmin.ui import paginate
 
@@ -38,7 +38,7 @@ SHOWN_NAMES = 200  # names per line of a drift report; the rest is counted
 class RouterForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     host = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
-    port = IntegerField(_l("API port"), validators=[Optional(), NumberRange(min=1, max=65535)])
+    port = WholeNumberField(_l("API port"), validators=[Optional(), NumberRange(min=1, max=65535)])
     tls = BooleanField(_l("Use TLS (api-ssl)"))
     tls_verify = BooleanField(_l("Check the router's TLS certificate"), default=True)
     username = StringField(_l("API user name"), validators=[DataRequired(), Length(max=100)])

@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from wallet.demo import loaded_batch, preview_removal, remove_demo
@@ -32,7 +32,7 @@ from wallet.errors import WalletError
 from wallet.payments import proof_file, store_proof
 from wallet.site_settings import REFRESH_SECONDS, save_site_config, stored_keys
 from webadmin.access import Screen, actor, change, client_address, database, public, view
-from webadmin.forms import Form, MoneyField, options
+from webadmin.forms import Form, MoneyField, WholeNumberField, options
 from webadmin.ui import site
 
 blueprint = Blueprint("settings", __name__, url_prefix="/settings")
@@ -51,9 +51,11 @@ class SettingsForm(Form):
     sign_in_banner = TextAreaField(
         _l("Banner on the sign-in page"), validators=[Optional(), Length(max=500)]
     )
-    display_precision = IntegerField(_l("Decimals shown"), validators=[NumberRange(min=0, max=6)])
+    display_precision = WholeNumberField(
+        _l("Decimals shown"), validators=[NumberRange(min=0, max=6)]
+    )
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
-    call_slice_seconds = IntegerField(
+    call_slice_seconds = WholeNumberField(
         _l("Call slice (seconds)"), validators=[NumberRange(min=10, max=3600)]
     )
     call_mode = SelectField(

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from hotspot.backoffice import (
@@ -30,13 +30,13 @@ from wallet.internet import LOGIN_STATUSES, MAX_EXTENSION_DAYS, UsernameTaken
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import (
     LOGIN_STATUS_LABELS,
     SUBSCRIPTION_STATUS_LABELS,
     install,
 )
-from webadmin.ui import explain, local, money, new_form_key, paginate
+from webadmin.ui import explain, local, money, new_form_key, paginate, whole_number
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/internet")
 blueprint.record_once(install)
@@ -50,7 +50,7 @@ SCREEN = Screen(
 
 
 class LoginForm(Form):
-    account = IntegerField(
+    account = WholeNumberField(
         _l("Account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
     )
@@ -66,7 +66,7 @@ class BuyForm(Form):
 
 class ExtendForm(Form):
     key = FormKeyField()
-    days = IntegerField(
+    days = WholeNumberField(
         _l("Days to add"),
         validators=[
             InputRequired(message=_l("Enter a number of days.")),
@@ -142,8 +142,8 @@ def index():
 @change
 def create():
     form = LoginForm()
-    if request.method == "GET" and request.args.get("account", "").isdigit():
-        form.account.data = int(request.args["account"])
+    if request.method == "GET" and whole_number(request.args.get("account")) is not None:
+        form.account.data = whole_number(request.args["account"])
     if form.validate_on_submit():
         with database().transaction() as session:
             account = session.get(Account, form.account.data)

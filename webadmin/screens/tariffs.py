@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from rating import CallPricing, RatingError, charged_seconds
@@ -29,8 +29,8 @@ from wallet.errors import WalletError
 from wallet.models import Account, Customer, HolidayRow, RateRow, TariffPlan, TimeBandRow
 from wallet.tariffs import export_rates, load_tariff
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, options
-from webadmin.ui import paginate, site
+from webadmin.forms import DayField, Form, WholeNumberField, options
+from webadmin.ui import FIRST_DAY, LAST_DAY, paginate, site
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
 SCREEN = Screen(
@@ -78,7 +78,7 @@ class BandForm(Form):
 
 
 class HolidayForm(Form):
-    day = DateField(_l("Date"), validators=[DataRequired(message=_l("Enter a date."))])
+    day = DayField(_l("Date"), validators=[DataRequired(message=_l("Enter a date."))])
     band = SelectField(_l("Priced as band"), choices=[])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
 
@@ -101,11 +101,11 @@ class CalculatorForm(Form):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    account = IntegerField(_l("Account number"), validators=[Optional(), NumberRange(min=1)])
+    account = WholeNumberField(_l("Account number"), validators=[Optional(), NumberRange(min=1)])
     plan = SelectField(_l("Tariff plan"), choices=[])
     number = StringField(_l("Number dialled"), validators=[DataRequired(), Length(max=40)])
     when = StringField(_l("When (empty: now)"), validators=[Optional(), Length(max=16)])
-    duration = IntegerField(
+    duration = WholeNumberField(
         _l("Call length in seconds"), default=180, validators=[Optional(), NumberRange(0, 86400)]
     )
 
@@ -186,7 +186,7 @@ def _plan_page(
         statement = (
             select(RateRow).where(RateRow.plan_id == plan.id).order_by(RateRow.prefix, RateRow.band)
         )
-        if prefix.isdigit():
+        if prefix.isascii() and prefix.isdigit():
             statement = statement.where(RateRow.prefix.startswith(prefix))
         rates = paginate(session, statement, per_page=50, path=here)
         bands = paginate(
@@ -488,6 +488,14 @@ def _calculate(session, form: CalculatorForm) -> dict:
     plan_zone = ZoneInfo(plan.timezone)
     if form.when.data:
         moment = datetime.fromisoformat(form.when.data).replace(tzinfo=plan_zone)
+        if not FIRST_DAY <= moment.date() <= LAST_DAY:
+            raise ValueError(
+                _(
+                    "Enter a day between %(first)s and %(last)s as YYYY-MM-DD.",
+                    first=FIRST_DAY.isoformat(),
+                    last=LAST_DAY.isoformat(),
+                )
+            )
     else:
         moment = datetime.now(UTC)
     tariff = load_tariff(session, plan.id)

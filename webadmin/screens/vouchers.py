@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -45,9 +44,18 @@ from wallet.internet import describe_package
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
-from webadmin.forms import Form, FormKeyField, MoneyField, options
+from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
-from webadmin.ui import explain, money, new_form_key, paginate, parse_day, utc_range
+from webadmin.ui import (
+    explain,
+    filter_errors,
+    money,
+    new_form_key,
+    paginate,
+    parse_day,
+    utc_range,
+    whole_number,
+)
 
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 blueprint.record_once(install)
@@ -81,12 +89,12 @@ SHEET_CSP = (
 class GenerateForm(Form):
     key = FormKeyField()
     package = SelectField(_l("Package"), choices=[])
-    count = IntegerField(
+    count = WholeNumberField(
         _l("How many"),
         default=100,
         validators=[InputRequired(message=_l("Enter a number.")), NumberRange(1, MAX_BATCH)],
     )
-    length = IntegerField(
+    length = WholeNumberField(
         _l("Code length"), default=8, validators=[InputRequired(), NumberRange(3, 32)]
     )
     prefix = StringField(_l("Prefix"), validators=[Optional(), Length(max=16)])
@@ -112,7 +120,7 @@ class CodesForm(Form):
 
 class RedeemForm(Form):
     key = FormKeyField()
-    account = IntegerField(
+    account = WholeNumberField(
         _l("Account number"),
         validators=[DataRequired(message=_l("Enter an account number.")), NumberRange(min=1)],
     )
@@ -264,10 +272,7 @@ def sheet(batch_id: int):
     layout = request.args.get("layout", "a4")
     if layout not in LAYOUTS:
         abort(404)
-    try:
-        part = max(1, int(request.args.get("part", "1")))
-    except ValueError:
-        part = 1
+    part = max(1, whole_number(request.args.get("part")) or 1)
     unsold_only = request.args.get("all") != "1"
     settings = current_app.extensions["pulsa.settings"]
     with database().transaction() as session:
@@ -320,8 +325,7 @@ def export(batch_id: int):
 
 
 def _batch_of(form: CodesForm) -> int | None:
-    text = form.batch.data or request.form.get("batch", "")
-    return int(text) if text.isdigit() else None
+    return whole_number(form.batch.data or request.form.get("batch", ""))
 
 
 def _back(form: CodesForm):
@@ -447,13 +451,13 @@ def redeem():
 @blueprint.get("/report")
 @view
 def report():
-    start_day = parse_day(request.args.get("from"))
-    end_day = parse_day(request.args.get("to"))
+    start_day = parse_day(request.args.get("from"), "from")
+    end_day = parse_day(request.args.get("to"), "to")
     start, end = utc_range(start_day, end_day)
     with database().transaction() as session:
         rows = voucher_report(session, start, end)
         batches = session.execute(select(func.count()).select_from(VoucherBatch)).scalar_one()
-    if request.args.get("format") in ("csv", "xlsx"):
+    if request.args.get("format") in ("csv", "xlsx") and not filter_errors():
         header = [_("Package"), _("Generated"), _("Sold"), _("Sales"), _("Used"), _("Redeemed")]
         return download(
             request.args["format"],
