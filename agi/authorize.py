@@ -18,6 +18,7 @@ asyncio, no web or CLI framework, no migration tool.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,24 @@ _DB_TIMEOUT_PARAMETERS = {
     "mysql": ("connect_timeout", "read_timeout", "write_timeout"),
     "mariadb": ("connect_timeout", "read_timeout", "write_timeout"),
 }
+
+
+_CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+# Whole seconds, perhaps with a fraction (dropped); never an exponent, which Decimal would
+# take and int() expand to millions of digits.
+_BILLSEC = re.compile(r"([0-9]{1,9})(?:\.[0-9]{0,9})?", re.ASCII)
+
+
+def call_id_of(text: str) -> int | None:
+    """A PULSA_CALL value as a call id: digits 0 to 9 that a BIGINT holds, else None."""
+    text = (text or "").strip()
+    return int(text) if _CALL_ID.fullmatch(text) and int(text) > 0 else None
+
+
+def billable_seconds(text: str) -> int | None:
+    """Dial's ANSWEREDTIME/billsec as whole seconds ("" is 0), or None when unreadable."""
+    match = _BILLSEC.fullmatch((text or "").strip() or "0")
+    return int(match.group(1)) if match else None
 
 
 class AgiError(Exception):
@@ -421,14 +440,14 @@ class CallAuthorizer:
         self, call_text: str, dialstatus: str, billsec_text: str, uniqueid: str = ""
     ) -> Settlement:
         """Blocking: charge a finished static-mode call once (again: nothing more)."""
-        try:
-            call_id = int(call_text.strip())
-        except ValueError:
-            return Settlement(ERROR, f"no call to settle (PULSA_CALL={call_text!r})")
-        try:
-            billsec = max(0, int(Decimal(billsec_text.strip() or "0")))
-        except (ArithmeticError, ValueError):
-            return Settlement(ERROR, f"billable seconds {billsec_text!r} is not a number", call_id)
+        call_id = call_id_of(call_text)
+        if call_id is None:
+            return Settlement(ERROR, f"no call to settle (PULSA_CALL={call_text[:40]!r})")
+        billsec = billable_seconds(billsec_text)
+        if billsec is None:
+            return Settlement(
+                ERROR, f"billable seconds {billsec_text[:40]!r} is not a number", call_id
+            )
         disposition = DISPOSITIONS.get(dialstatus.strip().upper(), "FAILED")
         ended = self._clock().astimezone(UTC).replace(tzinfo=None)
         answered = ended - timedelta(seconds=billsec) if disposition == "ANSWERED" else None

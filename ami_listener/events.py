@@ -96,18 +96,26 @@ def chanvars(event: Mapping[str, Any], key: str = "ChanVariable") -> dict[str, s
     return found
 
 
+def _digits(value: str, most: int) -> int | None:
+    """`value` as a whole number when it is 1 to `most` digits 0 to 9 ("²".isdigit() is
+    true and int() reads "٥"), else None."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= most:
+        return int(value)
+    return None
+
+
 def call_id_of(value: str) -> int | None:
-    """A PULSA_CALL value as a call id (None when empty or not a number)."""
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    """A PULSA_CALL value as a call id (None when empty, not a number or beyond BIGINT)."""
+    number = _digits(value or "", 18)
+    return number if number else None
 
 
 def hms_seconds(value: str) -> int:
     """`Duration: 00:01:05` of CoreShowChannel -> 65 (0 when unreadable)."""
     parts = (value or "").strip().split(":")
-    try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
+    numbers = [_digits(p, 9) for p in parts]
+    if len(numbers) > 3 or None in numbers:
         return 0
     seconds = 0
     for number in numbers:
@@ -149,5 +157,4 @@ class CdrRecord:
 
 
 def _whole(value: str) -> int:
-    value = value.strip()
-    return int(value) if value.isdigit() else 0
+    return _digits(value, 9) or 0

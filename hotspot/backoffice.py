@@ -75,8 +75,11 @@ from wallet.vouchers import (
 
 # --- parsing what people type ------------------------------------------------------------
 
-_BYTES = re.compile(r"^(\d+)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
-_BURST_TIME = re.compile(r"^(\d+)s?$")
+# Digits 0 to 9 only, at most 15 of them: a quota stays far inside 64 bits.
+_BYTES = re.compile(r"([0-9]{1,15})\s*([KMGT]?)(?:i?B)?", re.IGNORECASE | re.ASCII)
+_BURST_TIME = re.compile(r"^([0-9]{1,9})s?$", re.ASCII)
+#: The largest data quota (RouterOS's limit-bytes-total is 64-bit; pulsa stores BIGINT).
+MAX_DATA_QUOTA = 2**63 - 1
 
 
 def parse_data_quota(text: str | None) -> int | None:
@@ -84,10 +87,13 @@ def parse_data_quota(text: str | None) -> int | None:
     value = (text or "").strip()
     if not value:
         return None
-    match = _BYTES.match(value)
+    match = _BYTES.fullmatch(value)
     if not match or int(match.group(1)) < 1:
-        raise InvalidInput(f"not a data quota: {value!r} (e.g. 500M or 5G)")
-    return int(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")
+        raise InvalidInput(f"not a data quota: {value[:40]!r} (e.g. 500M or 5G)")
+    size = int(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")
+    if size > MAX_DATA_QUOTA:
+        raise InvalidInput(f"a data quota of {value!r} is too large")
+    return size
 
 
 def format_data_quota(size: int | None) -> str:
@@ -107,7 +113,7 @@ def parse_time_quota(text: str | None) -> int | None:
     try:
         seconds = parse_duration(value)
     except ValueError:
-        raise InvalidInput(f"not a time quota: {value!r} (e.g. 2h, 1d12h or 90m)") from None
+        raise InvalidInput(f"not a time quota: {value[:40]!r} (e.g. 2h, 1d12h or 90m)") from None
     if seconds < 1:
         raise InvalidInput("a time quota must be positive (or empty)")
     return seconds

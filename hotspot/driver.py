@@ -106,8 +106,17 @@ class UserNotFound(RouterError):
 # ---------------------------------------------------------------------------
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_TOKEN = re.compile(r"(\d+)(ms|us|w|d|h|m|s)")
-_CLOCK = re.compile(r"^(?:(\d+)d)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
+# Digits 0 to 9 only (re.ASCII: `\d` would take any script's digits), few enough that
+# a duration stays far inside 64 bits: RouterOS counts in weeks at most.
+_TOKEN = re.compile(r"([0-9]{1,9})(ms|us|w|d|h|m|s)", re.ASCII)
+_CLOCK = re.compile(
+    r"(?:([0-9]{1,9})d)?([0-9]{1,9}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?", re.ASCII
+)
+_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+#: Longest RouterOS time value read; a longer one is not a duration.
+MAX_DURATION_TEXT = 64
+#: Largest whole number read from a RouterOS reply (its counters are unsigned 64-bit).
+MAX_COUNTER = 2**64 - 1
 
 
 def parse_duration(text: str) -> int:
@@ -118,9 +127,11 @@ def parse_duration(text: str) -> int:
     hotspot limits are whole seconds.
     """
     value = text.strip()
-    if value.isdigit():
+    if len(value) > MAX_DURATION_TEXT:
+        raise ValueError(f"not a RouterOS time value: {text[:MAX_DURATION_TEXT]!r}...")
+    if _SECONDS.fullmatch(value):
         return int(value)
-    clock = _CLOCK.match(value)
+    clock = _CLOCK.fullmatch(value)
     if clock:
         days, hours, minutes, seconds = clock.groups()
         return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
@@ -152,12 +163,11 @@ def format_duration(seconds: int) -> str:
 
 
 def _to_int(value: str | None, default: int = 0) -> int:
-    if value is None or value == "":
+    """A whole number of a RouterOS reply: digits 0 to 9, at most 64 bits."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 20:
         return default
-    try:
-        return int(value)
-    except ValueError:
-        return default
+    number = int(value)
+    return number if number <= MAX_COUNTER else default
 
 
 def _to_bool(value: str | None) -> bool:
@@ -307,7 +317,11 @@ class _StringApi(Api):
     """
 
     def readSentence(self) -> tuple[str, ReplyDict]:  # librouteros's method name
-        reply_word, words = self.protocol.readSentence()
+        try:
+            reply_word, words = self.protocol.readSentence()
+        except IndexError:
+            # librouteros indexes an empty sentence (or a !fatal without its reason).
+            raise ProtocolError("an empty sentence from the router") from None
         values: ReplyDict = {}
         for word in words:
             if word.startswith("="):

@@ -16,9 +16,9 @@ from pulsa.settings import Settings
 from rating import AmountError, parse_amount
 
 _ACTOR = os.environ.get("USER", "cli")
-_VALIDITY = re.compile(r"^(\d+)\s*(mo|months?|m|min|minutes?|h|hours?|d|days?)$")
+_VALIDITY = re.compile(r"([0-9]{1,6})\s*(mo|months?|m|min|minutes?|h|hours?|d|days?)", re.ASCII)
 _UNITS = {"mo": "months", "m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
-_BYTES = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
+_BYTES = re.compile(r"([0-9]{1,15})\s*([KMGT]?)i?B?", re.IGNORECASE | re.ASCII)
 
 
 # --- parsing helpers -----------------------------------------------------------------------
@@ -42,7 +42,7 @@ def _money(settings: Settings, text: str, *, allow_zero: bool = True) -> int:
 
 def parse_validity(text: str) -> tuple[int, str]:
     """`30d`, `12h`, `90m`, `1mo` -> (value, unit)."""
-    match = _VALIDITY.match(text.strip().lower())
+    match = _VALIDITY.fullmatch(text.strip().lower())
     if not match:
         raise UserError(f"bad validity {text!r}: use e.g. 90m, 12h, 30d or 1mo")
     unit = match.group(2)
@@ -52,7 +52,7 @@ def parse_validity(text: str) -> tuple[int, str]:
 
 def parse_bytes(text: str) -> int:
     """`500M`, `5G`, `5GiB`, `1073741824`: RouterOS counts K as 1024."""
-    match = _BYTES.match(text.strip())
+    match = _BYTES.fullmatch(text.strip())
     if not match:
         raise UserError(f"bad data quota {text!r}: use e.g. 500M or 5G")
     power = " KMGT".index(match.group(2).upper() or " ")

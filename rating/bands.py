@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 DAY_SECONDS = 86_400
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Digits 0 to 9 only: int() would also read "٠٨" as 8.
+_CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{1,2}))?", re.ASCII)
 ANY_BAND = ""
 
 
@@ -72,11 +75,10 @@ def format_days(days: Iterable[int]) -> str:
 
 def parse_clock(text: str) -> int:
     """'08:00' -> seconds since midnight; '24:00' is the end of the day."""
-    hours, _, minutes = text.strip().partition(":")
-    try:
-        h, m = int(hours), int(minutes or 0)
-    except ValueError:
-        raise ValueError(f"not a time of day: {text!r} (use HH:MM)") from None
+    clock = _CLOCK.fullmatch(text.strip())
+    if not clock:
+        raise ValueError(f"not a time of day: {text[:20]!r} (use HH:MM)")
+    h, m = int(clock.group(1)), int(clock.group(2) or 0)
     if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m):
         raise ValueError(f"not a time of day: {text!r}")
     return h * 3600 + m * 60

@@ -55,7 +55,16 @@ def read_rates_csv(text: str, *, precision: int = 0) -> list[Rate]:
     `precision` is the currency's decimals (0 for IDR, the default currency): it decides
     how the money columns' separators are read.
     """
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # Universal newlines: a lone "\r" (an old Mac export) ends a line instead of making
+    # csv refuse the whole file.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
+    try:
+        return _read_rates(reader, precision)
+    except csv.Error as error:
+        raise TariffFileError([f"line {reader.line_num}: {error}"]) from None
+
+
+def _read_rates(reader, precision: int) -> list[Rate]:
     header = next(reader, None)
     if header is None:
         raise TariffFileError(["line 1: the file is empty"])

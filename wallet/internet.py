@@ -43,11 +43,14 @@ MAX_EXTENSION_DAYS = 3660
 # Characters a person can read off a screen or a voucher without mixing them up.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _USERNAME_PUNCTUATION = set("._-@+")
-_RATE = r"\d+(?:\.\d+)?[kKMG]?"
-_RATE_PAIR = re.compile(rf"^{_RATE}(?:/{_RATE})?$")
-_TIME_PAIR = re.compile(r"^\d+[smhd]?(?:/\d+[smhd]?)?$")
+# Digits 0 to 9 only (`\d` takes any script's digits, which RouterOS does not).
+_RATE = r"[0-9]{1,12}(?:\.[0-9]{1,6})?[kKMG]?"
+_RATE_PAIR = re.compile(rf"{_RATE}(?:/{_RATE})?", re.ASCII)
+_TIME_PAIR = re.compile(r"[0-9]{1,9}[smhd]?(?:/[0-9]{1,9}[smhd]?)?", re.ASCII)
 # A speed as people write it: "5M", "5m", "5 Mbps", "512 kbps", "1.5 Mbit/s", "2000000".
-_SPEED_TEXT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([kmg]?)\s*(?:b|bit|bits)?(?:ps|/s)?$", re.I)
+_SPEED_TEXT = re.compile(
+    r"([0-9]{1,12}(?:[.,][0-9]{1,9})?)\s*([kmg]?)\s*(?:b|bit|bits)?(?:ps|/s)?", re.I | re.ASCII
+)
 _SPEED_UNITS = {"": 1, "k": 1_000, "M": 1_000_000, "G": 1_000_000_000}
 
 
@@ -215,9 +218,9 @@ def rate_limit_text(
 def parse_speed(text: str) -> str:
     """A speed as people write it ("5 Mbps", "512 kbps", "5M", "1.5 Mbit/s") in RouterOS's
     form ("5M", "512k", "1500k"): whole numbers with k, M or G, in bits per second."""
-    found = _SPEED_TEXT.match((text or "").strip())
+    found = _SPEED_TEXT.fullmatch((text or "").strip())
     if not found:
-        raise InvalidInput(f"not a speed: {text!r} (write it like 5M, 5 Mbps or 512 kbps)")
+        raise InvalidInput(f"not a speed: {text[:40]!r} (write it like 5M, 5 Mbps or 512 kbps)")
     number, unit = found.group(1).replace(",", "."), found.group(2)
     unit = unit.lower() if unit.lower() == "k" else unit.upper()
     whole, _, fraction = number.partition(".")
@@ -248,11 +251,11 @@ def check_rate_limit(text: str) -> str:
     """Accept RouterOS's `rx[/tx] [burst-rx[/tx] [threshold-rx[/tx] [time-rx[/tx]]]]`."""
     parts = text.split()
     if not 1 <= len(parts) <= 4:
-        raise InvalidInput(f"not a RouterOS rate limit: {text!r}")
+        raise InvalidInput(f"not a RouterOS rate limit: {text[:80]!r}")
     for position, part in enumerate(parts):
         pattern = _TIME_PAIR if position == 3 else _RATE_PAIR
-        if not pattern.match(part):
-            raise InvalidInput(f"not a RouterOS rate limit: {text!r} (at {part!r})")
+        if not pattern.fullmatch(part):
+            raise InvalidInput(f"not a RouterOS rate limit: {text[:80]!r} (at {part[:40]!r})")
     return " ".join(parts)
 
 
