@@ -159,6 +159,10 @@ class WholeNumberField(IntegerField):
         if not valuelist:
             return
         text = valuelist[0].strip()
+        if not text:
+            # Empty: the validators say whether a number was required.
+            self.data = None
+            return
         self.data = whole_number(text.removeprefix("-"))
         if self.data is None:
             if text.removeprefix("-").isascii() and text.removeprefix("-").isdigit():
