@@ -146,12 +146,15 @@ def _parse(text: str, precision: int, currency: str, *, max_decimals: int) -> in
 
 def _strip_sign_and_currency(shown: str, currency: str) -> tuple[str, str]:
     """The sign and the number of `shown`: one sign at most, before or after a currency
-    written first ("-Rp 5.000", "Rp -5.000", "USD -2.50"), or a currency code last."""
-    if shown.count("-") + shown.count("+") > 1:
-        raise AmountError("sign", f"{shown!r} is not an amount: one sign at most", text=shown)
+    written first ("-Rp 5.000", "Rp -5.000", "USD -2.50"), or a currency code last. A
+    trailing ",-" ("Rp 50.000,-", no cents) is dropped."""
     rest = shown.lower()
+    if rest.endswith((",-", ".-")):
+        rest = rest[:-2].rstrip()
+    if rest.count("-") + rest.count("+") > 1:
+        raise AmountError("sign", f"{shown!r} is not an amount: one sign at most", text=shown)
     sign = ""
-    if rest[:1] in "+-":
+    if rest[:1] in ("+", "-"):
         sign, rest = rest[0], rest[1:].lstrip()
     marks = tuple(m for m in (currency.lower(), *_SYMBOLS.get(currency.upper(), ())) if m)
     for mark in marks:
@@ -162,7 +165,7 @@ def _strip_sign_and_currency(shown: str, currency: str) -> tuple[str, str]:
         for mark in marks[:1]:
             if rest.endswith(mark):
                 rest = rest[: -len(mark)].rstrip()
-    if not sign and rest[:1] in "+-":
+    if not sign and rest[:1] in ("+", "-"):
         sign, rest = rest[0], rest[1:].lstrip()
     if not _NUMBER.fullmatch(rest):
         raise AmountError("number", f"{shown!r} is not an amount", text=shown)

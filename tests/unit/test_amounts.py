@@ -35,7 +35,17 @@ def refusal(read, text: str) -> AmountError:
 
 
 @pytest.mark.parametrize(
-    "text", ["50000", "50.000", "50,000", "Rp 50.000", "Rp. 50.000", "IDR 50000", "50.000 IDR"]
+    "text",
+    [
+        "50000",
+        "50.000",
+        "50,000",
+        "Rp 50.000",
+        "Rp. 50.000",
+        "Rp 50.000,-",
+        "IDR 50000",
+        "50.000 IDR",
+    ],
 )
 def test_fifty_thousand_rupiah_reads_the_same_however_it_is_written(text):
     assert idr(text) == 50_000 * MICRO
@@ -100,7 +110,8 @@ def test_a_currency_with_decimals_reads_both_conventions_and_refuses_the_ambiguo
 
 
 def test_words_and_special_values_are_not_amounts():
-    for text in ("", "  ", "abc", "NaN", "Infinity", "inf", "5.", "1..5", "0x10", "1_000", "USD 5"):
+    words = ("", "  ", "abc", "NaN", "Infinity", "inf", "5.", "1..5", "0x10", "1_000", "USD 5")
+    for text in (*words, "Rp", "IDR", "-", "Rp -", ".-", ",-"):
         with pytest.raises(AmountError):
             idr(text)
 
