@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from rating.money import parse_money
+from rating.money import parse_amount
 from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
 
@@ -107,8 +107,9 @@ def explain(error: BaseException) -> str:
 
 def amount_from(text: str) -> int:
     """An amount typed by the customer, in micro-units, through the one amount parser of
-    rating.money (raises ValueError for anything that is not an amount)."""
-    return parse_money((text or "").strip())
+    rating.money, read with the site's currency and precision ("Rp 50.000" is 50000;
+    raises rating.money.AmountError, a ValueError, for anything that is not an amount)."""
+    return parse_amount(text or "", precision=site().display_precision, currency=currency())
 
 
 def new_form_key() -> str:

@@ -89,9 +89,11 @@ def describe(entry: LedgerEntry, dialled: str | None, billsec: int | None) -> st
 def _month(text: str | None) -> date | None:
     try:
         year, month = (int(part) for part in (text or "").strip().split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         return None
+    # ASCII digits only, and a month whose next month is still a date.
+    return first if (text or "").isascii() and 1900 <= year <= 2999 else None
 
 
 def _month_bounds(first: date) -> tuple[datetime, datetime]:
@@ -106,7 +108,7 @@ def _month_bounds(first: date) -> tuple[datetime, datetime]:
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 def _entries(session, account_id: int, month: date | None, *, before=None, after=None, limit=None):

@@ -91,7 +91,8 @@ def send():
     except InvalidInput:
         form.proof.errors.append(_("The photo must be a PNG, JPEG or GIF image of at most 5 MB."))
         return _page(form, 400)
-    bank_id = int(form.bank.data) if (form.bank.data or "").isdigit() else None
+    bank = (form.bank.data or "").strip()
+    bank_id = int(bank) if bank.isascii() and bank.isdigit() and len(bank) < 19 else None
     reference, address = form.reference.data or "", client_address()
     try:
         _request, new = run_as_me(

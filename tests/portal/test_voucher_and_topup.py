@@ -91,7 +91,7 @@ def test_a_top_up_request_with_a_photo_reaches_payments_and_shows_its_state(port
     assert "0123-01-000111-30-1" in page and 'accept="image/*"' in page and "capture" in page
     form = {
         "bank": str(bank),
-        "amount": "50000",
+        "amount": "Rp 50.000",  # as a customer in Indonesia writes fifty thousand
         "reference": "TRX 77",
         "proof": (io.BytesIO(PNG), "receipt.png"),
     }
@@ -129,6 +129,8 @@ def test_bad_top_up_forms_show_errors_beside_their_fields(portal, db):
     cases = [
         ({"amount": "lots", "proof": (io.BytesIO(PNG), "r.png")}, "amount"),
         ({"amount": "0", "proof": (io.BytesIO(PNG), "r.png")}, "amount"),
+        ({"amount": "1,5", "proof": (io.BytesIO(PNG), "r.png")}, "amount"),
+        ({"amount": "1e20000000", "proof": (io.BytesIO(PNG), "r.png")}, "amount"),
         ({"amount": "50000"}, "proof"),
         ({"amount": "50000", "proof": (io.BytesIO(b"<html>not an image"), "r.png")}, "proof"),
         ({"amount": "50000", "bank": "999999", "proof": (io.BytesIO(PNG), "r.png")}, "bank"),
