@@ -21,6 +21,7 @@ from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
 
 from portal.access import LOCALES, init_access, public
 from portal.pages import PAGE_MODULES
@@ -36,6 +37,17 @@ _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+class _IdConverter(IntegerConverter):
+    """`<int:...>` in every route: the digits 0 to 9, at most a signed 64-bit integer, so
+    that an id the database cannot hold is "not found", never an overflow (the admin has
+    the same rule; the two apps share no module)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -64,6 +76,8 @@ def create_app(
     there for the Payments screen, and the operator's logo is read from it.
     """
     app = Flask(__name__)
+    # Before any blueprint: rules take their converters when they are added.
+    app.url_map.converters["int"] = _IdConverter
     database = database or Database(settings.database_url)
     app.config.update(
         SECRET_KEY=portal_secret(web_secret_key(database, settings.secret_key)),

@@ -7,6 +7,8 @@ import io
 import secrets
 from datetime import datetime
 
+import pytest
+
 from tests.portal.conftest import make_customer, signed_in
 from wallet import ledger
 from wallet.internet import buy_package, create_login, create_package
@@ -151,3 +153,19 @@ def test_another_customers_history_is_never_shown(portal, db):
     assert "0812-3456-7890" not in client.get("/history/calls").get_data(as_text=True)
     csv_text = client.get("/history/statement.csv").get_data(as_text=True)
     assert "ref 123" not in csv_text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/help/99999999999999999999",
+        "/internet/buy/99999999999999999999",
+        "/help/\u0665",
+        "/history/?month=9999-12",
+        "/history/?month=\u0662\u0660\u0662\u0666-01",
+        "/history/?before=\u00b2",
+    ],
+)
+def test_ids_beyond_64_bits_and_odd_months_are_not_found_or_ignored(portal, db, url):
+    client = signed_in(portal, make_customer(db))
+    assert client.get(url).status_code in (200, 404)
