@@ -7,13 +7,13 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.access import MenuEntry, actor, client_address, customer, me, mine, run_as_me
+from portal.forms import Form
 from portal.pages.signin import PASSWORD_RULE, start_session
 from portal.passwords import weak_password_message
 from wallet.backoffice import update_customer
@@ -27,17 +27,17 @@ MENU = MenuEntry(90, _l("Profile"), "profile.index")
 LANGUAGES = [SelectChoice("en", "English"), SelectChoice("id", "Bahasa Indonesia")]
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     phone = TelField(_l("Phone number"), validators=[Optional(), Length(max=40)])
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=200)])
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     locale = SelectField(_l("Language"), choices=LANGUAGES)
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(

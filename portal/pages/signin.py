@@ -18,7 +18,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -32,6 +31,7 @@ from portal.access import (
     public,
     settings,
 )
+from portal.forms import Form
 from portal.passwords import weak_password_message
 from portal.ui import when
 from wallet.customer_access import (
@@ -55,7 +55,7 @@ PASSWORD_RULE = Length(
 )
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     identifier = StringField(
         _l("Phone number, customer number or hotspot user name"),
         validators=[DataRequired(), Length(max=100)],
@@ -63,7 +63,7 @@ class SignInForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
         _l("Repeat the new password"),

@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import SelectField, StringField
@@ -18,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.access import MenuEntry, actor, client_address, customer, mine, run_as_me
+from portal.forms import Form
 from portal.ui import amount_from
 from wallet.errors import InvalidInput, NotFound
 from wallet.payments import PaymentRequest, active_bank_accounts, request_top_up, store_proof
@@ -27,7 +27,7 @@ MENU = MenuEntry(50, _l("Top up"), "topup.index")
 SHOWN_REQUESTS = 20
 
 
-class TopUpForm(FlaskForm):
+class TopUpForm(Form):
     bank = SelectField(_l("Paid into"), choices=[], validators=[Optional()])
     amount = StringField(_l("Amount you transferred"), validators=[DataRequired(), Length(max=40)])
     reference = StringField(

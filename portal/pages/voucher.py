@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from hotspot.backoffice import staff_redeem_voucher
 from portal.access import MenuEntry, actor, client_address, customer, run_as_me
+from portal.forms import Form
 from portal.ui import money
 from wallet.errors import NotFound, WalletError
 
@@ -19,7 +19,7 @@ blueprint = Blueprint("voucher", __name__, url_prefix="/voucher")
 MENU = MenuEntry(40, _l("Voucher"), "voucher.index")
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(Form):
     code = StringField(_l("Voucher code"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(
         _l("Voucher password (if it has one)"), validators=[Optional(), Length(max=64)]
