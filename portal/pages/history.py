@@ -112,17 +112,9 @@ def _int_arg(name: str) -> int | None:
 
 
 def _entries(session, account_id: int, month: date | None, *, before=None, after=None, limit=None):
-    statement = (
-        select(LedgerEntry, Call.dialled, CallRecord.billsec)
-        .outerjoin(
-            Call, and_(LedgerEntry.hold_id.is_not(None), Call.hold_id == LedgerEntry.hold_id)
-        )
-        .outerjoin(
-            CallRecord,
-            and_(LedgerEntry.hold_id.is_not(None), CallRecord.hold_id == LedgerEntry.hold_id),
-        )
-        .where(LedgerEntry.account_id == account_id)
-    )
+    # The entries alone, so that the page is a plain range of one table; the calls of the
+    # page's holds are fetched after it (_with_calls).
+    statement = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
     if month is not None:
         start, end = _month_bounds(month)
         statement = statement.where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
@@ -135,6 +127,23 @@ def _entries(session, account_id: int, month: date | None, *, before=None, after
     if limit is not None:
         statement = statement.limit(limit)
     return statement
+
+
+def _with_calls(session, entries: list[LedgerEntry]) -> list[tuple]:
+    """Each entry with the number its call dialled and the call's billed seconds (None
+    for entries that are not calls, or calls not finished yet)."""
+    holds = sorted({entry.hold_id for entry in entries if entry.hold_id is not None})
+    dialled: dict[int, str] = {}
+    billed: dict[int, int] = {}
+    for start in range(0, len(holds), 500):
+        chunk = holds[start : start + 500]
+        calls = select(Call.hold_id, Call.dialled).where(Call.hold_id.in_(chunk))
+        dialled.update((hold, number) for hold, number in session.execute(calls))
+        records = select(CallRecord.hold_id, CallRecord.billsec).where(
+            CallRecord.hold_id.in_(chunk)
+        )
+        billed.update((hold, seconds) for hold, seconds in session.execute(records))
+    return [(entry, dialled.get(entry.hold_id), billed.get(entry.hold_id)) for entry in entries]
 
 
 def _line(entry: LedgerEntry, dialled, billsec) -> Line:
@@ -157,16 +166,18 @@ def index():
     month = _month(request.args.get("month"))
     before, after = _int_arg("before"), _int_arg("after")
     with mine() as my:
-        rows = my.session.execute(
-            _entries(
-                my.session, my.account_id, month, before=before, after=after, limit=PER_PAGE + 1
-            )
-        ).all()
-        more = len(rows) > PER_PAGE
-        rows = rows[:PER_PAGE]
+        entries = list(
+            my.session.execute(
+                _entries(
+                    my.session, my.account_id, month, before=before, after=after, limit=PER_PAGE + 1
+                )
+            ).scalars()
+        )
+        more = len(entries) > PER_PAGE
+        entries = entries[:PER_PAGE]
         if after is not None:
-            rows.reverse()
-        lines = [_line(*row) for row in rows]
+            entries.reverse()
+        lines = [_line(*row) for row in _with_calls(my.session, entries)]
     groups: list[tuple[str, list[Line]]] = []
     for line in lines:
         label = month_label(line.at)
@@ -193,9 +204,10 @@ def download():
     ).date().replace(day=1)
     header = [_("Date"), _("Description"), _("Amount"), _("Balance")]
     with mine() as my:
-        rows = my.session.execute(
+        entries = my.session.execute(
             _entries(my.session, my.account_id, month).order_by(None).order_by(LedgerEntry.id)
-        ).all()
+        ).scalars()
+        rows = _with_calls(my.session, list(entries))
         body = csv_bytes(
             header,
             (
