@@ -157,6 +157,7 @@ class Decision:
     call_id: int | None = None
     slice_ms: int = 0
     max_ms: int = 0
+    limit_ms: int = 0  # the limit Asterisk gets at answer (PULSA_SLICE_S); 0: slice_ms
     rate: int | None = None  # price per minute, micro-units
     credit: int | None = None  # available after the hold, micro-units
 
@@ -174,6 +175,7 @@ class Decision:
             call_id=result.call_id,
             slice_ms=result.slice_ms if result.status == OK else 0,
             max_ms=result.max_ms if result.status == OK else 0,
+            limit_ms=result.limit_ms if result.status == OK else 0,
             rate=rate if shows_money else None,
             credit=result.credit_left if shows_money else None,
         )
@@ -187,8 +189,9 @@ class Decision:
         values = {
             "PULSA_CALL": "" if self.call_id is None else str(self.call_id),
             "PULSA_SLICE_MS": str(self.slice_ms),
-            # TIMEOUT(absolute) takes seconds: rounded down, never more than is paid.
-            "PULSA_SLICE_S": str(self.slice_ms // 1000),
+            # The first limit, set at answer by TIMEOUT(absolute), which takes seconds:
+            # rounded down, never more than is paid (the listener extends it from there).
+            "PULSA_SLICE_S": str((self.limit_ms or self.slice_ms) // 1000),
             "PULSA_MAX_MS": str(self.max_ms),
             "PULSA_RATE": "" if self.rate is None else plain_amount(self.rate),
             "PULSA_CREDIT": "" if self.credit is None else display_amount(self.credit, precision),

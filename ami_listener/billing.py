@@ -52,6 +52,7 @@ class CallInfo:
     answered_at: datetime | None
     asterisk_server: str
     limit_ms: int | None = None
+    bound_ms: int | None = None
 
     @classmethod
     def of(cls, call: Call) -> CallInfo:
@@ -66,6 +67,7 @@ class CallInfo:
             call.answered_at,
             call.asterisk_server,
             call.limit_ms,
+            call.bound_ms,
         )
 
     @property
@@ -148,9 +150,14 @@ def live_calls(session: Session, servers: Sequence[str]) -> list[CallInfo]:
 
 
 def plan(
-    session: Session, account_id: int, now: datetime, policy: CallPolicy, tariffs: TariffCache
+    session: Session,
+    account_id: int,
+    now: datetime,
+    policy: CallPolicy,
+    tariffs: TariffCache,
+    leash_s: int | None = None,
 ) -> list[Share]:
-    return plan_shares(session, account_id, now, policy, tariffs)
+    return plan_shares(session, account_id, now, policy, tariffs, leash_s)
 
 
 def apply(
@@ -159,28 +166,47 @@ def apply(
     return apply_share(session, call_id, now, target_s, tariffs)
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A call after `apply_all`: what its hold pays for and how far Asterisk may let it
+    run (ms from answer)."""
+
+    paid_ms: int
+    bound_ms: int
+
+
 def apply_all(
     session: Session,
-    items: Sequence[tuple[int, int]],
+    items: Sequence[tuple[int, int, int | None, int | None]],
     now: datetime,
     tariffs: TariffCache,
     limits: Sequence[tuple[int, int]] = (),
-) -> dict[int, int]:
+) -> dict[int, Applied]:
     """`apply_share` for several calls of one wallet in one transaction, in the order
-    given (the shortened ones first, so that what they give back can be taken): call id ->
-    what its hold now pays for (ms). A call that cannot be applied (its rate is gone...)
-    is left out and logged, without undoing the others. `limits` (call id, ms after
-    answer) are the shorter limits Asterisk just accepted, stored with the holds they
-    shrink."""
-    paid: dict[int, int] = {}
-    for call_id, target_s in items:
+    given (the shortened ones first, so that what they give back can be taken). Items are
+    (call id, target s, reach s, end in ms of the shorter limit Asterisk accepted or
+    None). A call that cannot be applied (its rate is gone...) is left out and logged,
+    without undoing the others. `limits` (call id, ms after answer) are the shorter
+    limits Asterisk just accepted, stored with the holds they shrink."""
+    applied: dict[int, Applied] = {}
+    for call_id, target_s, reach_s, shortened_to_ms in items:
         try:
             with session.begin_nested():
-                paid[call_id] = apply_share(session, call_id, now, target_s, tariffs)
+                paid = apply_share(
+                    session,
+                    call_id,
+                    now,
+                    target_s,
+                    tariffs,
+                    reach_s=reach_s,
+                    shortened_to_ms=shortened_to_ms,
+                )
+                bound = session.get(Call, call_id).bound_ms
+                applied[call_id] = Applied(paid, paid if bound is None else bound)
         except WalletError as error:
             log.error("call %s: cannot apply its share: %s", call_id, error)
     record_limits(session, limits)
-    return paid
+    return applied
 
 
 def answer_many(session: Session, items: Sequence[dict]) -> list[CallInfo | None]:

@@ -42,6 +42,7 @@ class FollowedCall:
     account_id: int | None = None
     mode: str = ""
     paid_ms: int = 0
+    bound_ms: int | None = None  # how far Asterisk may let it run (None: paid_ms)
     db_answered_at: datetime | None = None
     answer_recorded: bool = False
     resolved_seq: int = 0
@@ -128,6 +129,14 @@ class FollowedCall:
         if moment is None or not self.answer_recorded:
             return None
         return moment + timedelta(milliseconds=self.paid_ms)
+
+    @property
+    def bound_end(self) -> datetime | None:
+        """The latest moment Asterisk may be told to end the call, once answered."""
+        end = self.limit_end
+        if end is None or self.bound_ms is None or self.bound_ms >= self.paid_ms:
+            return end
+        return end - timedelta(milliseconds=self.paid_ms - self.bound_ms)
 
     def estimated_billsec(self, until: datetime) -> int:
         moment = self.answer_moment

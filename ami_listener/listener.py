@@ -249,10 +249,24 @@ class Listener:
         is now (the admin's slice, when `policies` is given), and that policy as read, for
         the event loop (not this thread) to switch to."""
         if self.policies is None:
-            return billing.plan(session, account_id, now, self.policy, self.tariffs), None
+            policy = self.policy
+            shares = billing.plan(
+                session, account_id, now, policy, self.tariffs, self._leash(policy)
+            )
+            return shares, None
         current = self.policies.get(session)  # a query only when the last read is old
         policy, _ = self._tune(current)
-        return billing.plan(session, account_id, now, policy, self.tariffs), current
+        return billing.plan(
+            session, account_id, now, policy, self.tariffs, self._leash(policy)
+        ), current
+
+    def _leash(self, policy: CallPolicy) -> int:
+        """How far past the elapsed seconds a call's bound goes on a wallet a burst could
+        empty: the policy's limit_ahead_seconds as Asterisk gets it, after the safety
+        margin and the rounding of the limit sent. What a call holds beyond that is room
+        for a new call on the wallet."""
+        lost = -(-(self.safety_ms + self.precision_ms - 1) // 1000)
+        return policy.limit_ahead_seconds + lost
 
     # --- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -371,6 +385,7 @@ class Listener:
         call.account_id = info.account_id
         call.mode = info.mode
         call.paid_ms = info.paid_ms
+        call.bound_ms = info.bound_ms
         call.resolved_seq = self.sequence()
         if info.status == "answered" and info.answered_at is not None:
             call.answer_recorded = True
@@ -481,8 +496,10 @@ class Listener:
         call.answer_recorded = True
         call.db_answered_at = info.answered_at or call.answered_at
         call.granted_at = call.db_answered_at
-        # The dialplan's U() set TIMEOUT(absolute) to the first slice, rounded down, at answer.
-        call.asterisk_end = call.db_answered_at + timedelta(seconds=call.paid_ms // 1000)
+        # The dialplan's U() set TIMEOUT(absolute) to the first limit (whole seconds, no
+        # more than the first slice) at answer.
+        first_ms = call.paid_ms // 1000 * 1000 if info.limit_ms is None else info.limit_ms
+        call.asterisk_end = call.db_answered_at + timedelta(milliseconds=first_ms)
         self.stats.answered += 1
         log.debug(
             "call %s: answered at %s, %s ms paid", call.call_id, call.db_answered_at, call.paid_ms
@@ -505,13 +522,30 @@ class Listener:
         last_call = end - _LAST_CALL  # a Setvar must reach Asterisk before the end
         if call.needs_sync:
             return now if now < last_call else None
+        if self._behind(call):
+            # Asterisk's limit is short of what the listener may already give it:
+            # extend it at once, it takes no new money.
+            due = now
+            if call.last_attempt is not None:
+                due = max(due, call.last_attempt + _MIN_GAP)
+            if call.retry_at is not None:
+                due = max(due, call.retry_at)
+            return due if due < last_call else max(last_call, now)
         # The margin before the end, but not before half of the last grant has run: a
         # short slice (little credit) is not renewed at once, which would hand the rest
-        # of the wallet to the calls up now before another call can start.
-        due = end - self.margin
+        # of the wallet to the calls up now before another call can start. A call whose
+        # hold pays beyond its limit takes no new money to be extended: no such wait.
         granted = call.granted_at or call.answer_moment
-        if granted is not None and granted < end:
-            due = max(due, granted + (end - granted) / 2)
+        paid_end = call.limit_end
+        if paid_end is not None and end < paid_end:
+            # Held beyond its limit (a leash on a wallet a burst could empty): extended a
+            # step at a time, half a step before the end.
+            ahead = timedelta(seconds=self.policy.limit_ahead_seconds / 2)
+            due = end - min(self.margin, ahead)
+        else:
+            due = end - self.margin
+            if granted is not None and granted < end:
+                due = max(due, granted + (end - granted) / 2)
         if call.last_attempt is not None:
             due = max(due, call.last_attempt + (self.recheck if call.stalled else _MIN_GAP))
         if call.retry_at is not None:
@@ -524,10 +558,19 @@ class Listener:
             due = max(last_call, now)
         return due
 
+    def _behind(self, call: FollowedCall) -> bool:
+        """Whether the limit Asterisk has ends more than a precision step before the end
+        the listener would now send for the call's bound."""
+        bound_end = call.bound_end
+        if bound_end is None or call.asterisk_end is None:
+            return False
+        step = timedelta(milliseconds=self.safety_ms + self.precision_ms)
+        return call.asterisk_end + step < bound_end
+
     def _enforced_end(self, call: FollowedCall) -> datetime | None:
         """When Asterisk will end the call: the end of the last limit it accepted, or of
         the first slice (set at answer by the dialplan), never later than what is paid."""
-        paid_end = call.limit_end
+        paid_end = call.bound_end
         if paid_end is None:
             return None
         if call.asterisk_end is not None:
@@ -574,6 +617,7 @@ class Listener:
             if current is not None:
                 self.policy, self.margin = self._tune(current)
             before = {call.call_id: call.paid_ms for call in self.calls.values()}
+            reached = {call.call_id: _bound(call) for call in self.calls.values()}
             shorter, longer = [], []
             for share in shares:
                 call = self.calls.get(share.call_id)
@@ -581,16 +625,24 @@ class Listener:
                     continue
                 if share.target_s < share.paid_s:
                     shorter.append((call, share))
-                elif share.target_s > share.paid_s or call is trigger or call.needs_sync:
-                    longer.append((call, share))  # same length: debit the usage, resync
+                elif (
+                    share.target_s > share.paid_s
+                    or call is trigger
+                    or call.needs_sync
+                    or _steps_forward(call, share)
+                ):
+                    # Same length: debit the usage, resync; on a leash, every call of the
+                    # wallet a second further in one go (one renewal, not one per call).
+                    longer.append((call, share))
             # 1. Shorter: Asterisk first. Too late to shorten safely (less than a second
             # would be left) or refused: the call keeps what its hold pays for.
-            limits = [(c, self._limit_ms(c, s.target_s * 1000)) for c, s in shorter]
+            limits = [(c, self._limit_ms(c, s.shorter_limit_ms)) for c, s in shorter]
             done = await asyncio.gather(*(c.link.set_limit(c, n) for c, n in limits if n > 0))
             confirmed = [cs for (cs, (_, n)) in zip(shorter, limits, strict=True) if n > 0]
             confirmed = [cs for cs, ok in zip(confirmed, done, strict=True) if ok]
             # 2. The money, in one transaction: given back first, then taken.
-            items = [(c.call_id, s.target_s) for c, s in (*confirmed, *longer)]
+            items = [(c.call_id, s.target_s, s.reach_s, s.shorter_limit_ms) for c, s in confirmed]
+            items += [(c.call_id, s.target_s, s.reach_s, None) for c, s in longer]
             if not items:
                 trigger.stalled = True
                 return
@@ -615,17 +667,17 @@ class Listener:
                 if got is None:
                     continue
                 self.stats.debits += 1
-                if got != call.paid_ms:
+                if got.paid_ms != call.paid_ms or got.bound_ms != _bound(call):
                     call.granted_at = moment
-                call.paid_ms = got
+                call.paid_ms, call.bound_ms = got.paid_ms, got.bound_ms
             for call, _ in confirmed:
                 call.needs_sync = False
                 self.stats.shortened += 1
             # 3. Longer: Asterisk last, once the holds pay for it.
             grown = [
-                (c, self._limit_ms(c, c.paid_ms))
+                (c, self._limit_ms(c, _bound(c)))
                 for c, _ in longer
-                if c.paid_ms > before.get(c.call_id, 0) or c.needs_sync
+                if _bound(c) > reached.get(c.call_id, 0) or c.needs_sync or self._behind(c)
             ]
             grown = [(c, n) for c, n in grown if n > 0]
             results = await asyncio.gather(*(c.link.set_limit(c, n) for c, n in grown))
@@ -634,8 +686,14 @@ class Listener:
                     if call.paid_ms > before.get(call.call_id, 0):
                         self.stats.extended += 1
                     call.needs_sync = False
+                    call.stalled = False
             await self._remember_limits(c for (c, _), ok in zip(grown, results, strict=True) if ok)
-            trigger.stalled = trigger.paid_ms <= before.get(trigger.call_id, 0)
+            # Stalled: the wallet gave nothing more and nothing it holds is left to tell
+            # Asterisk (a call on a leash is extended when its limit comes near).
+            trigger.stalled = (
+                trigger.paid_ms <= before.get(trigger.call_id, 0)
+                and _bound(trigger) >= trigger.paid_ms
+            )
             for call, _ in (*shorter, *longer):
                 if call is not trigger:
                     self.poke(call)
@@ -891,6 +949,17 @@ async def serve(
 def run(settings, database: Database, **kwargs: Any) -> None:
     """Blocking entry point of `pulsa ami`."""
     asyncio.run(serve(settings, database, **kwargs))
+
+
+def _steps_forward(call: FollowedCall, share: Share) -> bool:
+    """Whether the plan lets Asterisk be told at least a second more for the call."""
+    reach = share.target_s if share.reach_s is None else share.reach_s
+    return reach * 1000 >= _bound(call) + 1000
+
+
+def _bound(call: FollowedCall) -> int:
+    """How far (ms from answer) Asterisk may let the call run, as last known."""
+    return call.paid_ms if call.bound_ms is None else min(call.bound_ms, call.paid_ms)
 
 
 def _accepted_limits(calls: Iterable[FollowedCall]) -> list[tuple[int, int]]:

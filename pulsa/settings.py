@@ -31,6 +31,8 @@ class Settings:
     timezone: str = "UTC"
     call_slice_seconds: int = 60
     call_mode: str = "live"  # live (AMI listener moves the limit) or static (Dial L())
+    call_min_seconds: int = 0  # a call gets in when this much is payable; 0: first block
+    call_limit_ahead_seconds: int = 2  # live, small wallets: how far ahead Asterisk is told
     hold_expiry_seconds: int = 4 * 3600
     default_tariff_plan: str = "default"
     web_host: str = "127.0.0.1"
@@ -194,6 +196,10 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(f"PULSA_TIMEZONE: unknown time zone {settings.timezone!r}") from None
     if settings.call_slice_seconds < 1:
         raise SettingsError("PULSA_CALL_SLICE_SECONDS must be at least 1")
+    if settings.call_min_seconds < 0:
+        raise SettingsError("PULSA_CALL_MIN_SECONDS must be zero or more")
+    if settings.call_limit_ahead_seconds < 1:
+        raise SettingsError("PULSA_CALL_LIMIT_AHEAD_SECONDS must be at least 1")
     if settings.call_mode not in ("live", "static"):
         raise SettingsError("PULSA_CALL_MODE must be 'live' or 'static'")
     if settings.hold_expiry_seconds < 60:

@@ -16,6 +16,12 @@ charged step can cost nothing and the spreading stops at one step per call.
 
 The pool is everything not yet consumed: the wallet's available credit plus what the
 calls' holds reserve beyond their usage so far. Costs are exact micro-units.
+
+`admit` lets a new call in beside the live ones: it gets a fair share, taken from what
+the wallet does not hold and, when that is not enough, from what live holds reserve
+beyond what they must keep (the limit Asterisk may already enforce for them is paid for
+to the end: that part is never taken). The listener then brings the calls back to equal
+shares with `share_credit`.
 """
 
 from __future__ import annotations
@@ -95,3 +101,115 @@ def _spread_the_rest(calls: Sequence[LiveCall], targets: list[int], pool: int) -
                 left -= extra
                 progress = True
     return targets
+
+
+# --- admission ---------------------------------------------------------------------------
+
+
+#: A wallet with this many full slices for each of its calls (the new one included) gives
+#: a new call a first limit as long as its hold: room for a burst is not a concern there.
+RICH_SLICES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A live call's hold as a new call on the same wallet sees it (micro-units)."""
+
+    amount: int  # what the hold reserves in all, debits included
+    keep: int  # what it can never give back: at least what it has used, and what the
+    # limit Asterisk may already enforce for it costs
+    used: int = 0  # what was debited from it
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A new call let in: its hold, its first limit and what it takes from live holds."""
+
+    seconds: int  # what its hold pays for, from answer
+    amount: int  # its hold
+    limit: int  # the limit Asterisk gets at answer, seconds (never more than `seconds`)
+    holdings: list[int]  # the live holds' new amounts, in the order given
+
+
+def admit(
+    cost: Callable[[int], int],
+    duration: Callable[[int], int],
+    unheld: int,
+    holdings: Sequence[Holding],
+    *,
+    minimum: int,
+    first_limit: int,
+    slice_seconds: int,
+) -> Admission | None:
+    """Let a new call in beside the live calls of its wallet, or None (refused).
+
+    `cost(seconds)` is the new call's cost, `duration(amount)` the longest it may run for
+    `amount` (invariant 5). The room for it is what the wallet does not hold (`unheld`)
+    plus what live holds reserve beyond what they must keep; it is refused only when the
+    room cannot pay `minimum` seconds. Its hold is a fair share of everything the wallet
+    has not spent (one more call among the live ones), at most a slice, at least the
+    minimum and, when the room pays for it, `first_limit` seconds; taken from what is not
+    held first, then from the live holds that keep the most beyond their needs.
+
+    Its first limit is `first_limit` seconds (or its minimum when longer), no more than
+    it pays for: what it holds beyond that stays room for the calls of a burst until the
+    listener takes over. A wallet that pays RICH_SLICES full slices for each of its calls
+    cannot be emptied by a burst: the call's limit is then all it pays for.
+    """
+    releasable = [max(0, h.amount - h.keep) for h in holdings]
+    room = max(0, unheld) + sum(releasable)
+    if minimum < 0 or cost(minimum) > room:
+        return None
+    unspent = max(0, unheld) + sum(max(h.amount, h.keep) - h.used for h in holdings)
+    fair = min(slice_seconds, duration(unspent // (len(holdings) + 1)))
+    most = duration(room)
+    seconds = min(max(fair, minimum, min(first_limit, most)), most)
+    amount = cost(seconds)
+    paid = duration(amount)
+    taken = _take(releasable, amount - min(max(0, unheld), amount))
+    limit = min(paid, max(first_limit, minimum))
+    if unspent >= RICH_SLICES * (len(holdings) + 1) * cost(slice_seconds):
+        limit = paid  # no burst can empty this wallet: Asterisk gets the whole slice
+    return Admission(
+        seconds=paid,
+        amount=amount,
+        limit=limit,
+        holdings=[h.amount - t for h, t in zip(holdings, taken, strict=True)],
+    )
+
+
+def _take(releasable: Sequence[int], need: int) -> list[int]:
+    """Take `need` in all from `releasable`, levelling the largest down first."""
+    if need <= 0:
+        return [0] * len(releasable)
+    low, high = 0, max(releasable)  # the highest level that still yields `need`
+    while high - low > 1:
+        middle = (low + high) // 2
+        if sum(max(0, r - middle) for r in releasable) >= need:
+            low = middle
+        else:
+            high = middle
+    level = high if sum(max(0, r - high) for r in releasable) >= need else low
+    taken = [max(0, r - level) for r in releasable]
+    # Levelled to `level`, less than one unit per hold too much: one unit back each.
+    excess = sum(taken) - need
+    for index in sorted(range(len(taken)), key=lambda i: -taken[i])[:excess]:
+        taken[index] -= 1
+    return taken
+
+
+def reach(
+    calls: Sequence[LiveCall],
+    targets: Sequence[int],
+    pool: int,
+    slice_seconds: int,
+    leash: int,
+) -> list[int]:
+    """How far (seconds from answer) Asterisk is told each call may run after a renewal
+    that gives it `targets`: no more than `leash` seconds ahead, so that what a call holds
+    beyond stays room for a new call on the wallet (`admit`), unless the wallet pays
+    RICH_SLICES full slices for each call, where no call can need that room."""
+    full = sum(c.cost(c.elapsed + slice_seconds) - c.cost(c.elapsed) for c in calls)
+    if pool >= RICH_SLICES * full:
+        return list(targets)
+    return [min(t, c.elapsed + leash) for c, t in zip(calls, targets, strict=True)]

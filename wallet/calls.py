@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rating import CallPricing, Rate, Tariff, charged_seconds
 from rating.pricing import LONGEST_CALL_SECONDS
-from rating.sharing import LiveCall, share_credit
+from rating.sharing import Admission, Holding, LiveCall, admit, reach, share_credit
 from wallet import ledger
 from wallet.errors import NotFound
 from wallet.models import Account, Call, CallRecord, Customer, Hold, SipIdentity, TariffPlan
@@ -49,12 +49,18 @@ class CallPolicy:
     max_concurrent_calls: int = 0
     default_plan: str = "default"
     renew_within_seconds: int = 20  # live calls with less than this left get a new slice
+    min_seconds: int = 0  # what a call must be able to pay to get in (0: the first block)
+    # On a wallet a burst could empty, Asterisk is told at most this far ahead (at answer
+    # and by the listener); what a call holds beyond is room for the wallet's next calls.
+    limit_ahead_seconds: int = 2
 
     @classmethod
     def from_settings(cls, settings) -> CallPolicy:
         return cls(
             mode=settings.call_mode,
             slice_seconds=settings.call_slice_seconds,
+            min_seconds=settings.call_min_seconds,
+            limit_ahead_seconds=settings.call_limit_ahead_seconds,
             hold_expiry_seconds=settings.hold_expiry_seconds,
             free_prefixes=settings.free_prefixes,
             free_call_seconds=settings.free_call_seconds,
@@ -111,6 +117,7 @@ class Authorization:
     account_id: int | None = None
     call_id: int | None = None
     slice_ms: int = 0  # what the hold pays for, counted from answer
+    limit_ms: int = 0  # the limit Asterisk gets at answer (whole seconds, <= slice_ms)
     max_ms: int = 0  # what the whole available credit would pay for, this call alone
     rate: Rate | None = None
     credit_left: int = 0  # available after the hold
@@ -232,27 +239,28 @@ def authorize_call(
         return Authorization(NORATE, f"no rate for {request.dialled}", account_id)
     rate = pricing.rate
     available = account.available
-    first_second = max(1, rate.grace)
-    if available < policy.min_credit or pricing.cost(first_second) > available:
-        return Authorization(
-            NOCREDIT,
-            f"account {account_id} has {available} available",
-            account_id,
-            rate=rate,
-            credit_left=available,
-        )
+    # The first billable block, or the operator's minimum when longer.
+    minimum = charged_seconds(rate, max(1, rate.grace, policy.min_seconds))
     whole = pricing.max_duration(available)
+    refused = Authorization(
+        NOCREDIT,
+        f"account {account_id} has {available} available",
+        account_id,
+        rate=rate,
+        credit_left=available,
+    )
+    if available < policy.min_credit:
+        return refused
     if policy.mode == "static":
-        seconds = whole
+        if pricing.cost(minimum) > available:
+            return refused
+        seconds = limit = whole
+        amount = pricing.cost(seconds)
     else:
-        # A fair share: a call starting beside others on the same wallet gets no more
-        # than its part of what is left, so the first call cannot hold everything.
-        share = available // (live_calls + 1)
-        wanted = max(policy.slice_seconds, rate.initial_block)
-        # min(wanted, max_duration(share)), searched up to the slice instead of a day.
-        seconds = pricing.max_duration(share, cap=wanted)
-        seconds = min(max(seconds, charged_seconds(rate, first_second)), whole)
-    amount = pricing.cost(seconds)
+        admission = _admit(session, account_id, pricing, available, live_calls, policy, tariffs)
+        if admission is None:
+            return refused
+        seconds, amount, limit = admission.seconds, admission.amount, admission.limit
     # Invariant 5: exactly what the hold pays for; `seconds` costs `amount`, so it fits.
     paid = pricing.max_duration(amount, at_least=seconds)
     hold_id = ledger.open_hold_id(
@@ -264,15 +272,16 @@ def authorize_call(
         expires_at=_expiry(request.at, policy, paid),
     )
     call_id = _record_call(
-        session, account, hold_id, request, plan_id, rate.prefix, policy.mode, paid
+        session, account, hold_id, request, plan_id, rate.prefix, policy.mode, paid, limit
     )
     return Authorization(
         OK,
-        f"{policy.mode} slice {paid}s of {whole}s at {rate.prefix or '*'}",
+        f"{policy.mode} slice {paid}s (limit {limit}s) of {whole}s at {rate.prefix or '*'}",
         account.id,
         call_id,
         slice_ms=paid * 1000,
-        max_ms=whole * 1000,
+        max_ms=max(whole, paid) * 1000,
+        limit_ms=limit * 1000,
         rate=rate,
         credit_left=account.available,
     )
@@ -301,6 +310,93 @@ _CALL_CONTEXT = select(
     )
     .scalar_subquery(),
 ).where(Customer.__table__.c.id == bindparam("customer_id"))
+
+
+def _admit(
+    session: Session,
+    account_id: int,
+    pricing: CallPricing,
+    available: int,
+    live_calls: int,
+    policy: CallPolicy,
+    tariffs: TariffCache,
+) -> Admission | None:
+    """rating.sharing.admit with the wallet's live holds: what a new call holds and its
+    first limit, or None (NOCREDIT). The live holds it takes from are shrunk here, never
+    below what pays for the limit Asterisk may already enforce for their call (bound_ms):
+    so no call can run longer than its hold pays for (invariant 6)."""
+    live = _live_holdings(session, account_id, tariffs) if live_calls else []
+    admission = admit(
+        pricing.cost,
+        pricing.max_duration,
+        available,
+        [holding for _, _, _, holding in live],
+        minimum=charged_seconds(pricing.rate, max(1, pricing.rate.grace, policy.min_seconds)),
+        first_limit=policy.limit_ahead_seconds,
+        slice_seconds=max(policy.slice_seconds, pricing.rate.initial_block),
+    )
+    if admission is None:
+        return None
+    for (call_id, hold_id, call_pricing, holding), amount in zip(
+        live, admission.holdings, strict=True
+    ):
+        if amount != holding.amount:
+            ledger.resize_hold(session, hold_id, amount)
+            paid_ms = call_pricing.max_duration(amount) * 1000
+            session.connection().execute(
+                _CALL_PAID.values(paid_ms=paid_ms).where(_CALLS.id == call_id)
+            )
+    return admission
+
+
+def _live_holdings(
+    session: Session, account_id: int, tariffs: TariffCache
+) -> list[tuple[int, int, CallPricing, Holding]]:
+    """(call id, hold id, pricing, holding) of the wallet's live calls in live mode: what
+    each hold reserves and what it must keep, the cost of the latest moment Asterisk may
+    end the call (or what it used, when more). A call whose rate is gone is left out."""
+    rows = session.execute(_LIVE_HOLDINGS, {"account_id": account_id}).all()
+    plans: dict[int, Tariff] = {}
+    found = []
+    for row in rows:
+        tariff = plans.get(row.plan_id)
+        if tariff is None:
+            tariff = plans[row.plan_id] = tariffs.get(session, row.plan_id)
+        moment = (row.answered_at or row.authorized_at).replace(tzinfo=UTC)
+        call_pricing = CallPricing.for_call(tariff, row.dialled, moment)
+        if call_pricing is None:
+            continue  # its rate is gone: it keeps all it holds
+        bound_ms = row.paid_ms if row.bound_ms is None else min(row.bound_ms, row.paid_ms)
+        keep = min(max(row.used, call_pricing.cost(-(-bound_ms // 1000))), row.amount)
+        found.append((row.id, row.hold_id, call_pricing, Holding(row.amount, keep, row.used)))
+    return found
+
+
+_HOLDS = Hold.__table__.c
+_CALL_PAID = Call.__table__.update()
+_LIVE_HOLDINGS = (
+    select(
+        _CALLS.id,
+        _CALLS.hold_id,
+        _CALLS.plan_id,
+        _CALLS.dialled,
+        _CALLS.answered_at,
+        _CALLS.authorized_at,
+        _CALLS.paid_ms,
+        _CALLS.bound_ms,
+        _HOLDS.amount,
+        _HOLDS.used,
+    )
+    .join(Hold.__table__, _HOLDS.id == _CALLS.hold_id)
+    .where(
+        _CALLS.account_id == bindparam("account_id"),
+        _CALL_IS_LIVE,
+        _CALLS.mode == "live",
+        _CALLS.plan_id.is_not(None),
+        _HOLDS.status == "open",
+    )
+    .order_by(_CALLS.id)
+)
 
 
 def settle_call(
@@ -407,6 +503,7 @@ def _authorized_before(
         call.id,
         slice_ms=call.paid_ms,
         max_ms=call.paid_ms,
+        limit_ms=call.paid_ms if call.bound_ms is None else min(call.bound_ms, call.paid_ms),
         rate=rate,
         credit_left=account.available,
     )
@@ -445,6 +542,7 @@ def _record_call(
     prefix: str | None,
     mode: str,
     paid_seconds: int,
+    limit_seconds: int | None = None,
 ) -> int:
     """The new call's id. One plain INSERT rather than an ORM object and a flush: it is on
     every authorization, and nothing in the transaction reads the row back."""
@@ -462,6 +560,9 @@ def _record_call(
         "mode": mode,
         "status": "authorized",
         "paid_ms": paid_seconds * 1000,
+        # The dialplan gives Asterisk this limit at answer: the bound until the listener's.
+        "bound_ms": (paid_seconds if limit_seconds is None else limit_seconds) * 1000,
+        "limit_ms": None,
         "debit_sequence": 0,
         "authorized_at": request.at.astimezone(UTC).replace(tzinfo=None),
         "answered_at": None,
@@ -526,6 +627,15 @@ class Share:
     elapsed_s: int
     paid_s: int  # what its holds pay for now
     target_s: int  # what they should pay for after the sharing
+    bound_ms: int = 0  # the latest Asterisk may end it now (Call.bound_ms)
+    reach_s: int | None = None  # how far Asterisk should let it run after (None: target_s)
+
+    @property
+    def shorter_limit_ms(self) -> int:
+        """The end (ms from answer) of a shorter limit to send before its hold shrinks:
+        never past its bound, since what is held beyond that may be gone to another call."""
+        reach = self.target_s if self.reach_s is None else self.reach_s
+        return min(reach * 1000, self.bound_ms or self.paid_s * 1000)
 
     @property
     def shortens(self) -> bool:
@@ -538,8 +648,9 @@ def answer_call(session: Session, call_id: int, answered_at: datetime) -> Call:
     if call.answered_at is None and call.status == "authorized":
         call.answered_at = answered_at
         call.status = "answered"
-        # The dialplan sets the first slice, in whole seconds, as the call is answered.
-        call.limit_ms = call.paid_ms // 1000 * 1000
+        # The dialplan sets the first limit, in whole seconds, as the call is answered.
+        first = call.paid_ms if call.bound_ms is None else min(call.bound_ms, call.paid_ms)
+        call.limit_ms = first // 1000 * 1000
         session.flush()
     return call
 
@@ -555,10 +666,16 @@ def record_limits(session: Session, limits: Iterable[tuple[int, int]]) -> None:
 
 
 def plan_shares(
-    session: Session, account_id: int, now: datetime, policy: CallPolicy, tariffs: TariffCache
+    session: Session,
+    account_id: int,
+    now: datetime,
+    policy: CallPolicy,
+    tariffs: TariffCache,
+    leash_s: int | None = None,
 ) -> list[Share]:
     """Share a wallet between its live answered calls (rating.sharing): full slices when
-    it can pay one for every call, otherwise an end moment common to all of them.
+    it can pay one for every call, otherwise an end moment common to all of them. With
+    `leash_s`, Asterisk is to let a call run at most that far ahead (`rating.sharing.reach`).
 
     Nothing is written. Apply the plan with `apply_share`: shortened calls only after
     Asterisk has shortened them, lengthened calls before Asterisk is told.
@@ -586,18 +703,36 @@ def plan_shares(
         cap = min(pricing.rate.max_duration or LONGEST_CALL_SECONDS, LONGEST_CALL_SECONDS)
         live.append(LiveCall(pricing.cost, elapsed, paid, pricing.rate.increment, max(cap, paid)))
     targets = share_credit(live, pool, policy.slice_seconds, policy.renew_within_seconds)
+    reaches = (
+        targets if leash_s is None else reach(live, targets, pool, policy.slice_seconds, leash_s)
+    )
     return [
-        Share(call.id, one.elapsed, one.paid, target)
-        for call, one, target in zip(calls, live, targets, strict=True)
+        Share(call.id, one.elapsed, one.paid, target, _bound_ms(call), far)
+        for call, one, target, far in zip(calls, live, targets, reaches, strict=True)
     ]
 
 
+def _bound_ms(call: Call) -> int:
+    return call.paid_ms if call.bound_ms is None else min(call.bound_ms, call.paid_ms)
+
+
 def apply_share(
-    session: Session, call_id: int, now: datetime, target_s: int, tariffs: TariffCache
+    session: Session,
+    call_id: int,
+    now: datetime,
+    target_s: int,
+    tariffs: TariffCache,
+    *,
+    reach_s: int | None = None,
+    shortened_to_ms: int | None = None,
 ) -> int:
     """Debit a live call's usage so far, then make its hold pay exactly for `target_s`
     seconds from answer (less when the wallet has less). Returns what the hold now pays
-    for, in ms from answer. Shrink only after Asterisk enforces the shorter limit."""
+    for, in ms from answer. Shrink only after Asterisk enforces the shorter limit.
+
+    Its bound (Call.bound_ms) follows: `shortened_to_ms`, the end of the shorter limit
+    Asterisk just accepted; otherwise raised to `reach_s` (default: all it pays for),
+    never lowered, since Asterisk may have been told it. Tell Asterisk no more than it."""
     call = _get_call(session, call_id)
     account = ledger.lock_account(session, call.account_id)
     session.refresh(call)
@@ -619,7 +754,14 @@ def apply_share(
     if amount != hold.amount:
         ledger.resize_hold(session, hold.id, amount)
     paid = pricing.max_duration(amount)
+    bound = _bound_ms(call)
     call.paid_ms = paid * 1000
+    if shortened_to_ms is not None:
+        call.bound_ms = min(shortened_to_ms, call.paid_ms)
+    else:
+        wanted = call.paid_ms if reach_s is None else reach_s * 1000
+        # Never below the bound: no new call took what pays for it, so paid covers it.
+        call.bound_ms = max(bound, min(wanted, call.paid_ms))
     # A long call must not outlive its hold: keep the expiry an hour past its paid end.
     expiry = (call.answered_at or now) + timedelta(seconds=paid + 3600)
     if hold.expires_at is not None and hold.expires_at < expiry:

@@ -253,6 +253,12 @@ class Call(Base):
     # first slice, then each limit it accepted); below paid_ms between a hold growing and
     # Asterisk hearing of it.
     limit_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # The latest Asterisk may end the call, ms after answer: Asterisk's limit <= bound_ms
+    # <= paid_ms. Set at authorization to the first limit, raised before the listener
+    # sends a longer limit, lowered once Asterisk accepted a shorter one. A new call on
+    # the wallet may take what the hold reserves beyond it (wallet.calls.authorize_call).
+    # NULL (calls from before it existed): paid_ms.
+    bound_ms: Mapped[int | None] = mapped_column(BigInteger)
     debit_sequence: Mapped[int] = mapped_column(Integer, default=0)
     authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))

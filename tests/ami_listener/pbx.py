@@ -108,6 +108,7 @@ class SimCall:
     call_id: int | None = None
     account_id: int | None = None
     slice_ms: int = 0
+    limit_ms: int = 0  # what the dialplan's U() gives Asterisk at answer (PULSA_SLICE_S)
     called: SimChannel | None = None
     called_other: SimChannel | None = None  # Local: the far end's ;2 half
     answered_at: datetime | None = None
@@ -265,15 +266,18 @@ class Pbx:
             result = await asyncio.to_thread(
                 self.db.run, lambda s: authorize_call(s, request, self.policy, self.tariffs)
             )
+        if self.check_paid:
+            self.check_all_paid()  # the new call may have taken from live holds
         now = self.clock.now()
         serial = caller.name.rsplit("-", 1)[1].split(";")[0]
         call.status, call.call_id = result.status, result.call_id
         call.account_id = result.account_id
         call.slice_ms = result.slice_ms
+        call.limit_ms = result.limit_ms or result.slice_ms
         values = {
             "PULSA_CALL": "" if result.call_id is None else str(result.call_id),
             "PULSA_SLICE_MS": str(result.slice_ms),
-            "PULSA_SLICE_S": str(result.slice_ms // 1000),
+            "PULSA_SLICE_S": str(call.limit_ms // 1000),
             "PULSA_STATUS": result.status,
         }
         for variable, value in values.items():
@@ -316,7 +320,7 @@ class Pbx:
         return call
 
     async def answer(self, call: SimCall) -> None:
-        """The far end answers: the U() subroutine sets TIMEOUT(absolute) = the first slice."""
+        """The far end answers: the U() subroutine sets TIMEOUT(absolute) = the first limit."""
         assert call.called is not None and call.live
         now = self.clock.now() - timedelta(seconds=self.answer_seen_late_s)
         call.answered_at = now
@@ -332,7 +336,7 @@ class Pbx:
         call.caller.state = 6
         await self._snapshot("Newstate", call.caller)
         # [pulsa-answer]: Set(TIMEOUT(absolute)=${ARG1}), Set(PULSA_CALL=${ARG2})
-        self._limit(call, now, call.slice_ms // 1000)
+        self._limit(call, now, call.limit_ms // 1000)
         await self._varset(call.called, "PULSA_CALL", str(call.call_id))
         bridge = f"bridge-{call.caller.uniqueid}"
         await self._event("BridgeCreate", ("BridgeUniqueid", bridge), ("BridgeType", "basic"))
@@ -541,8 +545,34 @@ class Pbx:
                 f"call {call.call_id}: Asterisk allows {allowed} s, the hold pays {paid_ms} ms"
             )
 
+    def check_all_paid(self) -> None:
+        """Invariant 6 at this moment for every call Asterisk lets run: the billable seconds
+        it allows are paid for and within the call's bound (whatever shrank a hold since the
+        last Setvar: a new call on the wallet, the listener)."""
+        running = {
+            c.call_id: c
+            for c in self.calls
+            if c.live and c.answered_at is not None and c.limit_at is not None
+        }
+        if not running:
+            return
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(Call.id, Call.paid_ms, Call.bound_ms).where(Call.id.in_(list(running)))
+            ).all()
+        for call_id, paid_ms, bound_ms in rows:
+            call = running[call_id]
+            allowed = math.floor((call.limit_at - call.answered_at).total_seconds()) * 1000
+            if allowed > paid_ms or (bound_ms is not None and allowed > bound_ms):
+                self.violations.append(
+                    f"call {call_id}: Asterisk allows {allowed} ms, the hold pays {paid_ms} ms "
+                    f"(bound {bound_ms} ms)"
+                )
+
     async def tick(self) -> list[SimCall]:
         """End the calls whose limit has come (as Asterisk does): returns them."""
+        if self.check_paid:
+            self.check_all_paid()
         now = self.clock.now()
         cut = []
         if len(self._live) != len(self.calls):

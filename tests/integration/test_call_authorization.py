@@ -143,8 +143,38 @@ def test_four_calls_on_one_wallet_are_all_let_in_and_never_hold_more_than_it_has
     number = caller(db, plan, 100)
     results = [authorize(db, number) for _ in range(4)]
     assert [r.status for r in results] == [OK] * 4
-    assert [r.slice_ms for r in results] == [60_000, 20_000, 6_000, 3_000]
-    assert sum(r.slice_ms for r in results) <= 100_000
+    # Each a fair share of the 100 when it came (not 60, 20, 6, 3 s: what the first
+    # calls held beyond the 2 s Asterisk gets at answer made room for the next ones).
+    assert [r.slice_ms for r in results] == [60_000, 50_000, 33_000, 25_000]
+    assert [r.limit_ms for r in results] == [2_000] * 4
+    with db.transaction() as session:
+        holds = session.execute(
+            select(Hold).where(Hold.account_id == results[0].account_id, Hold.status == "open")
+        ).scalars()
+        amounts = [h.amount for h in holds]
+        calls = session.execute(select(Call).where(Call.account_id == results[0].account_id))
+        paid = {c.id: (c.paid_ms, c.bound_ms) for c in calls.scalars()}
+    assert sum(amounts) == 100 * UNIT  # never more than it has, and all of it shared
+    assert all(25 * UNIT <= amount <= 26 * UNIT for amount in amounts)
+    assert all(paid_ms >= bound_ms == 2_000 for paid_ms, bound_ms in paid.values())
+
+
+def test_a_call_is_refused_only_when_even_its_first_block_cannot_be_paid(db, plan):
+    """Fifty calls with 2 s first limits promise the 100 units to Asterisk: nothing of
+    their holds can be taken any more, and the next call is refused."""
+    number = caller(db, plan, 100)
+    results = [authorize(db, number) for _ in range(51)]
+    assert [r.status for r in results] == [OK] * 50 + [NOCREDIT]
+    assert all(r.limit_ms == 2_000 for r in results[:50])
+
+
+def test_an_operator_minimum_refuses_a_call_the_wallet_cannot_pay_that_long(db, plan):
+    number = caller(db, plan, 100)
+    policy = CallPolicy(min_seconds=30)
+    results = [authorize(db, number, policy=policy) for _ in range(4)]
+    # 30 s each: the first three fit beside each other's 30 s first limits, the fourth not.
+    assert [r.status for r in results] == [OK, OK, OK, NOCREDIT]
+    assert [r.limit_ms for r in results[:3]] == [30_000] * 3
 
 
 def test_static_mode_holds_everything_and_a_second_call_gets_only_the_rest(db, plan):

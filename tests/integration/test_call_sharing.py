@@ -83,26 +83,40 @@ class Simulation:
         assert result.status == OK, result.reason
         self.db.run(lambda s: answer_call(s, result.call_id, now))
         self.answered[result.call_id] = now
-        self.asterisk.set_limit(result.call_id, now, now, result.slice_ms)
+        self.asterisk.set_limit(result.call_id, now, now, result.limit_ms)  # the first limit
         self.rebalance(now)
         return result.call_id
 
     def rebalance(self, now: datetime) -> None:
+        """What the listener does: Asterisk is told at most a leash of 20 s ahead, so what
+        a call holds beyond stays room for the next call."""
         shares = self.db.run(
-            lambda s: plan_shares(s, self.account_id, now, self.policy, self.tariffs)
+            lambda s: plan_shares(s, self.account_id, now, self.policy, self.tariffs, 20)
         )
         for share in sorted(shares, key=lambda sh: not sh.shortens):
-            if share.target_s == share.paid_s:
+            answered = self.answered[share.call_id]
+            told_ms = (self.asterisk.ends[share.call_id] - answered) // timedelta(milliseconds=1)
+            if share.target_s == share.paid_s and told_ms >= share.reach_s * 1000:
                 continue
-            if share.shortens:  # Asterisk first, then the money
-                self.asterisk.set_limit(
-                    share.call_id, now, self.answered[share.call_id], share.target_s * 1000
+            shortened = share.shorter_limit_ms if share.shortens else None
+            if shortened is not None:  # Asterisk first (never past its bound), then the money
+                self.asterisk.set_limit(share.call_id, now, answered, shortened)
+
+            def work(session, sh=share, to=shortened) -> int:
+                apply_share(
+                    session,
+                    sh.call_id,
+                    now,
+                    sh.target_s,
+                    self.tariffs,
+                    reach_s=sh.reach_s,
+                    shortened_to_ms=to,
                 )
-            paid_ms = self.db.run(
-                lambda s, sh=share: apply_share(s, sh.call_id, now, sh.target_s, self.tariffs)
-            )
-            if not share.shortens:  # the money first, then Asterisk
-                self.asterisk.set_limit(share.call_id, now, self.answered[share.call_id], paid_ms)
+                return session.get(Call, sh.call_id).bound_ms
+
+            bound_ms = self.db.run(work)
+            if shortened is None:  # the money first, then Asterisk
+                self.asterisk.set_limit(share.call_id, now, answered, bound_ms)
 
     def tick(self, now: datetime) -> None:
         for call_id, end in list(self.asterisk.ends.items()):
@@ -184,7 +198,8 @@ def test_many_calls_on_one_wallet_never_spend_more_than_it_has(db, calls):
 def test_a_top_up_during_a_call_lets_it_run_longer(db):
     sim = Simulation(db, balance_units=30, price_per_minute="60")
     call_id = sim.start_call(START)
-    sim.tick(START + timedelta(seconds=20))
+    for second in range(1, 21):
+        sim.tick(START + timedelta(seconds=second))
     db.run(lambda s: ledger.top_up(s, sim.account_id, 60 * UNIT, key=f"topup-{call_id}"))
     sim.run_until_all_end(START + timedelta(seconds=20))
     assert (sim.ended[call_id] - START).total_seconds() == 90

@@ -97,7 +97,7 @@ def test_the_script_reads_the_environment_and_answers_with_set_variable_and_verb
     assert t.commands[1:8] == [
         f'SET VARIABLE "PULSA_CALL" "{call.id}"',
         'SET VARIABLE "PULSA_SLICE_MS" "60000"',
-        'SET VARIABLE "PULSA_SLICE_S" "60"',
+        'SET VARIABLE "PULSA_SLICE_S" "2"',  # the first limit: 100 units are no burst-proof wallet
         'SET VARIABLE "PULSA_MAX_MS" "100000"',
         'SET VARIABLE "PULSA_RATE" "60"',
         'SET VARIABLE "PULSA_CREDIT" "40"',
