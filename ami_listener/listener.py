@@ -265,8 +265,14 @@ class Listener:
         empty: the policy's limit_ahead_seconds as Asterisk gets it, after the safety
         margin and the rounding of the limit sent. What a call holds beyond that is room
         for a new call on the wallet."""
-        lost = -(-(self.safety_ms + self.precision_ms - 1) // 1000)
-        return policy.limit_ahead_seconds + lost
+        lost = max(
+            (
+                self.safety_ms_for(link) + self.precision_for(link) - 1
+                for link in self.links.values()
+            ),
+            default=0,
+        )
+        return policy.limit_ahead_seconds + -(-lost // 1000)
 
     # --- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -564,7 +570,7 @@ class Listener:
         bound_end = call.bound_end
         if bound_end is None or call.asterisk_end is None:
             return False
-        step = timedelta(milliseconds=self.safety_ms + self.precision_ms)
+        step = timedelta(milliseconds=self.safety_ms_for(call.link) + self.precision_for(call.link))
         return call.asterisk_end + step < bound_end
 
     def _enforced_end(self, call: FollowedCall) -> datetime | None:
