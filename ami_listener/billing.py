@@ -29,6 +29,7 @@ from wallet.calls import (
     apply_share,
     expire_call,
     plan_shares,
+    raise_bound,
     record_limits,
     settle_call,
 )
@@ -185,13 +186,17 @@ def apply_all(
     """`apply_share` for several calls of one wallet in one transaction, in the order
     given (the shortened ones first, so that what they give back can be taken). Items are
     (call id, target s, reach s, end in ms of the shorter limit Asterisk accepted or
-    None). A call that cannot be applied (its rate is gone...) is left out and logged,
-    without undoing the others. `limits` (call id, ms after answer) are the shorter
+    None); a target of -1 only moves the call's bound to its reach (`raise_bound`). A
+    call that cannot be applied (its rate is gone...) is left out and logged, without
+    undoing the others. `limits` (call id, ms after answer) are the shorter
     limits Asterisk just accepted, stored with the holds they shrink."""
     applied: dict[int, Applied] = {}
     for call_id, target_s, reach_s, shortened_to_ms in items:
         try:
             with session.begin_nested():
+                if target_s < 0:  # only a step further within what is paid: no money moves
+                    applied[call_id] = Applied(*raise_bound(session, call_id, reach_s or 0))
+                    continue
                 paid = apply_share(
                     session,
                     call_id,

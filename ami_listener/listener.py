@@ -624,22 +624,21 @@ class Listener:
                 self.policy, self.margin = self._tune(current)
             before = {call.call_id: call.paid_ms for call in self.calls.values()}
             reached = {call.call_id: _bound(call) for call in self.calls.values()}
-            shorter, longer = [], []
+            shorter, longer, stepped = [], [], []
             for share in shares:
                 call = self.calls.get(share.call_id)
                 if call is None or not self._eligible(call):
                     continue
                 if share.target_s < share.paid_s:
                     shorter.append((call, share))
-                elif (
-                    share.target_s > share.paid_s
-                    or call is trigger
-                    or call.needs_sync
-                    or _steps_forward(call, share)
-                ):
-                    # Same length: debit the usage, resync; on a leash, every call of the
-                    # wallet a second further in one go (one renewal, not one per call).
+                elif share.target_s > share.paid_s or call.needs_sync:
                     longer.append((call, share))
+                elif _steps_forward(call, share):
+                    # On a leash: every call of the wallet a step further in one go (one
+                    # renewal, not one per call), within what is paid: no debit each time.
+                    stepped.append((call, share))
+                elif call is trigger:
+                    longer.append((call, share))  # same length: debit the usage
             # 1. Shorter: Asterisk first. Too late to shorten safely (less than a second
             # would be left) or refused: the call keeps what its hold pays for.
             limits = [(c, self._limit_ms(c, s.shorter_limit_ms)) for c, s in shorter]
@@ -649,6 +648,8 @@ class Listener:
             # 2. The money, in one transaction: given back first, then taken.
             items = [(c.call_id, s.target_s, s.reach_s, s.shorter_limit_ms) for c, s in confirmed]
             items += [(c.call_id, s.target_s, s.reach_s, None) for c, s in longer]
+            items += [(c.call_id, -1, s.reach_s, None) for c, s in stepped]
+            longer += stepped
             if not items:
                 trigger.stalled = True
                 return

@@ -770,6 +770,21 @@ def apply_share(
     return call.paid_ms
 
 
+def raise_bound(session: Session, call_id: int, reach_s: int) -> tuple[int, int]:
+    """Let Asterisk be told a live call may run up to `reach_s` seconds from answer, within
+    what its hold pays for already: no money moves. Under the wallet's lock, so that a new
+    call cannot take what pays for it at the same moment. Returns (paid_ms, bound_ms)."""
+    call = _get_call(session, call_id)
+    ledger.lock_account(session, call.account_id)
+    session.refresh(call)
+    bound = _bound_ms(call)
+    if call.status == "answered":
+        bound = max(bound, min(reach_s * 1000, call.paid_ms))
+        call.bound_ms = bound
+        session.flush()
+    return call.paid_ms, bound
+
+
 def _get_call(session: Session, call_id: int) -> Call:
     call = session.get(Call, call_id)
     if call is None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rating import Rate, charged_seconds, cost
 from rating.pricing import max_duration
-from rating.sharing import Holding, LiveCall, _take, admit, share_credit
+from rating.sharing import RICH_SLICES, Holding, LiveCall, _take, admit, reach, share_credit
 
 
 def live_call(rate: Rate, elapsed: int, paid: int) -> LiveCall:
@@ -219,3 +219,18 @@ def test_forty_calls_at_once_on_one_hundred_units_all_get_in():
         slice_seconds=60,
     )
     assert refused is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(calls, st.integers(0, 50_000_000), st.sampled_from([5, 60]), st.integers(1, 10))
+def test_asterisk_is_told_no_further_than_the_share_nor_a_leash_ahead_on_a_small_wallet(
+    calls_, pool, slice_seconds, leash
+):
+    targets = share_credit(calls_, pool, slice_seconds)
+    told = reach(calls_, targets, pool, slice_seconds, leash)
+    for call, target, far in zip(calls_, targets, told, strict=True):
+        assert far <= target  # never more than the holds will pay
+        assert far >= min(target, call.elapsed + leash)  # a full leash whenever paid for
+    full = sum(c.cost(c.elapsed + slice_seconds) - c.cost(c.elapsed) for c in calls_)
+    if pool >= RICH_SLICES * full:
+        assert told == targets  # a wallet no burst can empty: whole slices, as before
