@@ -683,7 +683,7 @@ class Listener:
             # 3. Longer: Asterisk last, once the holds pay for it.
             grown = [
                 (c, self._limit_ms(c, _bound(c)))
-                for c, _ in longer
+                for c, _ in (*confirmed, *longer)
                 if _bound(c) > reached.get(c.call_id, 0) or c.needs_sync or self._behind(c)
             ]
             grown = [(c, n) for c, n in grown if n > 0]

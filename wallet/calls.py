@@ -730,9 +730,9 @@ def apply_share(
     seconds from answer (less when the wallet has less). Returns what the hold now pays
     for, in ms from answer. Shrink only after Asterisk enforces the shorter limit.
 
-    Its bound (Call.bound_ms) follows: `shortened_to_ms`, the end of the shorter limit
-    Asterisk just accepted; otherwise raised to `reach_s` (default: all it pays for),
-    never lowered, since Asterisk may have been told it. Tell Asterisk no more than it."""
+    Its bound (Call.bound_ms) goes to `reach_s` (default: all it pays for); it is never
+    lowered unless `shortened_to_ms`, the end of the shorter limit Asterisk just accepted,
+    says it may. Tell Asterisk no more than the bound."""
     call = _get_call(session, call_id)
     account = ledger.lock_account(session, call.account_id)
     session.refresh(call)
@@ -756,10 +756,12 @@ def apply_share(
     paid = pricing.max_duration(amount)
     bound = _bound_ms(call)
     call.paid_ms = paid * 1000
+    wanted = call.paid_ms if reach_s is None else reach_s * 1000
     if shortened_to_ms is not None:
-        call.bound_ms = min(shortened_to_ms, call.paid_ms)
+        # Asterisk accepted a limit ending no later than shortened_to_ms: the bound may
+        # come down to it, and go as far as `reach_s` again for the listener to tell it.
+        call.bound_ms = min(max(shortened_to_ms, wanted), call.paid_ms)
     else:
-        wanted = call.paid_ms if reach_s is None else reach_s * 1000
         # Never below the bound: no new call took what pays for it, so paid covers it.
         call.bound_ms = max(bound, min(wanted, call.paid_ms))
     # A long call must not outlive its hold: keep the expiry an hour past its paid end.
