@@ -147,9 +147,11 @@ def register():
         return _too_many()
     with database().transaction() as session:
         packages = _packages(session)
-        choices = [
-            (str(p.id), f"{p.name} · {money(p.price)} · {describe_package(p)}") for p in packages
-        ]
+    # Outside the transaction: money() asks for the reader's locale, which loads the
+    # signed-in customer in a transaction of its own (on SQLite it would wait for this one).
+    choices = [
+        (str(p.id), f"{p.name} · {money(p.price)} · {describe_package(p)}") for p in packages
+    ]
     form = RegisterForm()
     form.package.choices = choices
     if request.method == "GET" and request.args.get("package", "").isdigit():

@@ -231,6 +231,35 @@ def anonymous(app: Flask, db: Database) -> FlaskClient:
     return _client(app)
 
 
+def portal_app(db: Database, folder: Path) -> Flask:
+    from portal import create_app
+    from tests.portal.conftest import PortalClient
+
+    settings = load_settings(
+        {
+            "PULSA_DATABASE_URL": db.url,
+            "PULSA_SECRET_KEY": "walker",
+            "PULSA_COUNTRY_CODE": "62",
+            "PULSA_PORTAL_URL": "http://portal.rt05.net",
+        }
+    )
+    app = create_app(settings, db, upload_folder=folder / "uploads")
+    app.test_client_class = PortalClient
+    return app
+
+
+def customer(app: Flask, db: Database) -> FlaskClient:
+    """The first seeded customer, who has a portal password (the second has money too:
+    the walk's real ids include theirs)."""
+    from tests.portal.conftest import make_customer
+
+    person = make_customer(db, 10_000_000_000, password=PASSWORD)
+    client = _client(app)
+    response = client.sign_in(person.phone, PASSWORD)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
 APPS = (
     Walked(
         "webadmin",
@@ -239,6 +268,12 @@ APPS = (
         money_endpoints=frozenset(
             {"payments.confirm", "registrations.confirm", "vouchers.redeem", "calls.hangup"}
         ),
+        leaves_session=frozenset({"signin.sign_out"}),
+    ),
+    Walked(
+        "portal",
+        portal_app,
+        (("customer", customer), ("anonymous", anonymous)),
         leaves_session=frozenset({"signin.sign_out"}),
     ),
 )
@@ -520,5 +555,5 @@ def test_every_route_survives_hostile_values_without_a_500_or_moving_money(
     with walker_db.transaction() as session:
         report = audit(session)
     assert report.clean, report.problems
-    assert total > 500
+    assert total > 100 * len(walked.visitors)
     assert failures == [], f"{len(failures)} of {total} requests failed:\n" + "\n".join(failures)
