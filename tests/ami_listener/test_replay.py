@@ -26,15 +26,18 @@ def authorize_like_the_agi(db, folder: str, server: str, balances: dict[str, int
     """One wallet per caller number; each AGI session's call authorized with its uniqueid
     and channel. Returns {dialled: (call_id, account_id)}."""
     plan = make_plan(db, RATES)
+    # caller IDs are telephone numbers: the server's hex suffix, read as digits, keeps
+    # this run's callers apart from other runs' in the same database
+    suffix = f"{int(server[-6:], 16):08d}"
     accounts = {}
     for number, units in balances.items():
-        accounts[number], _ = make_caller(db, plan, units, number=f"{number}{server[-6:]}")
+        accounts[number], _ = make_caller(db, plan, units, number=f"{number}{suffix}")
     calls = {}
     for path in sorted((FIXTURES / folder).glob("agi_session_*.txt")):
         env = load_agi_session(path).env
         number = env["agi_callerid"]
         request = CallRequest(
-            identities=[("callerid", f"{number}{server[-6:]}")],
+            identities=[("callerid", f"{number}{suffix}")],
             dialled=env["agi_extension"],
             at=START.replace(tzinfo=UTC),
             uniqueid=env["agi_uniqueid"],
