@@ -11,6 +11,7 @@ that store names refuse them again as the last line of defence.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from wallet.errors import InvalidInput
@@ -61,3 +62,18 @@ def printable(text: str, replacement: str = "\ufffd", *, multiline: bool = True)
     if first_refused_character(text, multiline=multiline) is None:
         return text
     return "".join(replacement if _refused(c, multiline=multiline) else c for c in text)
+
+
+#: The largest whole number a database column (BIGINT) holds.
+MAX_WHOLE = 2**63 - 1
+_WHOLE = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def whole_number(text: str | None) -> int | None:
+    """`text` as a whole number of at most 64 bits written with the digits 0 to 9, or None
+    ("²".isdigit() is true and "٥" is a digit to int(), so neither test is enough)."""
+    text = (text or "").strip()
+    if not _WHOLE.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_WHOLE else None

@@ -18,13 +18,12 @@ from sqlalchemy.orm import Session
 from rating.money import format_money, micro_to_decimal
 from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
+from wallet.text import whole_number
 
 PER_PAGE = 25
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 #: The largest whole number taken from a form, a filter or an address: a signed 64-bit
 #: integer, what the database's BIGINT ids and counts hold.
-MAX_WHOLE = 2**63 - 1
-_WHOLE = re.compile(r"[0-9]{1,19}", re.ASCII)
 #: Days outside these are mistakes, and near the ends of the calendar a day's bounds
 #: (its next day, its time in another zone) cannot even be computed.
 FIRST_DAY = date(1900, 1, 1)
@@ -130,16 +129,6 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.number < self.pages
-
-
-def whole_number(text: str | None) -> int | None:
-    """`text` as a whole number of at most 64 bits written with the digits 0 to 9, or None
-    ("²".isdigit() is true and "٥" is a digit to int(), so neither test is enough)."""
-    text = (text or "").strip()
-    if not _WHOLE.fullmatch(text):
-        return None
-    value = int(text)
-    return value if value <= MAX_WHOLE else None
 
 
 def page_number(arg: str = "page") -> int:

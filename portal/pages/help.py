@@ -53,6 +53,7 @@ from portal.access import MenuEntry, client_address, customer, database, me, min
 from portal.ui import explain
 from wallet.errors import NotFound, WalletError
 from wallet.payments import proof_file
+from wallet.text import whole_number
 
 blueprint = Blueprint("help", __name__, url_prefix="/help")
 MENU = MenuEntry(70, _l("Help"), "help.index")
@@ -232,7 +233,7 @@ def new_messages(conversation_id: int):
     """The messages after `after` (the last one the page shows), rendered, for the page's
     polling script; seen, so no longer unread."""
     after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = whole_number(after) or 0
     actor = my_actor()
     with mine() as my:
         found = my.conversation(conversation_id)

@@ -22,6 +22,7 @@ from portal.ui import duration, local_moment, zone
 from rating.money import micro_to_decimal
 from wallet.models import Call, CallRecord, LedgerEntry
 from wallet.spreadsheet import csv_bytes
+from wallet.text import whole_number
 
 blueprint = Blueprint("history", __name__, url_prefix="/history")
 MENU = MenuEntry(20, _l("History"), "history.index")
@@ -108,7 +109,7 @@ def _month_bounds(first: date) -> tuple[datetime, datetime]:
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+    return whole_number(value)
 
 
 def _entries(session, account_id: int, month: date | None, *, before=None, after=None, limit=None):

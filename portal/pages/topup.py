@@ -21,6 +21,7 @@ from portal.forms import Form
 from portal.ui import amount_from
 from wallet.errors import InvalidInput, NotFound
 from wallet.payments import PaymentRequest, active_bank_accounts, request_top_up, store_proof
+from wallet.text import whole_number
 
 blueprint = Blueprint("topup", __name__, url_prefix="/top-up")
 MENU = MenuEntry(50, _l("Top up"), "topup.index")
@@ -92,7 +93,7 @@ def send():
         form.proof.errors.append(_("The photo must be a PNG, JPEG or GIF image of at most 5 MB."))
         return _page(form, 400)
     bank = (form.bank.data or "").strip()
-    bank_id = int(bank) if bank.isascii() and bank.isdigit() and len(bank) < 19 else None
+    bank_id = whole_number(bank)
     reference, address = form.reference.data or "", client_address()
     try:
         _request, new = run_as_me(

@@ -51,6 +51,7 @@ from wallet.errors import NotFound, WalletError
 from wallet.models import Account, Customer
 from wallet.payments import proof_file
 from wallet.staff import StaffUser
+from wallet.text import whole_number
 from webadmin.access import Screen, change, client_address, database, view
 from webadmin.forms import Form, options
 from webadmin.ui import explain, paginate
@@ -204,7 +205,7 @@ def new_messages(conversation_id: int):
     """The messages after `after` (the last one a page shows), rendered, for the page's
     polling script; they count as read since the page shows them."""
     after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = whole_number(after) or 0
     actor = staff_actor()
     db = database()
     with db.transaction() as session:
@@ -286,7 +287,7 @@ def _explain(error: WalletError) -> str:
 @change
 def assign_to(conversation_id: int):
     chosen = request.form.get("staff", "")
-    staff_id = int(chosen) if chosen.isdigit() else None
+    staff_id = whole_number(chosen)
     try:
         database().run(
             lambda s: assign(s, staff_actor(), conversation_id, staff_id, address=client_address())

@@ -43,7 +43,7 @@ from webadmin.access import (
 )
 from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
-from webadmin.ui import explain, money, paginate
+from webadmin.ui import explain, money, paginate, whole_number
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
 SCREEN = Screen(
@@ -190,8 +190,9 @@ def index():
             Customer.phone.ilike(pattern),
             Customer.email.ilike(pattern),
         ]
-        if text.isdigit():
-            conditions.append(Account.id == int(text))
+        account_number = whole_number(text)
+        if account_number is not None:
+            conditions.append(Account.id == account_number)
         statement = statement.where(or_(*conditions))
     if status in CUSTOMER_STATUSES:
         statement = statement.where(Customer.status == status)
