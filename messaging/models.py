@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wallet.hotspot_models import InternetPackage, Router
@@ -23,6 +32,8 @@ CHANNELS = ("portal", "admin", "telegram", "line")
 CHAT_CHANNELS = ("telegram", "line")
 AUDIENCES = ("all", "package", "router")
 NOTICE_STATUSES = ("pending", "sent", "failed")
+# Chat platforms whose chats can be linked to a customer or a staff member.
+CHAT_PLATFORMS = ("telegram", "line")
 
 
 class Conversation(Base):
@@ -131,3 +142,81 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+
+
+class ChatLink(Base):
+    """Who is who in chats: a chat of a platform (Telegram's chat id, LINE's user id)
+    linked to one customer or one staff member. A chat has at most one link; linking it
+    again replaces the link. `language` is the chat's language (en, id), taken from the
+    chat app when the link was made."""
+
+    __tablename__ = "chat_links"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", name="uq_chat_links_platform_chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    linked_by: Mapped[str] = mapped_column(String(20))  # token, code, phone
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+    customer: Mapped[Customer | None] = relationship()
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+class ChatLinkToken(Base):
+    """A one-time token that links the chat it is sent from to a customer or a staff
+    member (Telegram: the start parameter of the portal's "Connect Telegram" link; LINE:
+    a short code typed into the chat). Only a hash is stored."""
+
+    __tablename__ = "chat_link_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+
+class HandledUpdate(Base):
+    """An incoming update (Telegram update id, LINE webhook event id) that was handled:
+    the same update delivered again is recognised and ignored. Also the record of how
+    often a chat writes (the index on chat and time), for slowing down a flooding chat."""
+
+    __tablename__ = "chat_updates"
+    __table_args__ = (
+        UniqueConstraint("platform", "update_key", name="uq_chat_updates_platform_update_key"),
+        Index("ix_chat_updates_platform_chat_id_handled_at", "platform", "chat_id", "handled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    update_key: Mapped[str] = mapped_column(String(100))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), index=True)
+
+
+class ChatState(Base):
+    """Where a chat is in a dialogue of several steps (a top-up waiting for its amount or
+    its photo), and when it was last told to slow down. One row per chat, linked or not."""
+
+    __tablename__ = "chat_states"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", name="uq_chat_states_platform_chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(30), default="")
+    data: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    slowed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))

@@ -65,6 +65,14 @@ class Settings:
     portal_host: str = "127.0.0.1"  # where the customer portal listens (`pulsa portal`)
     portal_port: int = 8081
     hotspot_brand_name: str = "Hotspot"  # operator name on hotspot pages and vouchers
+    # Chat bots. Telegram: the bot's token from @BotFather (empty: no Telegram bot), the Bot
+    # API's base URL (methods are <base>/bot<token>/<method>), and, for a webhook instead of
+    # long polling, the public HTTPS address Telegram posts to and where it is served.
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_host: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
     # AMI listener (`pulsa ami`): follows live calls, debits them, moves their limit.
     ami_servers: str = ""  # name=user:secret@host:port, comma-separated (secret %-encoded)
     ami_renew_margin_seconds: int = 10  # renew a call this long before its paid time ends
@@ -279,12 +287,16 @@ def _validate_hotspot(settings: Settings) -> None:
         raise SettingsError("PULSA_HOTSPOT_SYNC_SECONDS must be at least 5")
     if not 1 <= settings.router_timeout_seconds <= 300:
         raise SettingsError("PULSA_ROUTER_TIMEOUT_SECONDS must be between 1 and 300")
-    for name in ("hotspot_login_url", "portal_url"):
+    for name in ("hotspot_login_url", "portal_url", "telegram_api_url", "telegram_webhook_url"):
         value = getattr(settings, name)
         if value and not value.startswith(("http://", "https://")):
             raise SettingsError(f"PULSA_{name.upper()} must start with http:// or https://")
     if not settings.hotspot_login_url:
         raise SettingsError("PULSA_HOTSPOT_LOGIN_URL is empty")
+    if not settings.telegram_api_url:
+        raise SettingsError("PULSA_TELEGRAM_API_URL is empty")
+    if settings.telegram_webhook_url and not settings.telegram_webhook_url.startswith("https://"):
+        raise SettingsError("PULSA_TELEGRAM_WEBHOOK_URL must start with https://")
 
 
 def _validate_ami(settings: Settings) -> None:
