@@ -64,7 +64,7 @@ from wallet.internet import (
 from wallet.ledger import utcnow
 from wallet.locks import take_named_lock
 from wallet.models import Account, LedgerEntry
-from wallet.staff import AuditRecord, StaffUser, record_audit
+from wallet.staff import AuditRecord, StaffUser, record_audit, staff_username_of_actor
 from wallet.vouchers import (
     find_voucher,
     generate_batch,
@@ -802,9 +802,10 @@ def rejection_of(session: Session, login: HotspotLogin) -> AuditRecord | None:
 def _serialize_staff_member(session: Session, actor: str) -> None:
     """Lock the acting staff member's row: two submits of one form by one person then
     run one after the other, so the second sees what the first did."""
-    if actor.startswith("web:"):
+    username = staff_username_of_actor(actor)
+    if username is not None:
         session.execute(
-            select(StaffUser.id).where(StaffUser.username == actor[4:]).with_for_update()
+            select(StaffUser.id).where(StaffUser.username == username).with_for_update()
         ).first()
 
 

@@ -53,6 +53,8 @@ __all__ = [
     "EnsureResult",
     "HotspotUser",
     "InterfaceInfo",
+    "PingReply",
+    "PingResult",
     "RouterAuthError",
     "RouterDriver",
     "RouterError",
@@ -170,6 +172,26 @@ def _to_int(value: str | None, default: int = 0) -> int:
     return number if number <= MAX_COUNTER else default
 
 
+_RTT_TOKEN = re.compile(r"([0-9]{1,9})(ms|us|h|m|s)", re.ASCII)
+_RTT_UNITS = {"h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000, "ms": 1000, "us": 1}
+#: Most echoes one ping may ask for: each takes a second on the router.
+MAX_PING_COUNT = 100
+
+
+def parse_round_trip(value: str | None) -> int | None:
+    """Microseconds in a RouterOS round trip time: ``11ms469us`` (RouterOS 7), ``11ms``
+    (RouterOS 6), ``1s5ms``; None for anything else (empty, a status)."""
+    if not value or len(value) > MAX_DURATION_TEXT:
+        return None
+    total, position = 0, 0
+    for match in _RTT_TOKEN.finditer(value):
+        if match.start() != position:
+            return None
+        position = match.end()
+        total += int(match.group(1)) * _RTT_UNITS[match.group(2)]
+    return total if position == len(value) else None
+
+
 def _to_bool(value: str | None) -> bool:
     return value in ("true", "yes")
 
@@ -198,6 +220,35 @@ class RouterStatus:
     free_memory: int
     total_memory: int
     uptime_seconds: int
+
+
+@dataclass(frozen=True)
+class PingReply:
+    """One echo of a RouterOS ``/ping``: its sequence number and round trip time in
+    microseconds, or None with RouterOS's status ("timeout", "host unreachable")."""
+
+    seq: int
+    rtt_us: int | None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """A ``/ping`` run on a router: what it sent and got back, round trips in
+    microseconds (None when nothing came back)."""
+
+    address: str
+    sent: int
+    received: int
+    packet_loss: int  # percent
+    min_rtt_us: int | None
+    avg_rtt_us: int | None
+    max_rtt_us: int | None
+    replies: tuple[PingReply, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        return self.received > 0
 
 
 @dataclass(frozen=True)
@@ -793,6 +844,39 @@ class RouterDriver:
             ]
 
         return self._run(read)
+
+    def ping(self, address: str, count: int = 4) -> PingResult:
+        """Ping ``address`` from the router (RouterOS ``/ping`` with a ``count``, one echo
+        a second): the router answers one row per echo, the last one carrying the
+        totals. An address the router cannot reach is a result with nothing received,
+        not an error; an address RouterOS cannot read is a :class:`RouterError`."""
+        if not 1 <= count <= MAX_PING_COUNT:
+            raise ValueError(f"a ping sends 1 to {MAX_PING_COUNT} echoes")
+        rows = self._run(lambda session: session.call("/ping", address=address, count=str(count)))
+        replies = tuple(
+            PingReply(
+                seq=_to_int(row.get("seq")),
+                rtt_us=parse_round_trip(row.get("time")),
+                status=row.get("status", ""),
+            )
+            for row in rows
+        )
+        times = [reply.rtt_us for reply in replies if reply.rtt_us is not None]
+        last = rows[-1] if rows else {}
+        sent = _to_int(last.get("sent"), len(replies))
+        received = _to_int(last.get("received"), len(times))
+        loss = _to_int(last.get("packet-loss"), 100 - 100 * received // sent if sent else 100)
+        return PingResult(
+            address=address,
+            sent=sent,
+            received=received,
+            packet_loss=loss,
+            min_rtt_us=parse_round_trip(last.get("min-rtt")) or (min(times) if times else None),
+            avg_rtt_us=parse_round_trip(last.get("avg-rtt"))
+            or (sum(times) // len(times) if times else None),
+            max_rtt_us=parse_round_trip(last.get("max-rtt")) or (max(times) if times else None),
+            replies=replies,
+        )
 
     def list_active(self) -> list[ActiveSession]:
         """Who is online now, for the admin page and for metered billing."""

@@ -11,13 +11,22 @@ The page is static HTML with inline SVG, so it prints from any browser offline.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import segno
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wallet.errors import NotFound
+from wallet.hotspot_models import Voucher, VoucherBatch
+from wallet.internet import describe_package
 
 LAYOUTS = ("a4", "thermal-58", "thermal-80")
+# Vouchers on one printable sheet: each QR code takes some milliseconds to draw, so a
+# big batch prints in parts (160 is ten A4 pages of 16 cards).
+SHEET_SIZE = 160
 
 
 @dataclass(frozen=True)
@@ -116,3 +125,45 @@ def render_sheet(cards: Sequence[VoucherCard], info: SheetInfo, layout: str = "a
         f"<title>{title}</title><style>{_COMMON}{_STYLE[layout]}</style></head>\n"
         f'<body class="{layout}"><div class="sheet">\n{body}\n</div></body></html>\n'
     )
+
+
+def batch_sheet(
+    session: Session,
+    batch_id: int,
+    *,
+    brand: str,
+    default_login_url: str,
+    price_text: Callable[[int], str],
+    credit_name: str,
+    credit_validity: str,
+    layout: str = "a4",
+    part: int = 1,
+    unsold_only: bool = True,
+) -> str:
+    """The printable sheet of part `part` (SHEET_SIZE cards each) of a voucher batch:
+    its unsold vouchers, or all of them. The login URL is the first of the package's
+    routers that has one, else `default_login_url`; `price_text` formats money in the
+    reader's currency, `credit_name` and `credit_validity` name a credit voucher (one
+    without a package) in the reader's language."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+    batch = session.get(VoucherBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"voucher batch {batch_id} does not exist")
+    statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
+    if unsold_only:
+        statement = statement.where(Voucher.status == "new")
+    offset = (max(part, 1) - 1) * SHEET_SIZE
+    vouchers = session.execute(statement.limit(SHEET_SIZE).offset(offset)).scalars().all()
+    package = batch.package
+    routers = package.routers if package is not None else []
+    login_url = next((r.login_url for r in routers if r.login_url), default_login_url)
+    info = SheetInfo(
+        brand=brand,
+        package=package.name if package is not None else credit_name,
+        price=price_text(batch.price),
+        validity=describe_package(package) if package is not None else credit_validity,
+        login_url=login_url,
+    )
+    cards = [VoucherCard(v.code, v.password, not batch.separate_password) for v in vouchers]
+    return render_sheet(cards, info, layout)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wallet.staff import staff_actor_name
+
 STAFF, CUSTOMER, PULSA = "staff", "customer", "pulsa"
 
 
@@ -24,7 +26,7 @@ class Actor:
 
     @classmethod
     def staff(cls, staff_id: int, username: str, channel: str = "admin") -> Actor:
-        return cls(STAFF, f"web:{username}", channel, staff_id=staff_id)
+        return cls(STAFF, staff_actor_name(username, channel), channel, staff_id=staff_id)
 
     @classmethod
     def customer(cls, customer_id: int, channel: str = "portal") -> Actor:

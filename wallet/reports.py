@@ -272,3 +272,79 @@ def hotspot_logins_query(customer_id: int) -> Select:
         .where(HotspotLogin.customer_id == customer_id)
         .order_by(HotspotLogin.id)
     )
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    """The staff's daily summary for the operator's day: the money taken (top-ups and
+    call revenue), customers created, packages ending within `ending_within` (login
+    names, soonest first, at most 20, with their number) and the enabled routers whose
+    last sync failed (down, as pulsa last saw them)."""
+
+    day: date
+    topups: int
+    topup_count: int
+    call_revenue: int
+    new_customers: int
+    packages_ending: int
+    ending_logins: list[tuple[str, datetime]]
+    routers_down: list[str]
+    pending_payments: int
+
+    @property
+    def revenue(self) -> int:
+        return self.topups + self.call_revenue
+
+
+def daily_summary(
+    session: Session,
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
+    ending_within: timedelta = timedelta(hours=24),
+) -> DailySummary:
+    from wallet.hotspot_models import HotspotLogin, Router, Subscription
+    from wallet.payments import PaymentRequest
+
+    moment = now or datetime.now(UTC).replace(tzinfo=None)
+    day = _local(moment, zone).date()
+    start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC).replace(tzinfo=None)
+    end = start + timedelta(days=1)
+    (row,) = revenue_by_period(session, start, end, zone) or [PeriodRevenue(str(day))]
+    new_customers = session.execute(
+        select(func.count(Customer.id)).where(
+            Customer.created_at >= start, Customer.created_at < end
+        )
+    ).scalar_one()
+    ending = (
+        Subscription.status == "active",
+        Subscription.ends_at > moment,
+        Subscription.ends_at <= moment + ending_within,
+    )
+    ending_count = session.execute(select(func.count(Subscription.id)).where(*ending)).scalar_one()
+    ending_logins = session.execute(
+        select(HotspotLogin.username, Subscription.ends_at)
+        .join(HotspotLogin, HotspotLogin.id == Subscription.login_id)
+        .where(*ending)
+        .order_by(Subscription.ends_at, Subscription.id)
+        .limit(20)
+    ).all()
+    down = session.execute(
+        select(Router.name)
+        .where(Router.enabled.is_(True), Router.last_sync_ok.is_(False))
+        .order_by(Router.name)
+    ).scalars()
+    pending = session.execute(
+        select(func.count(PaymentRequest.id)).where(PaymentRequest.status == "pending")
+    ).scalar_one()
+    return DailySummary(
+        day=day,
+        topups=row.topups,
+        topup_count=row.topup_count,
+        call_revenue=row.call_revenue,
+        new_customers=int(new_customers),
+        packages_ending=int(ending_count),
+        ending_logins=[(name, ends) for name, ends in ending_logins],
+        routers_down=list(down),
+        pending_payments=int(pending),
+    )

@@ -328,6 +328,35 @@ def principal_for_session(session: Session, token: str) -> Principal | None:
     return _principal(user)
 
 
+def principal_of_staff(session: Session, staff_id: int) -> Principal | None:
+    """The staff member `staff_id` as acting now (role and grants read afresh), or None
+    when the account is gone or disabled: a chat linked to them can do nothing then."""
+    user = session.get(StaffUser, staff_id)
+    if user is None or not user.is_active:
+        return None
+    return _principal(user)
+
+
+def staff_actor_name(username: str, channel: str = "admin") -> str:
+    """The name a staff member's action is written under in the audit log and on ledger
+    entries: `web:<user>` from the admin, `<channel>:<user>` from a chat app
+    (`telegram:andi`), so that the log tells where it came from."""
+    return f"web:{username}" if channel == "admin" else f"{channel}:{username}"
+
+
+def staff_username_of_actor(actor: str) -> str | None:
+    """The staff user name in an actor name made by `staff_actor_name` (None: not staff;
+    a customer's chat actor is `<channel>:customer:<id>`, which has a second colon)."""
+    channel, _, username = actor.partition(":")
+    if not username or ":" in username or channel not in STAFF_CHANNELS:
+        return None
+    return username
+
+
+#: Where staff act from: the admin ("web") and the chat apps.
+STAFF_CHANNELS = ("web", "telegram", "line")
+
+
 def end_staff_session(session: Session, token: str) -> None:
     end_session(session, STAFF, token)
 

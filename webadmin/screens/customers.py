@@ -14,6 +14,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from hotspot.voucher_sheet import qr_svg
+from wallet import permissions
 from wallet.backoffice import (
     account_of_customer,
     remove_identity,
@@ -47,7 +48,7 @@ from webadmin.ui import explain, money, paginate, whole_number
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
 SCREEN = Screen(
-    "customers",
+    permissions.CUSTOMERS,
     _l("Customers"),
     "customers.index",
     order=20,
@@ -57,25 +58,25 @@ SCREEN = Screen(
 #: without being able to credit money from nothing or move it between wallets.
 PERMISSIONS = (
     Permission(
-        "top_up",
+        permissions.TOP_UP,
         _l("Top up"),
         _l("Credit money paid in (cash, bank transfer, e-wallet) to a customer's wallet"),
         order=10,
     ),
     Permission(
-        "adjust",
+        permissions.ADJUST,
         _l("Adjust"),
         _l("Add or take off credit without a payment, with a reason (a correction)"),
         order=20,
     ),
     Permission(
-        "transfer",
+        permissions.TRANSFER,
         _l("Transfer"),
         _l("Move credit from one customer's wallet to another's"),
         order=30,
     ),
     Permission(
-        "credit_limit",
+        permissions.CREDIT_LIMIT,
         _l("Change credit limits"),
         _l("Set how far below zero a customer's wallet may go"),
         order=40,

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from wallet import permissions
 from wallet.reports import (
     calls_per_hour,
     new_customers_by_month,
@@ -22,7 +23,7 @@ from webadmin.ui import money, site, today_local, utc_range, zone
 
 blueprint = Blueprint("dashboard", __name__)
 SCREEN = Screen(
-    "dashboard",
+    permissions.DASHBOARD,
     _l("Dashboard"),
     "dashboard.index",
     order=10,
@@ -41,7 +42,7 @@ def index():
         return render_template("dashboard/nothing.html")
     today = today_local()
     tz = zone()
-    revenue = current_user.may("revenue")
+    revenue = current_user.may(permissions.REVENUE)
     with database().transaction() as session:
         figures = today_figures(session, tz, site().low_balance_threshold)
         start, end = utc_range(today - timedelta(days=29), today)

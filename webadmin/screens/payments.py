@@ -23,6 +23,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from wallet import permissions
 from wallet.errors import WalletError
 from wallet.ledger import TOP_UP_METHODS
 from wallet.models import Account, Customer
@@ -44,7 +45,7 @@ from webadmin.ui import explain, money, paginate
 
 blueprint = Blueprint("payments", __name__, url_prefix="/payments")
 SCREEN = Screen(
-    "payments",
+    permissions.PAYMENTS,
     _l("Payments"),
     "payments.index",
     order=30,

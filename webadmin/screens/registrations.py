@@ -18,6 +18,7 @@ from hotspot.backoffice import (
     staff_confirm_registration,
     staff_reject_registration,
 )
+from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin
 from wallet.internet import pending_registrations_query
@@ -32,7 +33,7 @@ from webadmin.ui import explain, local, money, paginate
 blueprint = Blueprint("registrations", __name__, url_prefix="/registrations")
 blueprint.record_once(install)
 SCREEN = Screen(
-    "registrations",
+    permissions.REGISTRATIONS,
     _l("Registrations"),
     "registrations.index",
     order=76,

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from rating.money import micro_to_decimal
+from wallet import permissions
 from wallet.reports import (
     calls_by_prefix,
     revenue_by_customer_kind,
@@ -29,13 +30,13 @@ SCREEN = Screen(
     "reports.index",
     order=60,
     description=_l("Revenue by day, month, method, customer type, destination"),
-    requires="revenue",
+    requires=permissions.REVENUE,
 )
 #: Money taken, apart from the screens that show it: the reports and the dashboard's
 #: top-ups, call revenue and revenue chart.
 PERMISSIONS = (
     Permission(
-        "revenue",
+        permissions.REVENUE,
         _l("See revenue"),
         _l("The reports, and today's top-ups, call revenue and the revenue chart on the dashboard"),
         order=50,

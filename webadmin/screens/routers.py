@@ -16,6 +16,7 @@ from hotspot.credentials import CredentialError
 from hotspot.driver import RouterAuthError, RouterError, RouterUnreachable
 from hotspot.reconciler import sync_all
 from hotspot.routers import access_for, default_driver, routers_query
+from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import Router
 from webadmin.access import Screen, actor, change, client_address, database, view
@@ -26,7 +27,7 @@ from webadmin.ui import paginate
 blueprint = Blueprint("routers", __name__, url_prefix="/routers")
 blueprint.record_once(install)
 SCREEN = Screen(
-    "routers",
+    permissions.ROUTERS,
     _l("Routers"),
     "routers.index",
     order=70,

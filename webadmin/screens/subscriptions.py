@@ -19,6 +19,7 @@ from hotspot.backoffice import (
     staff_set_auto_renew,
     staff_set_login_status,
 )
+from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import (
     HotspotLogin,
@@ -41,7 +42,7 @@ from webadmin.ui import explain, local, money, new_form_key, paginate, whole_num
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/internet")
 blueprint.record_once(install)
 SCREEN = Screen(
-    "subscriptions",
+    permissions.SUBSCRIPTIONS,
     _l("Internet logins"),
     "subscriptions.index",
     order=74,

@@ -36,11 +36,11 @@ from hotspot.backoffice import (
     staff_void_vouchers,
     voucher_report,
 )
-from hotspot.voucher_sheet import LAYOUTS, SheetInfo, VoucherCard, render_sheet
+from hotspot.voucher_sheet import LAYOUTS, SHEET_SIZE, batch_sheet
 from rating.money import micro_to_decimal
+from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
-from wallet.internet import describe_package
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
@@ -60,15 +60,12 @@ from webadmin.ui import (
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 blueprint.record_once(install)
 SCREEN = Screen(
-    "vouchers",
+    permissions.VOUCHERS,
     _l("Vouchers"),
     "vouchers.index",
     order=78,
     description=_l("Voucher batches: generate, print, sell, void, redeem, report"),
 )
-# Vouchers on one printable sheet: each QR code takes some milliseconds to draw, so a
-# big batch prints in parts (160 is ten A4 pages of 16 cards).
-SHEET_SIZE = 160
 ALPHABET_LABELS = {
     "upper": _l("Capital letters and digits"),
     "lower": _l("Small letters and digits"),
@@ -276,27 +273,20 @@ def sheet(batch_id: int):
     unsold_only = request.args.get("all") != "1"
     settings = current_app.extensions["pulsa.settings"]
     with database().transaction() as session:
-        batch = _batch(session, batch_id)
-        statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
-        if unsold_only:
-            statement = statement.where(Voucher.status == "new")
-        vouchers = (
-            session.execute(statement.limit(SHEET_SIZE).offset((part - 1) * SHEET_SIZE))
-            .scalars()
-            .all()
-        )
-        package = batch.package
-        routers = package.routers if package is not None else []
-        login_url = next((r.login_url for r in routers if r.login_url), settings.hotspot_login_url)
-        info = SheetInfo(
+        _batch(session, batch_id)
+        page = batch_sheet(
+            session,
+            batch_id,
             brand=settings.hotspot_brand_name,
-            package=package.name if package is not None else _("Credit voucher"),
-            price=money(batch.price),
-            validity=describe_package(package) if package is not None else _("wallet credit"),
-            login_url=login_url,
+            default_login_url=settings.hotspot_login_url,
+            price_text=money,
+            credit_name=_("Credit voucher"),
+            credit_validity=_("wallet credit"),
+            layout=layout,
+            part=part,
+            unsold_only=unsold_only,
         )
-        cards = [VoucherCard(v.code, v.password, not batch.separate_password) for v in vouchers]
-    response = Response(render_sheet(cards, info, layout), mimetype="text/html")
+    response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = SHEET_CSP
     return response
 
