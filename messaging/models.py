@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -31,9 +32,17 @@ CHANNELS = ("portal", "admin", "telegram", "line")
 # the portal and the admin are read where they are.
 CHAT_CHANNELS = ("telegram", "line")
 AUDIENCES = ("all", "package", "router")
-NOTICE_STATUSES = ("pending", "sent", "failed")
 # Chat platforms whose chats can be linked to a customer or a staff member.
 CHAT_PLATFORMS = ("telegram", "line")
+# A notice is pending until each of its chats has an outcome: sent (to every chat),
+# failed (to one at least: undeliverable, given up, or uncertain), no_chat (the recipient
+# has no linked chat: the portal shows it, no chat gets it).
+NOTICE_STATUSES = ("pending", "sent", "failed", "no_chat")
+# One notice to one chat. "sending": claimed by a worker until `lease_until`, committed
+# before the request leaves; "uncertain": the request may have reached the platform but
+# its answer was lost (a timeout, or the worker died): never sent again by itself, since
+# Telegram cannot drop a repeat; staff see it and may send it again.
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
 
 
 class Conversation(Base):
@@ -129,7 +138,10 @@ class Notice(Base):
     or a crash between sending and marking sent cannot produce a second notice row."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient_id", "recipient", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
@@ -142,6 +154,14 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    # What the notice says (messaging.notifications.KINDS; "" for a plain text payload).
+    kind: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # When the worker turned the recipient into the chats to send to (the deliveries).
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="notice", order_by="Delivery.id", viewonly=True
+    )
 
 
 class ChatLink(Base):
@@ -220,3 +240,50 @@ class ChatState(Base):
     data: Mapped[str] = mapped_column(Text, default="{}")  # JSON
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     slowed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+
+
+class Delivery(Base):
+    """One notice to one chat, and where its sending is. The unique (notice, platform,
+    chat) means a notice reaches a chat through one row only; `claim` names the worker's
+    attempt that holds it while "sending", so a worker that lost its lease cannot record
+    over another's outcome."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "notice_id", "platform", "chat_id", name="uq_outbox_deliveries_notice_platform_chat"
+        ),
+        Index("ix_outbox_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    claim: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+
+    notice: Mapped[Notice] = relationship(back_populates="deliveries")
+
+
+class NotificationSetting(Base):
+    """A customer's choice for one kind of notification; a kind without a row is on."""
+
+    __tablename__ = "notification_settings"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", name="uq_notification_settings_customer_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
