@@ -7,31 +7,34 @@ the page's language. The texts live in messaging's own catalogue
 (messaging/translations/<locale>/LC_MESSAGES/messages.po), shared by the chat worker and
 the portal, which both read notices.
 
-Why here: wallet/ must not import messaging (messaging imports wallet), so the events
-that wallet services carry out (a payment confirmed) get their notice from the services
-in this module, which call the wallet service and enqueue in the same transaction
-(`confirm_payment`, `reject_payment` below); adapters call these, never the wallet's
-directly, so a notice cannot be forgotten by one of them.
+Why a hook: wallet/ must not import messaging (messaging imports wallet), yet a payment
+confirmed and its notice must commit together, whoever confirms it (the admin, the staff
+bot). So wallet services note what they did on their session (wallet.events) and
+`watch(database, settings)` turns those events into notices just before the commit,
+inside the transaction: no adapter can forget a notice, and a rollback leaves neither.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from messaging.models import Notice, NotificationSetting
 from messaging.outbox import ALL_CHATS, enqueue_notice, notice_payload
 from rating.money import format_money
-from wallet import payments as wallet_payments
+from wallet import events as wallet_events
+from wallet.hotspot_models import HotspotLogin, Subscription
 from wallet.ledger import utcnow
 from wallet.models import Account
 from wallet.payments import PaymentRequest
+from wallet.site_settings import load_site_config
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("en", "id")
@@ -70,8 +73,10 @@ _TEXTS: dict[str, str] = {
     LOW_BALANCE: N_("Your balance is low: %(balance)s. Top up to keep calling and browsing."),
     PACKAGE_ENDING: N_("Your package %(package)s ends on %(ends_at)s (UTC)."),
     PACKAGE_ENDED: N_("Your package %(package)s has ended."),
+    # The password is not repeated: the customer chose it, and the outbox keeps no secrets.
     REGISTRATION_CONFIRMED: N_(
-        "Your registration is confirmed. Hotspot login: %(login)s, password: %(password)s"
+        "Your registration is confirmed. Hotspot login: %(login)s (with the password you "
+        "chose). Package: %(package)s, until %(ends_at)s (UTC)."
     ),
 }
 
@@ -208,67 +213,180 @@ def notify_customer(
     return notice
 
 
-def _money_facts(session: Session, account: Account, settings_precision: int | None) -> dict:
-    return {
-        "currency": account.currency,
-        "precision": settings_precision if settings_precision is not None else 0,
-    }
+# --- from wallet's events ----------------------------------------------------------------------
 
 
-def confirm_payment(
-    session: Session,
-    request_id: int,
-    *,
-    actor: str,
-    address: str | None = None,
-    precision: int | None = None,
-) -> tuple[PaymentRequest, bool]:
-    """wallet.payments.confirm_payment, and its notice in the same transaction."""
-    request, credited = wallet_payments.confirm_payment(
-        session, request_id, actor=actor, address=address
-    )
-    if credited:
-        account = session.get(Account, request.account_id)
-        notify_customer(
-            session,
-            account.customer_id,
-            PAYMENT_CONFIRMED,
-            str(request.id),
-            {
-                "amount": request.amount,
-                "balance": account.balance,
-                **_money_facts(session, account, precision),
-            },
-            actor=actor,
+def watch(database, settings) -> None:
+    """Turn the events wallet services note on their sessions (wallet.events) into
+    notices, in the same transaction, just before it commits. Each process that changes
+    money calls this once on its Database (the web apps and the `pulsa` commands do)."""
+    sessions = database.sessions
+    if getattr(sessions, "_pulsa_notices_watched", False):
+        return
+    site = _SiteFacts(settings)
+
+    def before_commit(session: Session) -> None:
+        noted = wallet_events.take(session)
+        if noted:
+            notices_for_events(session, noted, site)
+
+    def after_rollback(session: Session) -> None:
+        wallet_events.forget(session)
+
+    event.listen(sessions, "before_commit", before_commit)
+    event.listen(sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
+    sessions._pulsa_notices_watched = True
+
+
+class _SiteFacts:
+    """The low-balance threshold and the display precision (the Settings screen's),
+    read at most every 30 seconds: calls lower balances many times a minute."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.read_at = -1e9
+        self.threshold = 0
+        self.precision = 0
+
+    def refresh(self, session: Session) -> None:
+        now = time.monotonic()
+        if now - self.read_at < 30:
+            return
+        config = load_site_config(session, self.settings)
+        self.threshold = config.low_balance_threshold
+        self.precision = config.display_precision
+        self.read_at = now
+
+
+def notices_for_events(session: Session, noted: list[tuple[str, dict]], site: _SiteFacts) -> None:
+    site.refresh(session)
+    actor = "pulsa"
+    for name, data in noted:
+        if name == wallet_events.PAYMENT_CONFIRMED:
+            request = session.get(PaymentRequest, data["request_id"])
+            account = session.get(Account, request.account_id)
+            notify_customer(
+                session,
+                account.customer_id,
+                PAYMENT_CONFIRMED,
+                str(request.id),
+                {
+                    "amount": request.amount,
+                    "balance": account.balance,
+                    "currency": account.currency,
+                    "precision": site.precision,
+                },
+                actor=actor,
+            )
+        elif name == wallet_events.PAYMENT_REJECTED:
+            request = session.get(PaymentRequest, data["request_id"])
+            account = session.get(Account, request.account_id)
+            notify_customer(
+                session,
+                account.customer_id,
+                PAYMENT_REJECTED,
+                str(request.id),
+                {
+                    "amount": request.amount,
+                    "reason": request.reject_reason,
+                    "currency": account.currency,
+                    "precision": site.precision,
+                },
+                actor=actor,
+            )
+        elif name == wallet_events.BALANCE_LOWERED:
+            threshold = site.threshold
+            # Once per crossing: from above the threshold to at or below it.
+            if threshold > 0 and data["before"] > threshold >= data["after"]:
+                account = session.get(Account, data["account_id"])
+                notify_customer(
+                    session,
+                    account.customer_id,
+                    LOW_BALANCE,
+                    f"{account.id}:{data['entry_id']}",
+                    {
+                        "balance": data["after"],
+                        "threshold": threshold,
+                        "currency": account.currency,
+                        "precision": site.precision,
+                    },
+                    actor=actor,
+                )
+        elif name == wallet_events.REGISTRATION_CONFIRMED:
+            subscription = session.get(Subscription, data["subscription_id"])
+            login = session.get(HotspotLogin, data["login_id"])
+            notify_customer(
+                session,
+                login.customer_id,
+                REGISTRATION_CONFIRMED,
+                str(login.id),
+                {
+                    "login": login.username,
+                    "package": subscription.package.name if subscription.package else "",
+                    "ends_at": _minute(subscription.ends_at),
+                },
+                actor=actor,
+            )
+        elif name == wallet_events.SUBSCRIPTION_ENDED:
+            subscription = session.get(Subscription, data["subscription_id"])
+            customer_id = _customer_of_subscription(session, subscription)
+            if customer_id is not None:
+                notify_customer(
+                    session,
+                    customer_id,
+                    PACKAGE_ENDED,
+                    str(subscription.id),
+                    {"package": subscription.package.name if subscription.package else ""},
+                    actor=actor,
+                )
+
+
+def _minute(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _customer_of_subscription(session: Session, subscription: Subscription) -> int | None:
+    login = session.get(HotspotLogin, subscription.login_id)
+    return login.customer_id if login is not None else None
+
+
+def notify_packages_ending(
+    session: Session, *, now: datetime | None = None, within: timedelta = timedelta(hours=24)
+) -> int:
+    """Enqueue "package ending in 24 hours" for the active subscriptions that end within
+    `within` (once each: the key is the subscription and its end, so an extension that
+    moves the end gets a new one). Its event is the passing of time: the worker runs this
+    every minute, in a transaction of its own. Returns how many were enqueued."""
+    moment = now or utcnow()
+    ending = session.execute(
+        select(Subscription)
+        .where(
+            Subscription.status == "active",
+            Subscription.ends_at > moment,
+            Subscription.ends_at <= moment + within,
         )
-    return request, credited
-
-
-def reject_payment(
-    session: Session,
-    request_id: int,
-    reason: str,
-    *,
-    actor: str,
-    address: str | None = None,
-    precision: int | None = None,
-) -> PaymentRequest:
-    """wallet.payments.reject_payment, and its notice (with the reason) in the same
-    transaction."""
-    request = wallet_payments.reject_payment(
-        session, request_id, reason, actor=actor, address=address
-    )
-    account = session.get(Account, request.account_id)
-    notify_customer(
-        session,
-        account.customer_id,
-        PAYMENT_REJECTED,
-        str(request.id),
-        {
-            "amount": request.amount,
-            "reason": request.reject_reason,
-            **_money_facts(session, account, precision),
-        },
-        actor=actor,
-    )
-    return request
+        .order_by(Subscription.id)
+        .limit(1000)
+    ).scalars()
+    added = 0
+    for subscription in ending:
+        customer_id = _customer_of_subscription(session, subscription)
+        if customer_id is None:
+            continue
+        key = f"{PACKAGE_ENDING}:{subscription.id}:{_minute(subscription.ends_at)}"
+        if session.execute(select(Notice.id).where(Notice.key == key)).first() is not None:
+            continue
+        if notify_customer(
+            session,
+            customer_id,
+            PACKAGE_ENDING,
+            f"{subscription.id}:{_minute(subscription.ends_at)}",
+            {
+                "package": subscription.package.name if subscription.package else "",
+                "ends_at": _minute(subscription.ends_at),
+            },
+            actor="pulsa",
+            now=moment,
+        ):
+            added += 1
+    return added

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from wallet import ledger
+from wallet import events, ledger
 from wallet.customers import create_customer
 from wallet.errors import IdempotencyConflict, InvalidInput, NotFound, WalletError
 from wallet.hotspot_models import (
@@ -794,6 +794,7 @@ def process_due(session: Session, now: datetime | None = None) -> DueReport:
         subscription.status = "expired"
         subscription.expired_at = moment
         report.expired.append(subscription.id)
+        events.emit(session, events.SUBSCRIPTION_ENDED, subscription_id=subscription.id)
     session.flush()
     return report
 
@@ -918,7 +919,14 @@ def confirm_registration(
     assert customer is not None  # _account_of found its wallet
     customer.status = "active"
     login.status = "active"
-    return buy_package(session, login.id, login.package_id, key=key, actor=actor)
+    subscription = buy_package(session, login.id, login.package_id, key=key, actor=actor)
+    events.emit(
+        session,
+        events.REGISTRATION_CONFIRMED,
+        login_id=login.id,
+        subscription_id=subscription.id,
+    )
+    return subscription
 
 
 def reject_registration(session: Session, login_id: int) -> HotspotLogin:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from wallet import events
 from wallet.db import OPTIMISTIC_KEYS, SKIPPED_KEY_LOOKUP
 from wallet.errors import (
     AccountBlocked,
@@ -567,6 +568,15 @@ def _post(
     entry = LedgerEntry(id=entry_id, **values)
     make_transient_to_detached(entry)
     session.add(entry)
+    if amount < 0:
+        events.emit(
+            session,
+            events.BALANCE_LOWERED,
+            account_id=account.id,
+            before=balance - amount,
+            after=balance,
+            entry_id=entry_id,
+        )
     return entry
 
 

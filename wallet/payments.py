@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from wallet import ledger
+from wallet import events, ledger
 from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.models import Account, Base, Id
 from wallet.staff import record_audit
@@ -212,6 +212,7 @@ def confirm_payment(
         after={"status": "confirmed", "balance": entry.balance_after, "entry": entry.id},
         address=address,
     )
+    events.emit(session, events.PAYMENT_CONFIRMED, request_id=request.id)
     return request, True
 
 
@@ -238,6 +239,7 @@ def reject_payment(
         after={"status": "rejected", "reason": reason},
         address=address,
     )
+    events.emit(session, events.PAYMENT_REJECTED, request_id=request.id)
     return request
 
 
