@@ -131,6 +131,47 @@ class Announcement(Base):
     router: Mapped[Router | None] = relationship()
 
 
+class Broadcast(Base):
+    """A message sent once to customers' chats: to every linked customer, or to the
+    current users of one package or one router. Each recipient chat gets its own outbox
+    notice (`BroadcastRecipient` names it); `form_key` makes a form submitted twice one
+    broadcast."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(10), default="all")
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("internet_packages.id"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("routers.id"))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), index=True)
+
+    package: Mapped[InternetPackage | None] = relationship()
+    router: Mapped[Router | None] = relationship()
+
+
+class BroadcastRecipient(Base):
+    """One chat a broadcast went to, and the key of its outbox notice (whose status is
+    the broadcast's progress)."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint(
+            "broadcast_id", "platform", "chat_id", name="uq_broadcast_recipients_chat"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    notice_key: Mapped[str] = mapped_column(String(160), unique=True)
+
+
 class Notice(Base):
     """The outbox: one notice to send to someone's chat, written in the transaction of the
     event it reports and sent later by a worker. `key` names the notice (e.g.

@@ -10,6 +10,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "webadmin.screens.payments",
     "webadmin.screens.conversations",
     "webadmin.screens.announcements",
+    "webadmin.screens.broadcast",
     "webadmin.screens.bank_accounts",
     "webadmin.screens.tariffs",
     "webadmin.screens.calls",

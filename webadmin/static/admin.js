@@ -56,6 +56,31 @@ document.addEventListener("DOMContentLoaded", function () {
     }, 5000);
     box.scrollTop = box.scrollHeight;
   });
+  // A broadcast: follow its delivery until nothing waits any more (without JavaScript a
+  // reload shows the same figures).
+  document.querySelectorAll("[data-progress-url]").forEach(function (box) {
+    if (box.hasAttribute("data-progress-done")) { return; }
+    var timer = window.setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(box.getAttribute("data-progress-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          ["recipients", "sent", "pending", "failed"].forEach(function (name) {
+            var cell = box.querySelector("[data-progress=" + name + "]");
+            if (cell) { cell.textContent = data[name]; }
+          });
+          var bar = box.querySelector("progress[data-progress=percent]");
+          if (bar) { bar.value = data.percent; bar.textContent = data.percent + "%"; }
+          if (data.done) {
+            window.clearInterval(timer);
+            var note = box.querySelector("[data-progress=note]");
+            if (note && box.getAttribute("data-done-text")) { note.textContent = box.getAttribute("data-done-text"); }
+          }
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ });
+    }, 3000);
+  });
   // Printable views open the print dialog by themselves.
   if (document.body.classList.contains("printing")) { window.print(); }
 });
