@@ -42,16 +42,25 @@ def portal(ctx: Context, host, port, uploads: Path | None, threads: int) -> None
     """Run the customer portal alone (its own address, e.g. for the hotspot's walled
     garden while the admin stays on the office network)."""
     from portal import create_app
-    from pulsa.web_server import make_web_server
+    from pulsa.web_server import make_web_server, with_chat_webhooks
 
     settings = ctx.settings
-    app = create_app(settings, ctx.database(), upload_folder=uploads)
+    database = ctx.database()
+    app, stops = with_chat_webhooks(
+        create_app(settings, database, upload_folder=uploads), settings, database
+    )
     host = host or settings.portal_host
     port = port if port is not None else settings.portal_port
     click.echo(f"pulsa customer portal on http://{host}:{port}/ (Ctrl+C to stop)")
+    if settings.line_configured:
+        click.echo(f"LINE webhook at {settings.portal_address}/line/webhook")
     if settings.trusted_proxies:
         click.echo(f"trusting X-Forwarded-* from {', '.join(sorted(settings.trusted_proxies))}")
-    make_web_server(app, settings, host=host, port=port, threads=threads).run()
+    try:
+        make_web_server(app, settings, host=host, port=port, threads=threads).run()
+    finally:
+        for stop in stops:
+            stop()
 
 
 commands = [portal]

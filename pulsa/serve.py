@@ -45,6 +45,7 @@ async def serve_everything(
     so that what a person needs first is the last thing on the screen."""
     from agi.workers import make_server
     from portal import create_app as create_portal
+    from pulsa.web_server import with_chat_webhooks
     from webadmin import create_app
 
     loop = asyncio.get_running_loop()
@@ -57,8 +58,12 @@ async def serve_everything(
         stops.append(web.close)
         address = f"http://{web.effective_host}:{web.effective_port}/"
         announce(f"web admin on {address}")
+        portal_app, webhook_stops = with_chat_webhooks(
+            create_portal(settings, database), settings, database
+        )
+        stops.extend(webhook_stops)
         portal = _start_web(
-            create_portal(settings, database),
+            portal_app,
             settings,
             portal_host or settings.portal_host,
             settings.portal_port if portal_port is None else portal_port,
@@ -67,6 +72,8 @@ async def serve_everything(
         stops.append(portal.close)
         portal_address = f"http://{portal.effective_host}:{portal.effective_port}/"
         announce(f"customer portal on {portal_address}")
+        if settings.line_configured:
+            announce(f"LINE webhook at {settings.portal_address}/line/webhook")
         if settings.trusted_proxies:
             proxies = ", ".join(sorted(settings.trusted_proxies))
             announce(f"web admin and portal trust X-Forwarded-* from {proxies}")

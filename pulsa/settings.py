@@ -73,6 +73,10 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_host: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
+    # LINE (Messaging API): the webhook is served by the customer portal's web server.
+    line_channel_secret: str = ""  # checks the X-Line-Signature of every webhook request
+    line_access_token: str = ""  # the channel access token: replies, pushes, content
+    line_api_url: str = "https://api.line.me"  # the Messaging API's base URL
     # AMI listener (`pulsa ami`): follows live calls, debits them, moves their limit.
     ami_servers: str = ""  # name=user:secret@host:port, comma-separated (secret %-encoded)
     ami_renew_margin_seconds: int = 10  # renew a call this long before its paid time ends
@@ -116,6 +120,23 @@ class Settings:
     @property
     def trusted_proxies(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.trusted_proxy.split(",") if p.strip())
+
+    @property
+    def line_configured(self) -> bool:
+        """Whether the LINE bot runs (its webhook is mounted, its sender sends)."""
+        return bool(self.line_channel_secret and self.line_access_token)
+
+    @property
+    def line_data_api_url(self) -> str:
+        """Where message content (a customer's photo) is downloaded: LINE serves it from
+        api-data.line.me; any other PULSA_LINE_API_URL (a proxy, a test server) serves both."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.line_api_url)
+        if parts.hostname == "api.line.me":
+            netloc = parts.netloc.replace("api.line.me", "api-data.line.me", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.line_api_url
 
     @property
     def identity_order(self) -> tuple[str, ...]:
@@ -246,6 +267,7 @@ def _validated(settings: Settings) -> Settings:
         )
     _validate_hotspot(settings)
     _validate_ami(settings)
+    settings = _with_line_checked(settings)
     if settings.trusted_proxy.strip():
         settings = _with_trusted_proxies_checked(settings)
     # An unset secret key stays empty: the web apps then use the one kept in the database
@@ -268,6 +290,19 @@ def _with_trusted_proxies_checked(settings: Settings) -> Settings:
                 "this server sees it, e.g. 127.0.0.1; several comma-separated)"
             ) from None
     return replace(settings, trusted_proxy=",".join(written))
+
+
+def _with_line_checked(settings: Settings) -> Settings:
+    secret, token = settings.line_channel_secret, settings.line_access_token
+    if bool(secret) != bool(token):
+        raise SettingsError(
+            "PULSA_LINE_CHANNEL_SECRET and PULSA_LINE_ACCESS_TOKEN go together (both from the "
+            "channel's page in the LINE Developers console), or neither: LINE off"
+        )
+    url = settings.line_api_url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError("PULSA_LINE_API_URL must start with http:// or https://")
+    return replace(settings, line_api_url=url)
 
 
 def _validate_hotspot(settings: Settings) -> None:

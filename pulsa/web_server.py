@@ -12,7 +12,7 @@ HTTPS by sending them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from pulsa.settings import Settings
 
@@ -64,3 +64,31 @@ def start_web_server(
     server = make_web_server(app, settings, host=host, port=port, threads=threads)
     threading.Thread(target=server.run, name=name, daemon=True).start()
     return server
+
+
+def with_mounted(app: Callable, mounts: Mapping[str, Callable]) -> Callable:
+    """`app`, with other WSGI apps answering the exact paths of `mounts` (the chat
+    platforms' webhooks in the customer portal's server: they are no part of the portal,
+    which never imports bots)."""
+    if not mounts:
+        return app
+    paths = dict(mounts)
+
+    def dispatch(environ, start_response):
+        return paths.get(environ.get("PATH_INFO", ""), app)(environ, start_response)
+
+    return dispatch
+
+
+def with_chat_webhooks(
+    app: Callable, settings: Settings, database
+) -> tuple[Callable, list[Callable[[], None]]]:
+    """The customer portal's `app` with the webhooks of the configured chat platforms
+    (LINE at /line/webhook when PULSA_LINE_CHANNEL_SECRET and PULSA_LINE_ACCESS_TOKEN are
+    set), and what stops them."""
+    if not settings.line_configured:
+        return app, []
+    from bots.line import WEBHOOK_PATH, LineWebhook
+
+    line = LineWebhook(settings, database)
+    return with_mounted(app, {WEBHOOK_PATH: line}), [line.close]

@@ -79,3 +79,21 @@ def test_one_fastagi_process_by_default_and_zero_means_one_per_cpu_core():
     assert load_settings({"PULSA_AGI_WORKERS": "3"}).fastagi_processes == 3
     cores = len(os.sched_getaffinity(0))
     assert load_settings({"PULSA_AGI_WORKERS": "0"}).fastagi_processes == cores
+
+
+def test_line_is_off_without_its_secret_and_token_and_both_are_needed():
+    assert not load_settings({}).line_configured
+    on = load_settings({"PULSA_LINE_CHANNEL_SECRET": "s", "PULSA_LINE_ACCESS_TOKEN": "t"})
+    assert on.line_configured
+    assert on.line_api_url == "https://api.line.me"
+    for alone in ("PULSA_LINE_CHANNEL_SECRET", "PULSA_LINE_ACCESS_TOKEN"):
+        with pytest.raises(SettingsError, match="go together"):
+            load_settings({alone: "x"})
+    with pytest.raises(SettingsError, match="PULSA_LINE_API_URL"):
+        load_settings({"PULSA_LINE_API_URL": "api.line.me"})
+
+
+def test_line_content_comes_from_lines_data_domain_unless_another_address_is_set():
+    assert load_settings({}).line_data_api_url == "https://api-data.line.me"
+    local = load_settings({"PULSA_LINE_API_URL": "http://127.0.0.1:9000/"})
+    assert (local.line_api_url, local.line_data_api_url) == ("http://127.0.0.1:9000",) * 2
