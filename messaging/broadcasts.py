@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from messaging.models import (
     BroadcastRecipient,
     ChatLink,
     Notice,
+    NotificationSetting,
 )
 from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import (
@@ -43,7 +44,8 @@ from wallet.staff import record_audit
 from wallet.text import check_text
 
 MAX_TEXT_LENGTH = 2000
-#: What the delivery worker reads in a broadcast's notices.
+#: The kind of a broadcast's notices (messaging.notifications.ANNOUNCEMENT): the worker
+#: sends their text as written, and a customer who turned announcements off gets none.
 NOTICE_KIND = "announcement"
 _BATCH = 500
 
@@ -94,8 +96,16 @@ def recipient_chats(
     now: datetime | None = None,
 ) -> list[tuple[int, str, str, str]]:
     """(customer id, platform, chat id, language) of every chat linked to a customer of
-    the audience who is not disabled, in a stable order."""
+    the audience who is not disabled and has not turned announcements off, in a stable
+    order."""
     customers = audience_customers(audience, package_id=package_id, router_id=router_id, now=now)
+    turned_off = exists(
+        select(NotificationSetting.id).where(
+            NotificationSetting.customer_id == ChatLink.customer_id,
+            NotificationSetting.kind == NOTICE_KIND,
+            NotificationSetting.enabled.is_(False),
+        )
+    )
     return [
         tuple(row)
         for row in session.execute(
@@ -104,6 +114,7 @@ def recipient_chats(
             .where(
                 ChatLink.customer_id.in_(customers),
                 Customer.status != "disabled",
+                ~turned_off,
             )
             .order_by(ChatLink.id)
         ).all()
@@ -201,6 +212,7 @@ def send_broadcast(
                     sort_keys=True,
                     ensure_ascii=False,
                 ),
+                "kind": NOTICE_KIND,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": moment,
@@ -273,7 +285,8 @@ def broadcast_progress(session: Session, broadcast_id: int) -> Progress:
         recipients=broadcast.recipients,
         sent=int(counts.get("sent", 0)),
         pending=int(counts.get("pending", 0)),
-        failed=int(counts.get("failed", 0)),
+        # A chat unlinked before the worker got to it has nobody to send to: not delivered.
+        failed=int(counts.get("failed", 0)) + int(counts.get("no_chat", 0)),
     )
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from messaging.chats import issue_link_token, redeem_link_token
 from messaging.models import Broadcast, BroadcastRecipient, Notice
-from messaging.outbox import mark_failed, mark_sent
+from messaging.notifications import ANNOUNCEMENT, KINDS, render_notice, save_choices
+from messaging.outbox import mark_failed, mark_sent, route_notices
 from tests.conftest import unique_key
 from tests.hotspot.builders import make_login, make_package
 from tests.webadmin.conftest import field_errors, make_staff, signed_in
@@ -193,3 +194,31 @@ def test_the_screen_speaks_indonesian(app, db):
     client = signed_in(app, make_staff(db, superuser=True, locale="id"))
     page = client.get("/broadcast/").get_data(as_text=True)
     assert "Siaran" in page and "Kirim" in page
+
+
+def test_customers_who_turned_announcements_off_get_no_broadcast(db, admin):
+    package_id = make_package(db)
+    wants, does_not = package_user(db, package_id), package_user(db, package_id)
+    link_chat(db, wants, unique_key("tg"))
+    link_chat(db, does_not, unique_key("tg"))
+    db.run(lambda s: save_choices(s, does_not, set(KINDS) - {ANNOUNCEMENT}))
+    text = unique_key("Pilih sendiri")
+    send(admin, text, audience="package", package=str(package_id))
+    notices = notices_of(db, broadcast_of(db, text).id)
+    assert [json.loads(n.payload)["customer"] for n in notices] == [wants]
+    assert notices[0].kind == "announcement"
+
+
+def test_the_delivery_worker_routes_each_broadcast_notice_to_its_one_chat(db, admin):
+    package_id = make_package(db)
+    chat_id = unique_key("tg")
+    link_chat(db, package_user(db, package_id), chat_id)
+    text = unique_key("Routed")
+    send(admin, text, audience="package", package=str(package_id))
+    [notice] = notices_of(db, broadcast_of(db, text).id)
+    while db.run(lambda s: route_notices(s)):
+        pass
+    with db.transaction() as session:
+        deliveries = session.get(Notice, notice.id).deliveries
+        assert [(d.platform, d.chat_id) for d in deliveries] == [("telegram", chat_id)]
+        assert render_notice(session.get(Notice, notice.id), "id") == text
