@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -15,6 +15,7 @@ from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from messaging.wording import duration_text, money_text
 from rating.money import parse_amount
 from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
@@ -43,16 +44,15 @@ def _locale_name() -> str:
 
 def money(micro: int | None, with_currency: bool = True) -> str:
     """An amount in the operator's currency and precision, grouped the reader's way
-    (Rp 12.500 in Indonesian, 12,500 in English)."""
+    (Rp 12.500 in Indonesian, 12,500 in English): messaging.wording, as in the chats."""
     if micro is None:
         return ""
-    precision = site().display_precision
-    value = (Decimal(int(micro)) / MICRO).quantize(
-        Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP
+    return money_text(
+        micro,
+        currency=currency() if with_currency else "",
+        precision=site().display_precision,
+        locale=_locale_name(),
     )
-    pattern = "#,##0" + ("." + "0" * precision if precision else "")
-    text = format_decimal(value, format=pattern, locale=_locale_name())
-    return f"{currency()} {text}" if with_currency else text
 
 
 def zone() -> ZoneInfo:
@@ -71,17 +71,10 @@ def when(moment: datetime | None, style: str = "medium") -> str:
 
 
 def duration(seconds: int | None) -> str:
-    """`3 min 12 s`, `2 h 5 min`, `45 s`."""
+    """`3 min 12 s`, `2 h 5 min`, `45 s` (messaging.wording)."""
     if seconds is None:
         return ""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return _("%(h)s h %(m)s min", h=hours, m=minutes)
-    if minutes:
-        return _("%(m)s min %(s)s s", m=minutes, s=secs)
-    return _("%(s)s s", s=secs)
+    return duration_text(seconds, _)
 
 
 def data_size(size: int | None) -> str:

@@ -17,22 +17,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
+from messaging.wording import calls_of_entries, describe_entry
+from messaging.wording import display_number as shown_number
 from portal.access import MenuEntry, customer, mine, settings
-from portal.ui import duration, local_moment, zone
+from portal.ui import local_moment, zone
 from rating.money import micro_to_decimal
-from wallet.models import Call, CallRecord, LedgerEntry
+from wallet.models import CallRecord, LedgerEntry
 from wallet.spreadsheet import csv_bytes
 from wallet.text import whole_number
 
 blueprint = Blueprint("history", __name__, url_prefix="/history")
 MENU = MenuEntry(20, _l("History"), "history.index")
 PER_PAGE = 25
-METHOD_LABELS = {
-    "cash": _l("Top-up, cash"),
-    "bank_transfer": _l("Top-up, bank transfer"),
-    "e_wallet": _l("Top-up, e-wallet"),
-    "other": _l("Top-up"),
-}
 
 
 @dataclass(frozen=True)
@@ -47,44 +43,22 @@ class Line:
 
 
 def display_number(number: str) -> str:
-    """A dialled number as people write it at home: 6281234567890 -> 0812-3456-7890 (for
-    the operator's country code), grouped by four."""
+    """A dialled number as people write it at home (messaging.wording)."""
     config = settings()
-    digits = number or ""
-    if config.country_code and digits.startswith(config.country_code) and len(digits) > 8:
-        digits = config.trunk_prefix + digits[len(config.country_code) :]
-    if not digits.isdigit() or len(digits) < 8:
-        return number
-    return "-".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+    return shown_number(number, country_code=config.country_code, trunk_prefix=config.trunk_prefix)
 
 
 def describe(entry: LedgerEntry, dialled: str | None, billsec: int | None) -> str:
-    kind = entry.kind
-    if kind == "topup":
-        if entry.method == "voucher":
-            return _("Voucher")
-        text = str(METHOD_LABELS.get(entry.method or "other", METHOD_LABELS["other"]))
-        return (
-            _("%(what)s, ref %(ref)s", what=text, ref=entry.reference) if entry.reference else text
-        )
-    if kind == "call":
-        number = display_number(dialled or "") or _("unknown number")
-        if billsec is None:
-            return _("Call to %(number)s", number=number)
-        return _("Call to %(number)s, %(duration)s", number=number, duration=duration(billsec))
-    if kind == "package":
-        # wallet.internet writes "<package> for <login>": the customer knows their login.
-        name = (entry.reference or "").rsplit(" for ", 1)[0]
-        return _("Internet package %(name)s", name=name)
-    if kind == "voucher":
-        return _("Voucher")
-    if kind == "refund":
-        return _("Refund")
-    if kind == "adjustment":
-        return _("Correction: %(reason)s", reason=entry.note or "")
-    if kind == "transfer":
-        return _("Transfer received") if entry.amount > 0 else _("Transfer sent")
-    return kind
+    """A ledger entry in plain words, worded like in the chat bots (messaging.wording)."""
+    config = settings()
+    return describe_entry(
+        entry,
+        dialled,
+        billsec,
+        _,
+        country_code=config.country_code,
+        trunk_prefix=config.trunk_prefix,
+    )
 
 
 def _month(text: str | None) -> date | None:
@@ -131,20 +105,8 @@ def _entries(session, account_id: int, month: date | None, *, before=None, after
 
 
 def _with_calls(session, entries: list[LedgerEntry]) -> list[tuple]:
-    """Each entry with the number its call dialled and the call's billed seconds (None
-    for entries that are not calls, or calls not finished yet)."""
-    holds = sorted({entry.hold_id for entry in entries if entry.hold_id is not None})
-    dialled: dict[int, str] = {}
-    billed: dict[int, int] = {}
-    for start in range(0, len(holds), 500):
-        chunk = holds[start : start + 500]
-        calls = select(Call.hold_id, Call.dialled).where(Call.hold_id.in_(chunk))
-        dialled.update((hold, number) for hold, number in session.execute(calls))
-        records = select(CallRecord.hold_id, CallRecord.billsec).where(
-            CallRecord.hold_id.in_(chunk)
-        )
-        billed.update((hold, seconds) for hold, seconds in session.execute(records))
-    return [(entry, dialled.get(entry.hold_id), billed.get(entry.hold_id)) for entry in entries]
+    """Each entry with the number its call dialled and the call's billed seconds."""
+    return calls_of_entries(session, entries)
 
 
 def _line(entry: LedgerEntry, dialled, billsec) -> Line:

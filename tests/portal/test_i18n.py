@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 PORTAL = Path(__file__).resolve().parents[2] / "portal"
+# Wording the portal shares with the chat bots, translated in both catalogues.
+SHARED = [PORTAL.parent / "messaging" / "wording.py"]
 CATALOG = PORTAL / "translations" / "id" / "LC_MESSAGES"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "_l": None,
+    "lazy_gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+}
 
 
 def _key(text: str | tuple | list) -> str | tuple:
@@ -25,6 +34,11 @@ def texts_in_the_code() -> set[str]:
         str(PORTAL), METHODS, keywords=KEYWORDS
     ):
         found.add(message if isinstance(message, str) else message[0])
+    for path in SHARED:
+        for _line, message, _comments, _context in extract_from_file(
+            "python", str(path), keywords=KEYWORDS
+        ):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 
