@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from messaging.models import Delivery, Notice
-from messaging.notifications import render
+from messaging.notifications import notify_packages_ending, render
 from messaging.outbox import (
     DueDelivery,
     Outcome,
@@ -323,6 +323,7 @@ class DeliveryWorker:
         self._due: list[DueDelivery] = []
         self._woken = asyncio.Event()
         self._last_refresh = -1e9
+        self._last_ending_scan = -1e9
         self._more_waiting = False
         self._batch = max(500, 4 * concurrency)
         self._notice_cache: dict[int, tuple[str, dict]] = {}
@@ -409,6 +410,10 @@ class DeliveryWorker:
     # -- the database side --
 
     def _refresh(self, session) -> list[DueDelivery]:
+        if self.clock() - self._last_ending_scan >= 60:
+            # "Package ending in 24 hours" has no event but the time: looked for here.
+            self._last_ending_scan = self.clock()
+            notify_packages_ending(session)
         route_notices(session)
         idempotent = [n for n, p in self.platforms.items() if p.sender.idempotent]
         expire_leases(session, idempotent_platforms=idempotent)

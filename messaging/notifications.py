@@ -16,7 +16,6 @@ inside the transaction: no adapter can forget a notice, and a rollback leaves ne
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -223,12 +222,11 @@ def watch(database, settings) -> None:
     sessions = database.sessions
     if getattr(sessions, "_pulsa_notices_watched", False):
         return
-    site = _SiteFacts(settings)
 
     def before_commit(session: Session) -> None:
         noted = wallet_events.take(session)
         if noted:
-            notices_for_events(session, noted, site)
+            notices_for_events(session, noted, settings)
 
     def after_rollback(session: Session) -> None:
         wallet_events.forget(session)
@@ -238,28 +236,11 @@ def watch(database, settings) -> None:
     sessions._pulsa_notices_watched = True
 
 
-class _SiteFacts:
-    """The low-balance threshold and the display precision (the Settings screen's),
-    read at most every 30 seconds: calls lower balances many times a minute."""
-
-    def __init__(self, settings) -> None:
-        self.settings = settings
-        self.read_at = -1e9
-        self.threshold = 0
-        self.precision = 0
-
-    def refresh(self, session: Session) -> None:
-        now = time.monotonic()
-        if now - self.read_at < 30:
-            return
-        config = load_site_config(session, self.settings)
-        self.threshold = config.low_balance_threshold
-        self.precision = config.display_precision
-        self.read_at = now
-
-
-def notices_for_events(session: Session, noted: list[tuple[str, dict]], site: _SiteFacts) -> None:
-    site.refresh(session)
+def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings) -> None:
+    # The low-balance threshold and the display precision of the Settings screen, read
+    # in the transaction that has events: a handful of small rows beside the debit.
+    site = load_site_config(session, settings)
+    threshold, precision = site.low_balance_threshold, site.display_precision
     actor = "pulsa"
     for name, data in noted:
         if name == wallet_events.PAYMENT_CONFIRMED:
@@ -274,7 +255,7 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], site: _S
                     "amount": request.amount,
                     "balance": account.balance,
                     "currency": account.currency,
-                    "precision": site.precision,
+                    "precision": precision,
                 },
                 actor=actor,
             )
@@ -290,12 +271,11 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], site: _S
                     "amount": request.amount,
                     "reason": request.reject_reason,
                     "currency": account.currency,
-                    "precision": site.precision,
+                    "precision": precision,
                 },
                 actor=actor,
             )
         elif name == wallet_events.BALANCE_LOWERED:
-            threshold = site.threshold
             # Once per crossing: from above the threshold to at or below it.
             if threshold > 0 and data["before"] > threshold >= data["after"]:
                 account = session.get(Account, data["account_id"])
@@ -308,7 +288,7 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], site: _S
                         "balance": data["after"],
                         "threshold": threshold,
                         "currency": account.currency,
-                        "precision": site.precision,
+                        "precision": precision,
                     },
                     actor=actor,
                 )

@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
+from messaging.notifications import watch as watch_for_notices
 from portal.access import LOCALES, init_access, public
 from portal.pages import PAGE_MODULES
 from portal.ui import init_ui
@@ -79,6 +80,8 @@ def create_app(
     # Before any blueprint: rules take their converters when they are added.
     app.url_map.converters["int"] = _IdConverter
     database = database or Database(settings.database_url)
+    # A package bought here may run the balance low: its notice commits with it.
+    watch_for_notices(database, settings)
     app.config.update(
         SECRET_KEY=portal_secret(web_secret_key(database, settings.secret_key)),
         SESSION_COOKIE_NAME=COOKIE_NAME,

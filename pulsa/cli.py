@@ -17,6 +17,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from messaging.notifications import watch as watch_for_notices
 from pulsa.settings import Settings, SettingsError, load_settings
 from rating import AmountError, CallPricing, RatingError, format_money, parse_amount
 from rating.money import micro_to_decimal
@@ -75,6 +76,9 @@ class Context:
     def database(self, *, migrated: bool = True) -> Database:
         if self._db is None:
             self._db = Database(self.settings.database_url)
+            # What wallet services do (a payment confirmed, a balance run low) becomes
+            # the customers' notices in the same transaction, whichever command runs.
+            watch_for_notices(self._db, self.settings)
             if migrated:
                 from wallet.migrate import current_revision
 

@@ -781,6 +781,7 @@ def process_due(session: Session, now: datetime | None = None) -> DueReport:
         ).scalars()
     )
     for subscription in due:
+        renewal = None
         if subscription.auto_renew:
             try:
                 # A savepoint, so a renewal that fails half way leaves nothing behind.
@@ -794,7 +795,8 @@ def process_due(session: Session, now: datetime | None = None) -> DueReport:
         subscription.status = "expired"
         subscription.expired_at = moment
         report.expired.append(subscription.id)
-        events.emit(session, events.SUBSCRIPTION_ENDED, subscription_id=subscription.id)
+        if renewal is None:  # renewed: the package goes on, nothing ended for the customer
+            events.emit(session, events.SUBSCRIPTION_ENDED, subscription_id=subscription.id)
     session.flush()
     return report
 

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
+from messaging.notifications import watch as watch_for_notices
 from pulsa.settings import Settings
 from wallet.db import Database
 from wallet.migrate import current_revision
@@ -76,6 +77,8 @@ def create_app(
     # Before any blueprint: rules take their converters when they are added.
     app.url_map.converters["int"] = _IdConverter
     db = database or Database(settings.database_url)
+    # A payment confirmed here gets its customer's notice in the same transaction.
+    watch_for_notices(db, settings)
     app.config.update(
         SECRET_KEY=web_secret_key(db, settings.secret_key),
         SESSION_COOKIE_NAME="pulsa_session",
