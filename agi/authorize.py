@@ -319,8 +319,10 @@ class CallAuthorizer:
 
     # --- authorize ----------------------------------------------------------------------
 
-    def normalize(self, call: AgiCall) -> str:
-        s = self.settings
+    def normalize(self, call: AgiCall, s=None) -> str:
+        """The dialled number as it is rated, with `s` (the settings in effect: the
+        country code may have been chosen in the admin), else the environment's."""
+        s = s or self.settings
         return normalize_number(
             call.dialled,
             outbound_prefix=s.outbound_prefix,
@@ -328,9 +330,10 @@ class CallAuthorizer:
             trunk_prefix=s.trunk_prefix,
         )
 
-    def identities(self, call: AgiCall) -> list[tuple[str, str]]:
+    def identities(self, call: AgiCall, s=None) -> list[tuple[str, str]]:
         """(kind, value) in the operator's order. A caller ID is tried as sent and, when
         different, in the international form of the dialled numbers (0812... -> 62812...)."""
+        s = s or self.settings
         values: dict[str, list[str]] = {
             "accountcode": [call.accountcode],
             "peer": [call.peer],
@@ -340,8 +343,8 @@ class CallAuthorizer:
             try:
                 international = normalize_number(
                     call.callerid,
-                    country_code=self.settings.country_code,
-                    trunk_prefix=self.settings.trunk_prefix,
+                    country_code=s.country_code,
+                    trunk_prefix=s.trunk_prefix,
                 )
             except NotANumber:
                 international = ""
@@ -355,33 +358,36 @@ class CallAuthorizer:
         attempt = attempt or Attempt()
         if attempt.abandoned:
             return None
-        try:
-            number = self.normalize(call)
-        except NotANumber as error:
-            return Decision(NORATE, str(error), call.dialled)
-        request = CallRequest(
-            identities=self.identities(call),
-            dialled=number,
-            at=self._clock(),
-            uniqueid=call.uniqueid,
-            linkedid=call.linkedid,
-            channel=call.channel,
-            caller=call.callerid,
-        )
+        at = self._clock()
 
-        def work(session) -> Authorization:
+        def work(session) -> tuple[str, Authorization]:
             if attempt.abandoned:  # Database.run may run this again after a lost connection
                 raise _Abandoned
             policy = self.policies.get(session)  # a query only when the last read is old
+            # The settings that policy came from: the country code chosen in the admin
+            # applies to the number and the caller ID as it does to the mode.
+            site = self.policies.site.current
+            number = self.normalize(call, site)
+            request = CallRequest(
+                identities=self.identities(call, site),
+                dialled=number,
+                at=at,
+                uniqueid=call.uniqueid,
+                linkedid=call.linkedid,
+                channel=call.channel,
+                caller=call.callerid,
+            )
             result = authorize_call(session, request, policy, self.tariffs)
             if attempt.abandoned:
                 raise _Abandoned
-            return result
+            return number, result
 
         try:
-            result = self.database.run(work)
+            number, result = self.database.run(work)
         except _Abandoned:
             return None
+        except NotANumber as error:
+            return Decision(NORATE, str(error), call.dialled)
         decision = Decision.of(result, number)
         if attempt.deliver():
             return decision

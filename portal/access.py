@@ -80,7 +80,16 @@ def database() -> Database:
 
 
 def settings():
-    return current_app.extensions["pulsa.settings"]
+    """pulsa's settings with the operator's choices in the admin applied (country code,
+    currency, time zone...), read once per request."""
+    from flask import g
+
+    if "settings_in_effect" not in g:
+        from portal.ui import site
+        from wallet.site_settings import settings_with
+
+        g.settings_in_effect = settings_with(site(), current_app.extensions["pulsa.settings"])
+    return g.settings_in_effect
 
 
 def me() -> CustomerPrincipal:

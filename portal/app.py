@@ -177,4 +177,8 @@ def _locale() -> str:
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen
-    return request.accept_languages.best_match(LOCALES) or "en"
+    # A browser that asks for neither language gets the operator's (PULSA_LANGUAGE, or
+    # the country chosen on the admin's first-run setup).
+    from portal.ui import site
+
+    return request.accept_languages.best_match(LOCALES) or site().language

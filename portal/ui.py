@@ -35,7 +35,7 @@ def site() -> SiteConfig:
 
 
 def currency() -> str:
-    return current_app.extensions["pulsa.settings"].currency
+    return site().currency
 
 
 def _locale_name() -> str:

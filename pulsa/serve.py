@@ -170,6 +170,11 @@ async def _start_listener(settings: Settings, database: Database, announce, mode
                 "AMI listener off: PULSA_AMI_SERVERS is not set, so live calls end at the end "
                 f"of their first slice ({where} without a listener)"
             )
+        else:
+            announce(
+                "AMI listener off (PULSA_AMI_SERVERS is not set): calls in static mode, "
+                "sent to [pulsa-outbound-static] in the dialplan"
+            )
         return None
     from ami_listener.config import ListenerConfig
     from ami_listener.listener import Listener

@@ -29,8 +29,15 @@ class Settings:
     currency: str = "IDR"
     display_precision: int = -1  # -1: from the currency (IDR 0, USD 2)
     timezone: str = "UTC"
+    # A country (pulsa.countries: ID, MY, PH, TL, ...) sets the defaults of country_code,
+    # currency, timezone and language; each of those set by itself wins.
+    country: str = ""
+    language: str = "en"  # en or id: the admin's and the portal's language by default
     call_slice_seconds: int = 60
-    call_mode: str = "live"  # live (AMI listener moves the limit) or static (Dial L())
+    # live (the AMI listener moves the limit), static (Dial L(): the first hold pays the
+    # whole call) or auto: live only where PULSA_AMI_SERVERS names Asterisk servers to
+    # follow, so that a site without a listener never cuts its calls after a slice.
+    call_mode: str = "auto"
     call_min_seconds: int = 0  # a call gets in when this much is payable; 0: first block
     call_limit_ahead_seconds: int = 2  # live, small wallets: how far ahead Asterisk is told
     hold_expiry_seconds: int = 4 * 3600
@@ -97,6 +104,13 @@ class Settings:
         if self.display_precision >= 0:
             return self.display_precision
         return 0 if self.currency in _ZERO_DECIMAL_CURRENCIES else 2
+
+    @property
+    def call_mode_in_effect(self) -> str:
+        """live or static: PULSA_CALL_MODE, with auto resolved."""
+        if self.call_mode != "auto":
+            return self.call_mode
+        return "live" if self.ami_servers.strip() else "static"
 
     @property
     def fastagi_processes(self) -> int:
@@ -170,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if config_path:
         values.update(_read_config_file(Path(config_path)))
     values.update({k: v for k, v in environ.items() if k.startswith(_PREFIX)})
+    values = _with_country_defaults(values)
     kwargs: dict[str, object] = {}
     unknown = []
     for key, raw in values.items():
@@ -182,6 +197,30 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         kwargs[name] = _convert(key, raw, spec.type)
     return _validated(Settings(**kwargs, unknown=tuple(sorted(unknown))))
+
+
+def _with_country_defaults(values: dict[str, str]) -> dict[str, str]:
+    """PULSA_COUNTRY fills the country code, currency, time zone and language that are
+    not set by their own variables."""
+    key = values.get("PULSA_COUNTRY", "").strip()
+    if not key:
+        return values
+    from pulsa.countries import COUNTRIES, country
+
+    chosen = country(key)
+    if chosen is None:
+        raise SettingsError(
+            f"PULSA_COUNTRY: {key!r} is not one of {', '.join(COUNTRIES)} (elsewhere, set "
+            "PULSA_COUNTRY_CODE, PULSA_CURRENCY, PULSA_TIMEZONE and PULSA_LANGUAGE instead)"
+        )
+    defaults = {
+        "PULSA_COUNTRY": chosen.key,
+        "PULSA_COUNTRY_CODE": chosen.country_code,
+        "PULSA_CURRENCY": chosen.currency,
+        "PULSA_TIMEZONE": chosen.timezone,
+        "PULSA_LANGUAGE": chosen.language,
+    }
+    return {**defaults, **{k: v for k, v in values.items() if k != "PULSA_COUNTRY"}}
 
 
 def _read_config_file(path: Path) -> dict[str, str]:
@@ -229,8 +268,10 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError("PULSA_CALL_MIN_SECONDS must be zero or more")
     if settings.call_limit_ahead_seconds < 1:
         raise SettingsError("PULSA_CALL_LIMIT_AHEAD_SECONDS must be at least 1")
-    if settings.call_mode not in ("live", "static"):
-        raise SettingsError("PULSA_CALL_MODE must be 'live' or 'static'")
+    if settings.call_mode not in ("auto", "live", "static"):
+        raise SettingsError("PULSA_CALL_MODE must be 'auto', 'live' or 'static'")
+    if settings.language not in ("en", "id"):
+        raise SettingsError("PULSA_LANGUAGE must be 'en' or 'id'")
     if settings.hold_expiry_seconds < 60:
         raise SettingsError("PULSA_HOLD_EXPIRY_SECONDS must be at least 60")
     for name in ("web_port", "fastagi_port", "portal_port"):

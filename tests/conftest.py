@@ -90,7 +90,8 @@ def admin_settings(db: Database) -> Iterator:
     saved: set[str] = set()
 
     def save(**values: object) -> None:
-        settings = load_settings({"PULSA_DATABASE_URL": db.url})
+        # The environment of a site with a listener (live calls), as before the safe default.
+        settings = load_settings({"PULSA_DATABASE_URL": db.url, "PULSA_CALL_MODE": "live"})
         db.run(lambda session: save_site_config(session, settings, values, actor="tester"))
         saved.update(values)
 

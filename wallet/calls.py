@@ -57,7 +57,7 @@ class CallPolicy:
     @classmethod
     def from_settings(cls, settings) -> CallPolicy:
         return cls(
-            mode=settings.call_mode,
+            mode=settings.call_mode_in_effect,
             slice_seconds=settings.call_slice_seconds,
             min_seconds=settings.call_min_seconds,
             limit_ahead_seconds=settings.call_limit_ahead_seconds,

@@ -57,6 +57,14 @@ class SiteConfig:
     call_slice_seconds: int = 60
     call_mode: str = "live"
     low_balance_threshold: int = 0  # micro-units
+    # Chosen with the country on the first-run setup (or PULSA_COUNTRY_CODE, PULSA_CURRENCY,
+    # PULSA_LANGUAGE): numbers' country code, the currency of new wallets, the language of
+    # people who have not chosen one.
+    country_code: str = ""
+    currency: str = "IDR"
+    language: str = "en"
+    #: The first-run setup: "" until a super admin finishes it ("done") or skips it.
+    setup: str = ""
 
     @classmethod
     def defaults_from(cls, settings) -> SiteConfig:
@@ -64,7 +72,10 @@ class SiteConfig:
             display_precision=settings.precision,
             timezone=settings.timezone,
             call_slice_seconds=settings.call_slice_seconds,
-            call_mode=settings.call_mode,
+            call_mode=settings.call_mode_in_effect,
+            country_code=settings.country_code,
+            currency=settings.currency,
+            language=settings.language,
         )
 
 
@@ -87,13 +98,21 @@ def load_site_config(session: Session, settings) -> SiteConfig:
 
 def effective_settings(session: Session, settings):
     """pulsa's settings with the operator's runtime choices applied (time zone, call
-    slice and mode, display precision), for processes that honour them."""
-    config = load_site_config(session, settings)
+    slice and mode, display precision, country code, currency, language), for processes
+    that honour them."""
+    return settings_with(load_site_config(session, settings), settings)
+
+
+def settings_with(config: SiteConfig, settings):
+    """`settings` with the runtime choices of `config` applied."""
     return settings.with_overrides(
         timezone=config.timezone,
         call_slice_seconds=config.call_slice_seconds,
         call_mode=config.call_mode,
         display_precision=config.display_precision,
+        country_code=config.country_code,
+        currency=config.currency,
+        language=config.language,
     )
 
 
@@ -168,6 +187,19 @@ def validate(values: dict[str, object]) -> dict[str, object]:
         raise InvalidInput("the call slice must be between 10 and 3600 seconds")
     if "call_mode" in checked and checked["call_mode"] not in ("live", "static"):
         raise InvalidInput("call mode must be live or static")
+    if "country_code" in checked:
+        code = str(checked["country_code"])
+        if code and not (code.isascii() and code.isdigit() and len(code) <= 3):
+            raise InvalidInput("a country code is one to three digits, e.g. 62")
+    if "currency" in checked:
+        currency = str(checked["currency"])
+        if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+            raise InvalidInput("a currency is a 3-letter code, e.g. IDR")
+        checked["currency"] = currency.upper()
+    if "language" in checked and checked["language"] not in ("en", "id"):
+        raise InvalidInput("the language must be en or id")
+    if "setup" in checked and checked["setup"] not in ("", "done", "skipped"):
+        raise InvalidInput("the setup is done or skipped")
     if "low_balance_threshold" in checked and int(checked["low_balance_threshold"]) < 0:
         raise InvalidInput("the low-balance threshold cannot be negative")
     if "operator_name" in checked and not str(checked["operator_name"]).strip():
@@ -188,11 +220,14 @@ def save_site_config(
     actor: str,
     address: str | None = None,
     from_environment: Collection[str] = (),
+    pin: bool = False,
 ) -> SiteConfig:
     """Store the given settings (others unchanged), audited with before and after.
 
     A setting that has no stored value and is saved unchanged stays unstored: saving the
-    screen for the logo must not pin the call slice the environment gives today. The
+    screen for the logo must not pin the call slice the environment gives today; unless
+    `pin`, for answers the operator gave on purpose (the first-run setup), which then
+    win over a later change of the environment. The
     settings named in `from_environment` lose their stored value (whatever `values` says
     of them), so that the environment's value applies again; the audit record names them.
     """
@@ -214,7 +249,7 @@ def save_site_config(
         text = str(value)
         row = rows.get(key)
         if row is None:
-            if text == str(before[key]):
+            if text == str(before[key]) and not pin:
                 continue
             session.add(SiteSetting(key=key, value=text, updated_at=now, updated_by=actor))
         elif row.value != text:
@@ -225,6 +260,8 @@ def save_site_config(
     # A setting given back to the environment is recorded even when the environment
     # has the same value: from then on a change of the PULSA_* variable applies.
     changed = {k for k in after if after[k] != before[k]} | set(dropped)
+    if pin:
+        changed |= set(checked)
     if changed:
         record_audit(
             session,
@@ -247,3 +284,20 @@ def parse_threshold(text: str, *, precision: int, currency: str = "") -> int:
         return parse_amount(text or "0", precision=precision, currency=currency)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+
+
+def wallets_in_other_currencies(session: Session, currency: str) -> int:
+    """How many of the operator's wallets (the demo's left out: they go before going
+    live) are in another currency than `currency`: every wallet of a site is in one."""
+    # Imported here: the AGI script imports this module.
+    from sqlalchemy import func
+
+    from wallet.demo import DemoRow
+    from wallet.models import Account
+
+    demo_customers = select(DemoRow.row_id).where(DemoRow.table_name == "customers")
+    return session.execute(
+        select(func.count(Account.id)).where(
+            Account.currency != currency.upper(), Account.customer_id.not_in(demo_customers)
+        )
+    ).scalar_one()

@@ -195,4 +195,8 @@ def _error_page(code: int):
 def _locale() -> str:
     if current_user.is_authenticated:
         return current_user.principal.locale
-    return request.accept_languages.best_match(LOCALES) or "en"
+    # A browser that asks for neither language gets the operator's (PULSA_LANGUAGE, or
+    # the country chosen on the first-run setup).
+    from webadmin.ui import site
+
+    return request.accept_languages.best_match(LOCALES) or site().language

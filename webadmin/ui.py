@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -40,8 +41,18 @@ def site() -> SiteConfig:
     return g.site
 
 
+def settings():
+    """pulsa's settings with the operator's choices of the Settings and setup screens
+    applied (country code, currency, time zone, call mode...), once per request."""
+    if "settings_in_effect" not in g:
+        from wallet.site_settings import settings_with
+
+        g.settings_in_effect = settings_with(site(), current_app.extensions["pulsa.settings"])
+    return g.settings_in_effect
+
+
 def currency() -> str:
-    return current_app.extensions["pulsa.settings"].currency
+    return site().currency
 
 
 def money(micro: int | None, with_currency: bool = True) -> str:
@@ -221,5 +232,6 @@ def init_ui(app) -> None:
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["page_url_with"] = page_url_with
     app.jinja_env.globals["site"] = site
+    app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["currency"] = currency
     app.jinja_env.globals["filter_errors"] = filter_errors

@@ -57,7 +57,8 @@ ORDER = [
 
 
 def settings(**overrides):
-    values = {"agi_timeout_ms": 2000, **overrides}
+    # Live unless a test says otherwise: the site these tests stand for runs a listener.
+    values = {"agi_timeout_ms": 2000, "call_mode": "live", **overrides}
     return load_settings({}).with_overrides(**values)
 
 

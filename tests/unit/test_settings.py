@@ -11,7 +11,10 @@ def test_defaults_use_sqlite_in_the_working_folder_and_idr_without_decimals():
     settings = load_settings({})
     assert settings.database_url == "sqlite:///pulsa.db"
     assert (settings.currency, settings.precision) == ("IDR", 0)
-    assert settings.call_slice_seconds == 60 and settings.call_mode == "live"
+    assert settings.call_slice_seconds == 60 and settings.call_mode == "auto"
+    # No AMI servers to follow calls: static, so that no call is cut after its first slice.
+    assert settings.call_mode_in_effect == "static"
+    assert (settings.country_code, settings.timezone, settings.language) == ("", "UTC", "en")
     assert settings.secret_key == ""  # the web apps keep one in the database
 
 
@@ -97,3 +100,33 @@ def test_line_content_comes_from_lines_data_domain_unless_another_address_is_set
     assert load_settings({}).line_data_api_url == "https://api-data.line.me"
     local = load_settings({"PULSA_LINE_API_URL": "http://127.0.0.1:9000/"})
     assert (local.line_api_url, local.line_data_api_url) == ("http://127.0.0.1:9000",) * 2
+
+
+def test_the_call_mode_is_live_by_default_only_where_a_listener_has_servers_to_follow():
+    servers = {"PULSA_AMI_SERVERS": "pbx=pulsa:secret@127.0.0.1:5038"}
+    assert load_settings(servers).call_mode_in_effect == "live"
+    assert load_settings({**servers, "PULSA_CALL_MODE": "static"}).call_mode_in_effect == "static"
+    assert load_settings({"PULSA_CALL_MODE": "live"}).call_mode_in_effect == "live"
+
+
+def test_a_country_sets_the_code_currency_zone_and_language_each_of_which_may_be_set_apart():
+    indonesia = load_settings({"PULSA_COUNTRY": "id"})
+    assert (indonesia.country_code, indonesia.currency, indonesia.precision) == ("62", "IDR", 0)
+    assert (indonesia.timezone, indonesia.language) == ("Asia/Jakarta", "id")
+    bali = load_settings({"PULSA_COUNTRY": "ID", "PULSA_TIMEZONE": "Asia/Makassar"})
+    assert (bali.country_code, bali.timezone) == ("62", "Asia/Makassar")
+    timor = load_settings({"PULSA_COUNTRY": "TL"})
+    assert (timor.country_code, timor.currency, timor.precision) == ("670", "USD", 2)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"PULSA_COUNTRY": "Narnia"}, "PULSA_COUNTRY: 'Narnia' is not one of ID"),
+        ({"PULSA_LANGUAGE": "fr"}, "PULSA_LANGUAGE must be 'en' or 'id'"),
+        ({"PULSA_CALL_MODE": "sometimes"}, "PULSA_CALL_MODE must be 'auto', 'live' or 'static'"),
+    ],
+)
+def test_bad_country_language_and_mode_are_refused(variables, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(variables)

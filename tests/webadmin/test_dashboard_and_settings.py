@@ -210,7 +210,7 @@ def test_saving_the_screen_unchanged_leaves_the_call_settings_to_the_environment
             "display_precision": "0",
             "timezone": "UTC",
             "call_slice_seconds": "60",
-            "call_mode": "live",
+            "call_mode": "static",  # the default where no listener runs
             "low_balance_threshold": "0",
         },
     )

@@ -16,6 +16,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "webadmin.screens.calls",
     "webadmin.screens.reports",
     "webadmin.screens.settings",
+    "webadmin.screens.setup",
     "webadmin.screens.routers",
     "webadmin.screens.packages",
     "webadmin.screens.subscriptions",

@@ -45,6 +45,7 @@ from webadmin.access import (
 from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
 from webadmin.ui import explain, money, paginate, whole_number
+from webadmin.ui import settings as settings_in_effect
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
 SCREEN = Screen(
@@ -222,7 +223,7 @@ def create():
     if not may_limit:
         del form.credit_limit
     if form.validate_on_submit():
-        settings = current_app.extensions["pulsa.settings"]
+        settings = settings_in_effect()
 
         def work(session):
             plan_name = None
@@ -395,7 +396,7 @@ def status(customer_id: int):
 def portal_link(customer_id: int):
     """A one-time link (and its QR code) for the customer's first access to the portal,
     or a forgotten password. Shown once, on this answer: the token is never stored."""
-    settings = current_app.extensions["pulsa.settings"]
+    settings = settings_in_effect()
     try:
         token, expires_at = database().run(
             lambda s: issue_portal_link(s, customer_id, actor=actor())
@@ -418,7 +419,7 @@ def portal_link(customer_id: int):
 @change
 def add_identity(customer_id: int):
     form = IdentityForm()
-    settings = current_app.extensions["pulsa.settings"]
+    settings = settings_in_effect()
     with database().transaction() as session:
         _customer, account = _load(session, customer_id)
     if form.validate_on_submit():

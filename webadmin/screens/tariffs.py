@@ -31,6 +31,7 @@ from wallet.tariffs import export_rates, load_tariff
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import DayField, Form, WholeNumberField, options
 from webadmin.ui import FIRST_DAY, LAST_DAY, paginate, site
+from webadmin.ui import settings as settings_in_effect
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
 SCREEN = Screen(
@@ -224,9 +225,7 @@ def _plan_page(
 def _national_numbers_unrated(session, plan_id: int) -> bool:
     """Whether a national number (0812...) would find only the catch-all here: no
     PULSA_COUNTRY_CODE to make it international, and prefixes written internationally."""
-    from flask import current_app
-
-    settings = current_app.extensions["pulsa.settings"]
+    settings = settings_in_effect()
     trunk = settings.trunk_prefix
     if settings.country_code or not trunk:
         return False
@@ -416,9 +415,7 @@ def _normalize(typed: str) -> str:
     """The number as the AGI rates it (`rating.numbers`): separators, the outbound prefix
     and `+`/`00` dropped and, when PULSA_COUNTRY_CODE is set, a national number (0812...)
     made international (62812...)."""
-    from flask import current_app
-
-    settings = current_app.extensions["pulsa.settings"]
+    settings = settings_in_effect()
     try:
         return normalize_number(
             typed,
@@ -433,9 +430,7 @@ def _normalize(typed: str) -> str:
 def _number_notes(typed: str, number: str, pricing) -> list[str]:
     """What the calculator tells about the number: how it was rewritten, and a warning
     when only the catch-all rate matched it."""
-    from flask import current_app
-
-    settings = current_app.extensions["pulsa.settings"]
+    settings = settings_in_effect()
     notes = []
     if typed.strip() != number:
         notes.append(_("Rated as %(number)s (typed %(typed)s).", number=number, typed=typed))
