@@ -62,12 +62,19 @@ log = logging.getLogger("pulsa.delivery")
 
 
 class RetryLater(Exception):
-    """The platform did not take the message and nothing reached it: try again, after
-    `seconds` when the platform said so (429 retry_after), else after a backoff."""
+    """The platform did not take the message and nothing reached it: try again later.
 
-    def __init__(self, reason: str, seconds: float | None = None) -> None:
-        super().__init__(reason)
+    `rate_limited`: the platform asked to wait `seconds` (Telegram's 429 retry_after):
+    the whole platform waits that long and it is no failed attempt. Otherwise the
+    platform could not be reached or failed: it is backed off (doubling, one probe at a
+    time), at least `seconds` when given."""
+
+    def __init__(
+        self, seconds: float | None = None, reason: str = "", *, rate_limited: bool = False
+    ) -> None:
+        super().__init__(reason or (f"retry in {seconds} s" if seconds else "retry later"))
         self.seconds = seconds
+        self.rate_limited = rate_limited
 
 
 class Undeliverable(Exception):
@@ -97,6 +104,7 @@ class Sender(Protocol):
         document: tuple[str, bytes] | None = None,
         *,
         key: str | None = None,
+        language: str = "en",
     ) -> str | None: ...
 
     async def start(self) -> None: ...
@@ -165,6 +173,7 @@ class TelegramSender:
         document: tuple[str, bytes] | None = None,
         *,
         key: str | None = None,
+        language: str = "en",
     ) -> str | None:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
         from telegram.error import (
@@ -195,20 +204,21 @@ class TelegramSender:
             else:
                 message = await self.bot.send_message(chat, text, reply_markup=markup)
         except RetryAfter as error:
-            raise RetryLater(str(error), _seconds(error)) from error
+            raise RetryLater(_seconds(error), str(error), rate_limited=True) from error
         except Forbidden as error:
             raise Undeliverable(str(error)) from error
         except (BadRequest, ChatMigrated) as error:
             raise Undeliverable(str(error)) from error
         except InvalidToken as error:
             # A wrong token refuses everything: wait for the operator, drop nothing.
-            raise RetryLater(f"the token was refused: {error}") from error
+            log.error("Telegram refused the token (PULSA_TELEGRAM_TOKEN): %s", error)
+            raise RetryLater(300, f"the token was refused: {error}") from error
         except NetworkError as error:
             if _never_left(error):
-                raise RetryLater(str(error)) from error
+                raise RetryLater(None, str(error)) from error
             raise MaybeDelivered(str(error)) from error
         except TelegramError as error:  # any other answer of the server: not accepted
-            raise RetryLater(str(error)) from error
+            raise RetryLater(None, str(error)) from error
         return str(message.message_id)
 
 
@@ -304,7 +314,7 @@ class DeliveryWorker:
             senders = {s.platform: s for s in senders}
         self.db = db
         self.platforms = {
-            name: _Platform(sender, Pace(sender.per_second, sender.per_chat_per_second))
+            name: _Platform(sender, Pace(sender.per_second, _per_chat_per_second(sender)))
             for name, sender in senders.items()
         }
         self.concurrency = concurrency
@@ -332,7 +342,9 @@ class DeliveryWorker:
 
     async def start(self) -> None:
         for platform in self.platforms.values():
-            await platform.sender.start()
+            start = getattr(platform.sender, "start", None)
+            if start is not None:
+                await start()
 
     async def close(self) -> None:
         for platform in self.platforms.values():
@@ -415,7 +427,9 @@ class DeliveryWorker:
             self._last_ending_scan = self.clock()
             notify_packages_ending(session)
         route_notices(session)
-        idempotent = [n for n, p in self.platforms.items() if p.sender.idempotent]
+        idempotent = [
+            n for n, p in self.platforms.items() if getattr(p.sender, "idempotent", False)
+        ]
         expire_leases(session, idempotent_platforms=idempotent)
         return due_deliveries(session, list(self.platforms), limit=self._batch)
 
@@ -496,7 +510,7 @@ class DeliveryWorker:
         buttons = _buttons(payload.get("buttons"))
         try:
             message_id = await sender.send(
-                due.chat_id, text, buttons, key=f"pulsa-delivery-{due.id}"
+                due.chat_id, text, buttons, key=f"pulsa-delivery-{due.id}", language=due.language
             )
         except RetryLater as error:
             self._outcomes.append(self._retry(due, claim, platform, error))
@@ -522,15 +536,15 @@ class DeliveryWorker:
     def _retry(self, due: DueDelivery, claim: str, platform: _Platform, error: RetryLater):
         self.stats.retried += 1
         now = self.clock()
-        if error.seconds is not None:
+        platform.probing = False
+        if error.rate_limited:
             # Flood control is the whole bot's: everything on the platform waits.
-            wait = error.seconds
-            platform.probing = False
+            wait = error.seconds or self.backoff_base
             counts = False
         else:
             platform.failures += 1
             wait = min(self.backoff_cap, self.backoff_base * 2 ** (platform.failures - 1))
-            platform.probing = False
+            wait = max(wait, error.seconds or 0.0)
             counts = True
         platform.pace.pause(now + wait)
         retry_at = utcnow() + timedelta(seconds=wait)
@@ -544,6 +558,15 @@ class DeliveryWorker:
             retry_at=retry_at,
             counts_as_attempt=counts,
         )
+
+
+def _per_chat_per_second(sender) -> float:
+    """A sender gives its per-chat pace as a rate or as an interval (0: no limit)."""
+    rate = getattr(sender, "per_chat_per_second", None)
+    if rate is not None:
+        return float(rate)
+    interval = float(getattr(sender, "per_chat_interval", 0.0) or 0.0)
+    return 1.0 / interval if interval > 0 else 0.0
 
 
 def _buttons(rows) -> tuple:
@@ -567,18 +590,18 @@ class _Button:
 def senders_from(settings) -> list[Sender]:
     """The senders of the configured platforms (none configured: none)."""
     senders: list[Sender] = []
-    token = getattr(settings, "telegram_token", "") or ""
-    if token:
-        senders.append(
-            TelegramSender(
-                token, getattr(settings, "telegram_api_url", "") or "https://api.telegram.org"
-            )
-        )
+    if getattr(settings, "telegram_token", ""):
+        senders.append(TelegramSender(settings.telegram_token, settings.telegram_api_url))
+    if getattr(settings, "line_configured", False):
+        from bots.line import LineSender
+
+        senders.append(LineSender(settings))
     return senders
 
 
 async def run_worker(db: Database, settings, stop: asyncio.Event) -> None:
-    """`pulsa bot` and `pulsa serve`: deliver until `stop` (nothing configured: return)."""
+    """`pulsa bot` and `pulsa serve`: deliver until `stop`, then finish the requests in
+    flight (nothing configured: return at once)."""
     senders = senders_from(settings)
     if not senders:
         return

@@ -625,6 +625,9 @@ class LineSender:
     platform = PLATFORM
     per_second = PUSHES_PER_SECOND
     per_chat_interval = 0.0  # LINE has no per-chat limit
+    # A push again with the same X-Line-Retry-Key is dropped by LINE (409): a delivery
+    # whose worker died while sending can safely be sent again (bots.delivery).
+    idempotent = True
 
     def __init__(self, settings: Settings, *, timeout: float = API_TIMEOUT_SECONDS) -> None:
         if not settings.line_configured:

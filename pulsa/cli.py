@@ -605,6 +605,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pulsa.cli_ami",
     "pulsa.cli_web",
     "pulsa.cli_portal",
+    "pulsa.cli_bot",
 )
 
 

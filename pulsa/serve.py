@@ -100,6 +100,9 @@ async def serve_everything(
             announce(f"hotspot sync every {settings.hotspot_sync_seconds} s")
         else:
             announce("hotspot sync off: PULSA_ROUTER_KEY is not set")
+        delivery = _start_delivery(settings, database, announce)
+        if delivery is not None:
+            stops.append(delivery)
         housekeeping = asyncio.ensure_future(_housekeeping(database))
         stops.append(housekeeping.cancel)
         announce("pulsa is running (Ctrl+C to stop)")
@@ -119,6 +122,25 @@ async def serve_everything(
             if asyncio.iscoroutine(result):
                 await result
         log.info("pulsa stopped")
+
+
+def _start_delivery(settings: Settings, database: Database, announce):
+    """The outbox worker, when a chat platform is configured; returns its stop."""
+    from bots.delivery import run_worker, senders_from
+
+    platforms = [sender.platform for sender in senders_from(settings)]
+    if not platforms:
+        announce("chat notices off: no chat platform configured")
+        return None
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(run_worker(database, settings, stop))
+    announce(f"chat notices delivered to {', '.join(platforms)}")
+
+    async def stop_delivery() -> None:
+        stop.set()  # claims nothing more; the requests in flight finish
+        await task
+
+    return stop_delivery
 
 
 def _start_web(
