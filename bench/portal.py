@@ -1,7 +1,7 @@
 """The customer portal's home and history pages on PostgreSQL with a long history.
 
     python bench/portal.py [--customers 10000] [--entries 1000000] [--heavy 100000]
-                           [--clients 20] [--requests 50]
+                           [--clients 20] [--requests 50] [--think MS] [--keep NAME]
 
 Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
 PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432), migrates it and
@@ -12,9 +12,20 @@ turn), ask `--requests` times each for every page below, through the portal's WS
 this process (Flask and the database work as served, without an HTTP server in front):
 requests per second of the whole run, p50 and p95 per page (ms).
 
+By default a client asks again as soon as it has its answer (a closed loop with no pause):
+the 20 clients then keep 20 requests in flight at every moment, which measures capacity,
+and a request waits for the others in one Python process (p50 is about clients divided by
+requests per second). `--think MS` makes each client pause that long between two pages,
+like a customer reading them: the latency a customer sees at that load.
+
   home              balance, calls in progress, packages
   history first     the newest 25 entries
   history last      the oldest page of the heavy customer (keyset: before the 26th oldest)
+
+Filling a million entries takes minutes: `--keep NAME` keeps the database NAME after the
+run and, when it exists already with the same figures, reuses it without filling it again
+(it is migrated to the newest revision first, so a new index is measured too). Drop it
+with `DROP DATABASE NAME` when done.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from authorize import baseline, cpu_model
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 
 from portal import create_app
 from pulsa.settings import load_settings
@@ -86,8 +97,28 @@ def fill(db: Database, customers: int, entries: int, heavy: int) -> list[int]:
             )
         with db.transaction() as session:
             session.execute(insert(LedgerEntry), rows)
-    with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    return ids
+
+
+def filled(db: Database, customers: int, entries: int, heavy: int) -> list[int] | None:
+    """The customer ids (the heavy one first) of a kept database filled with these figures,
+    or None when it is empty (a database filled otherwise is refused, not mixed)."""
+    with db.transaction() as session:
+        ids = list(session.execute(select(Customer.id).order_by(Customer.id)).scalars())
+        if not ids:
+            return None
+        count = session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+        first = session.execute(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .join(Account, Account.id == LedgerEntry.account_id)
+            .where(Account.customer_id == ids[0])
+        ).scalar_one()
+    if (len(ids), count, first) != (customers, entries, heavy):
+        raise SystemExit(
+            f"the kept database holds {len(ids)} customers, {count} entries, {first} on the "
+            "first wallet: other figures; drop it or choose another name"
+        )
     return ids
 
 
@@ -98,11 +129,17 @@ def main() -> None:
     parser.add_argument("--heavy", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--think", type=float, default=0.0, metavar="MS")
+    parser.add_argument("--keep", metavar="NAME", help="keep (and reuse) the database NAME")
     args = parser.parse_args()
-    name = f"pulsa_bench_portal_{secrets.token_hex(3)}"
+    name = args.keep or f"pulsa_bench_portal_{secrets.token_hex(3)}"
     admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{SERVER}/{name}"
     db = None
     try:
@@ -113,10 +150,18 @@ def main() -> None:
         print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
         print(baseline(url))
         started = time.perf_counter()
-        ids = fill(db, args.customers, args.entries, args.heavy)
+        ids = filled(db, args.customers, args.entries, args.heavy)
+        if ids is None:
+            ids = fill(db, args.customers, args.entries, args.heavy)
+            how = f"filled in {time.perf_counter() - started:.0f} s"
+        else:
+            how = "kept from an earlier run"
+        with db.engine.connect() as connection:
+            # Statistics for the indexes a new revision may have added.
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         print(
             f"database  PostgreSQL, {args.customers} customers, {args.entries} ledger entries, "
-            f"{args.heavy} on one wallet (filled in {time.perf_counter() - started:.0f} s)"
+            f"{args.heavy} on one wallet ({how})"
         )
         signed = ids[: max(1, args.clients // 2)]
 
@@ -169,6 +214,8 @@ def main() -> None:
                     mine[label].append(time.perf_counter() - begun)
                     if response.status_code != 200:
                         errors.append(f"{path} {response.status_code}")
+                    if args.think:
+                        time.sleep(args.think / 1000)
             with lock:
                 for label, walls in mine.items():
                     timings[label].extend(walls)
@@ -183,7 +230,10 @@ def main() -> None:
         if errors:
             raise SystemExit(f"errors: {errors[:5]}")
         total = sum(len(walls) for walls in timings.values())
-        print(f"run       {args.clients} clients, {total} requests, {total / elapsed:.0f} req/s")
+        print(
+            f"run       {args.clients} clients, {total} requests, {total / elapsed:.0f} req/s"
+            + (f", {args.think:g} ms pause between pages" if args.think else ", no pause")
+        )
         for label, walls in timings.items():
             walls.sort()
             p95 = walls[max(0, int(len(walls) * 0.95) - 1)]
@@ -194,8 +244,9 @@ def main() -> None:
     finally:
         if db is not None:
             db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.keep:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

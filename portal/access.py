@@ -195,8 +195,14 @@ def init_access(app: Flask) -> None:
 
     @manager.user_loader
     def load(token: str) -> SignedInCustomer | None:
+        # One transaction for what every page of a signed-in customer reads first: who
+        # they are, and whatever the request reads registered (the operator's settings,
+        # unread replies...), instead of one transaction each (bench/portal.py).
         with database().transaction() as session:
             principal = principal_for_session(session, token)
+            if principal is not None:
+                for read in current_app.extensions["pulsa.portal_request_reads"]:
+                    read(session, principal)
         return SignedInCustomer(principal, token) if principal else None
 
     app.before_request(_guard)

@@ -106,6 +106,10 @@ def create_app(
     app.extensions.setdefault("pulsa.portal_context", [])
     # ... and callables principal -> HTML shown on the home page (announcements).
     app.extensions.setdefault("pulsa.portal_home_panels", [])
+    # ... and callables (session, principal) -> None run in the transaction that finds
+    # the signed-in customer, at the start of each of their requests, keeping what they
+    # read in flask.g (so that a page does not open one transaction per figure).
+    app.extensions.setdefault("pulsa.portal_request_reads", [])
 
     CSRFProtect(app)
     Babel(app, locale_selector=_locale)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, g, request
@@ -22,6 +23,7 @@ from wallet.site_settings import SiteConfig, load_site_config
 
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 MICRO = Decimal(1_000_000)
+_ENGLISH = Locale.parse("en")
 
 
 def site() -> SiteConfig:
@@ -38,8 +40,10 @@ def currency() -> str:
     return site().currency
 
 
-def _locale_name() -> str:
-    return str(get_locale() or "en")
+def reader_locale() -> Locale:
+    """The reader's language as Babel's Locale, parsed once per request by Flask-Babel
+    (not again for each amount and moment of a page, as its name would be)."""
+    return get_locale() or _ENGLISH
 
 
 def money(micro: int | None, with_currency: bool = True) -> str:
@@ -51,7 +55,7 @@ def money(micro: int | None, with_currency: bool = True) -> str:
         micro,
         currency=currency() if with_currency else "",
         precision=site().display_precision,
-        locale=_locale_name(),
+        locale=reader_locale(),
     )
 
 
@@ -67,7 +71,7 @@ def when(moment: datetime | None, style: str = "medium") -> str:
     """A stored naive-UTC moment in the operator's time zone, in the reader's language."""
     if moment is None:
         return ""
-    return format_datetime(local_moment(moment), style, locale=_locale_name())
+    return format_datetime(local_moment(moment), style, locale=reader_locale())
 
 
 def duration(seconds: int | None) -> str:
@@ -83,7 +87,7 @@ def data_size(size: int | None) -> str:
     for suffix, power in (("GB", 3), ("MB", 2), ("KB", 1)):
         if size >= 1024**power:
             value = Decimal(size) / Decimal(1024**power)
-            text = format_decimal(value.quantize(Decimal("0.1")), locale=_locale_name())
+            text = format_decimal(value.quantize(Decimal("0.1")), locale=reader_locale())
             return f"{text} {suffix}"
     return f"{size} B"
 
@@ -116,11 +120,18 @@ def valid_form_key(text: str | None) -> bool:
 
 def _preload_site() -> None:
     # Read before a view opens its own transaction (SQLite allows one writer at a time).
+    # For a signed-in customer it was read already, with their session (_read_site).
     if request.endpoint not in (None, "static"):
         site()
 
 
+def _read_site(session, _principal) -> None:
+    if "site" not in g:
+        g.site = load_site_config(session, current_app.extensions["pulsa.settings"])
+
+
 def init_ui(app) -> None:
+    app.extensions["pulsa.portal_request_reads"].append(_read_site)
     app.before_request(_preload_site)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when

@@ -32,10 +32,11 @@ from wallet.sign_in_throttle import SignInThrottled as SignInThrottled
 from wallet.staff import record_audit
 from wallet.web_sessions import CUSTOMER as CUSTOMER_REALM
 from wallet.web_sessions import (
+    WebSession,
     end_all_sessions,
     end_session,
     open_session,
-    session_subject,
+    token_hash,
 )
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -137,14 +138,35 @@ def open_customer_session(session: Session, customer_id: int, *, lifetime: timed
     return open_session(session, CUSTOMER_REALM, customer_id, lifetime=lifetime)
 
 
-def principal_for_session(session: Session, token: str) -> CustomerPrincipal | None:
+def principal_for_session(
+    session: Session, token: str, *, now: datetime | None = None
+) -> CustomerPrincipal | None:
     """The customer of a session, or None when it was ended (signed out, password
-    changed), has expired, or the customer is disabled or gone."""
-    customer_id = session_subject(session, CUSTOMER_REALM, token)
-    customer = session.get(Customer, customer_id) if customer_id is not None else None
-    if customer is None or customer.status == "disabled":
+    changed), has expired, or the customer is disabled, gone or has no wallet.
+
+    One query: it runs before every page a customer asks for."""
+    if not token:
         return None
-    return _principal(session, customer)
+    wallet = (
+        select(func.min(Account.id)).where(Account.customer_id == Customer.id).scalar_subquery()
+    )
+    row = session.execute(
+        select(Customer.id, Customer.name, CustomerCredential.locale, wallet.label("account_id"))
+        .select_from(WebSession)
+        .join(Customer, Customer.id == WebSession.subject_id)
+        .outerjoin(CustomerCredential, CustomerCredential.customer_id == Customer.id)
+        .where(
+            WebSession.token_hash == token_hash(token),
+            WebSession.realm == CUSTOMER_REALM,
+            WebSession.expires_at > (now or utcnow()),
+            Customer.status != "disabled",
+        )
+    ).first()
+    if row is None or row.account_id is None:
+        return None
+    return CustomerPrincipal(
+        customer_id=row.id, account_id=row.account_id, name=row.name, locale=row.locale
+    )
 
 
 def end_customer_session(session: Session, token: str) -> None:

@@ -37,8 +37,12 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the table keeps of a token (for a caller that joins web_sessions itself)."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+_hash = token_hash
 
 
 def open_session(

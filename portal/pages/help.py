@@ -26,7 +26,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, TextAreaField
@@ -269,12 +268,15 @@ def image(conversation_id: int, message_id: int):
 # --- on every page: unread replies; on the home page: announcements ----------------------
 
 
-def _count_unread() -> None:
-    # Counted before the page's view opens its transaction (the context hook runs while
-    # a page renders inside one, and a second transaction would wait on SQLite).
-    if request.method == "GET" and request.endpoint != "static" and current_user.is_authenticated:
-        with database().transaction() as session:
-            g.unread_replies = unread_count(session, my_actor())
+def _read_unread_and_announcements(session, principal) -> None:
+    # Read with the customer's session, before the page's view opens its transaction
+    # (the context hook runs while a page renders inside one, and a second transaction
+    # would wait on SQLite); the announcements only for the home page that shows them.
+    if request.method != "GET":
+        return
+    g.unread_replies = unread_count(session, Actor.customer(principal.customer_id, "portal"))
+    if request.endpoint == "home.index":
+        g.announcements = announcements_for(session, principal.customer_id)
 
 
 def _unread_context(_principal) -> dict:
@@ -282,13 +284,15 @@ def _unread_context(_principal) -> dict:
 
 
 def _announcements_panel(principal) -> str:
-    with database().transaction() as session:
-        shown = announcements_for(session, principal.customer_id)
-        return render_template("help/_announcements.html", announcements=shown)
+    shown = g.get("announcements")
+    if shown is None:
+        with database().transaction() as session:
+            shown = announcements_for(session, principal.customer_id)
+    return render_template("help/_announcements.html", announcements=shown)
 
 
 @blueprint.record_once
 def _install(state) -> None:
-    state.app.before_request(_count_unread)
+    state.app.extensions["pulsa.portal_request_reads"].append(_read_unread_and_announcements)
     state.app.extensions["pulsa.portal_context"].append(_unread_context)
     state.app.extensions["pulsa.portal_home_panels"].append(_announcements_panel)
