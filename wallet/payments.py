@@ -8,6 +8,7 @@ once; the request row is locked while it is decided.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,6 +109,13 @@ def store_proof(folder: Path, data: bytes, *, what: str = "proof") -> str:
     name = f"{sub}/{secrets.token_hex(16)}.{extension}"
     (folder / name).write_bytes(data)
     return name
+
+
+def discard_proof(folder: Path, relative: str) -> None:
+    """Delete a proof stored by `store_proof` that no request came to use (the request
+    was refused, or was a resent one answered by the first, which keeps its own)."""
+    with contextlib.suppress(NotFound, FileNotFoundError):
+        proof_file(folder, relative).unlink()
 
 
 def proof_file(folder: Path, relative: str) -> Path:

@@ -20,7 +20,13 @@ from portal.access import MenuEntry, actor, client_address, customer, mine, run_
 from portal.forms import Form
 from portal.ui import amount_from
 from wallet.errors import InvalidInput, NotFound
-from wallet.payments import PaymentRequest, active_bank_accounts, request_top_up, store_proof
+from wallet.payments import (
+    PaymentRequest,
+    active_bank_accounts,
+    discard_proof,
+    request_top_up,
+    store_proof,
+)
 from wallet.text import whole_number
 
 blueprint = Blueprint("topup", __name__, url_prefix="/top-up")
@@ -87,8 +93,9 @@ def send():
     if upload is None or not getattr(upload, "filename", ""):
         form.proof.errors.append(_("Add a photo of the transfer receipt."))
         return _page(form, 400)
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
     try:
-        stored = store_proof(Path(current_app.config["UPLOAD_FOLDER"]), upload.read())
+        stored = store_proof(folder, upload.read())
     except InvalidInput:
         form.proof.errors.append(_("The photo must be a PNG, JPEG or GIF image of at most 5 MB."))
         return _page(form, 400)
@@ -109,12 +116,19 @@ def send():
                 address=address,
             )
         )
-    except NotFound:
-        form.bank.errors.append(_("Choose one of the accounts shown."))
-        return _page(form, 400)
-    except InvalidInput as error:
-        form.reference.errors.append(str(error))
-        return _page(form, 400)
+    except BaseException as error:
+        discard_proof(folder, stored)
+        if isinstance(error, NotFound):
+            form.bank.errors.append(_("Choose one of the accounts shown."))
+            return _page(form, 400)
+        if isinstance(error, InvalidInput):
+            form.reference.errors.append(str(error))
+            return _page(form, 400)
+        raise
+    if not new:
+        # A resent form (double tap, reload) is answered by the first request, which
+        # keeps its own photo: this copy would lie in the folder with nothing using it.
+        discard_proof(folder, stored)
     if new:
         flash(_("Sent. We will add it to your credit once we see the transfer."), "success")
     else:

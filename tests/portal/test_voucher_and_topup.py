@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import secrets
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -120,6 +121,25 @@ def test_a_top_up_request_with_a_photo_reaches_payments_and_shows_its_state(port
     page = client.get("/top-up/").get_data(as_text=True)
     assert "rejected" in page and "no such transfer" in page
     assert balance(db, person.account_id) == 0
+
+
+def stored_files(portal) -> list[str]:
+    folder = Path(portal.config["UPLOAD_FOLDER"])
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_resent_top_up_request_leaves_one_receipt_file(portal, db):
+    person = make_customer(db)
+    client = signed_in(portal, person)
+    client.get("/top-up/")
+    for _ in range(3):  # a double tap, then a reload that sends the form again
+        form = {"amount": "75000", "proof": (io.BytesIO(PNG), "receipt.png")}
+        assert client.post("/top-up/", data=form).status_code == 302
+    with db.transaction() as session:
+        kept = session.execute(
+            select(PaymentRequest.proof_path).where(PaymentRequest.account_id == person.account_id)
+        ).scalar_one()
+    assert stored_files(portal) == [kept]
 
 
 def test_bad_top_up_forms_show_errors_beside_their_fields(portal, db):
