@@ -8,8 +8,9 @@ One pass, for each enabled router:
    user pulsa wants there, do nothing when it already matches, else the driver's
    idempotent ``ensure_user`` (which adds or sets only what differs);
 3. kick the active sessions of users that must not be online (expired, disabled);
-4. record what it learnt (vouchers seen online for the first time start their
-   validity), and report drift: users on the router pulsa does not know, and
+4. record what it learnt (packages held by a router for the first time start their
+   validity, or at their first login seen, as the operator chose; vouchers seen online
+   for the first time start theirs), and report drift: users on the router pulsa does not know, and
    users pulsa wants that the router had lost.
 
 Users pulsa manages carry a comment ``pulsa:v1 login=<id> sub=<id> | <who>``; users
@@ -50,7 +51,14 @@ from wallet.hotspot_models import (
     Voucher,
     package_routers,
 )
-from wallet.internet import DueReport, process_due
+from wallet.internet import (
+    DueReport,
+    mark_on_router,
+    not_over,
+    process_due,
+    start_mode,
+    start_subscription,
+)
 from wallet.ledger import utcnow
 from wallet.models import Customer
 from wallet.vouchers import record_voucher_use
@@ -102,6 +110,10 @@ class DesiredUser:
     subscription_id: int  # the subscription whose quota the router counts; 0: none yet
     voucher_unused: bool = False
     server: str = "all"  # the router's hotspot server the user may log in through
+    # The current subscription waits for its start (held by a router or first login).
+    awaits_start: bool = False
+    # No router has held the current subscription yet.
+    first_on_router: bool = False
 
 
 @dataclass
@@ -134,6 +146,8 @@ class RouterReport:
     unmanaged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     vouchers_first_used: list[str] = field(default_factory=list)
+    # Users whose package's validity this pass started.
+    started: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -168,8 +182,9 @@ def desired_state(session: Session, router_id: int, now: datetime) -> DesiredSta
     """Profiles and users router `router_id` should hold at `now`.
 
     A login is on the routers of its package. It is enabled when it is active and
-    has a current subscription, or is a voucher nobody has used yet; otherwise it
-    stays, disabled, so that buying again only has to enable it.
+    has a current subscription (one waiting for its start included: a router holding
+    it is what starts it), or is a voucher nobody has used yet; otherwise it stays,
+    disabled, so that buying again only has to enable it.
     """
     package_routers_ = _routers_of_packages(session)
     router = session.get(Router, router_id)
@@ -199,7 +214,7 @@ def desired_state(session: Session, router_id: int, now: datetime) -> DesiredSta
         .where(
             Subscription.status == "active",
             Subscription.starts_at <= now,
-            Subscription.ends_at > now,
+            not_over(now),
         )
         .order_by(Subscription.starts_at.desc(), Subscription.id.desc())
     ).scalars():
@@ -248,6 +263,8 @@ def desired_state(session: Session, router_id: int, now: datetime) -> DesiredSta
                 subscription_id=subscription_id,
                 voucher_unused=unused_voucher,
                 server=server,
+                awaits_start=enabled and sub is not None and sub.awaits_start,
+                first_on_router=enabled and sub is not None and sub.on_router_at is None,
             )
         )
     profiles = [
@@ -359,6 +376,21 @@ def _first_uses(
     return first
 
 
+def _starts(
+    held: list[DesiredUser], active: Iterable[ActiveSession], mode: str, now: datetime
+) -> list[tuple[DesiredUser, datetime]]:
+    """The waiting packages this pass starts, with their start: all those the router now
+    holds, or in "first_login" mode those whose user is online (from their login)."""
+    waiting = [user for user in held if user.awaits_start]
+    if mode != "first_login":
+        return [(user, now) for user in waiting]
+    logged_in: dict[str, datetime] = {}
+    for session in active:
+        started = now - timedelta(seconds=session.uptime_seconds)
+        logged_in[session.user] = min(logged_in.get(session.user, started), started)
+    return [(user, logged_in[user.name]) for user in waiting if user.name in logged_in]
+
+
 def sync_router(
     db: Database,
     router_id: int,
@@ -398,6 +430,7 @@ def sync_router(
                 driver.close()
     first_uses = _first_uses(state, active, moment) if report.ok else {}
     names = {user.login_id: user.name for user in state.users}
+    held = [u for u in state.users if not u.disabled] if report.ok else []
 
     def record(session: Session) -> None:
         record_contact(
@@ -411,6 +444,10 @@ def sync_router(
         for login_id, used_at in first_uses.items():
             if record_voucher_use(session, login_id, used_at, now=moment) is not None:
                 report.vouchers_first_used.append(names[login_id])
+        mark_on_router(session, (u.subscription_id for u in held if u.first_on_router), moment)
+        for user, at in _starts(held, active, start_mode(session), moment):
+            if start_subscription(session, user.subscription_id, at) is not None:
+                report.started.append(user.name)
 
     db.run(record)
     report.seconds = time.monotonic() - started

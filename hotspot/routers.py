@@ -230,7 +230,10 @@ def record_contact(
     router.last_sync_at = at
     router.last_sync_ok = ok
     router.last_error = error
+    if not ok and router.unreachable_since is None:
+        router.unreachable_since = at
     if ok:
+        router.unreachable_since = None
         router.last_contact_at = at
         if online_users is not None:
             router.online_users = online_users

@@ -55,6 +55,9 @@ class Router(Base):
     last_sync_ok: Mapped[bool | None] = mapped_column(Boolean)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    #: The first failed pass after the last good one (None while the router answers):
+    #: what "unreachable since" says to the admin and the customer.
+    unreachable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     #: Hotspot users online at the last successful sync (the dashboard's figure).
     online_users: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
@@ -116,6 +119,12 @@ class Subscription(Base):
     twice. A purchase made while another subscription runs starts when that one ends.
     `status` is "active" until the expiry job marks it "expired" (or an admin
     "cancelled" it); whether it is current is a matter of the clock.
+
+    A purchase that follows nothing running `awaits_start`: its validity starts when a
+    router first holds it (or at its first login, see `wallet.internet.START_MODES`).
+    Until then `starts_at` and `ends_at` are what they would be had it started when it
+    was bought, and they move when it starts (with the purchases queued behind it);
+    it never expires while it waits. `on_router_at` is when a router first held it.
     """
 
     __tablename__ = "internet_subscriptions"
@@ -142,6 +151,8 @@ class Subscription(Base):
         ForeignKey("internet_subscriptions.id"), unique=True
     )
     provisioned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    awaits_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_router_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     actor: Mapped[str] = mapped_column(String(100), default="system")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from wallet import events, ledger
@@ -34,9 +34,14 @@ from wallet.hotspot_models import (
 )
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer
+from wallet.site_settings import SiteSetting
 from wallet.text import check_text
 
 VALIDITY_UNITS = ("minutes", "hours", "days", "months")
+#: When the validity of a package bought with nothing running starts (the operator's
+#: choice in Settings, `internet_start`): when a router first holds it, or at the first
+#: login seen on a router. Either way nothing counts while no router could take it.
+START_MODES = ("router", "first_login")
 LOGIN_STATUSES = ("active", "pending", "disabled", "void")
 MAX_USERNAME = 64
 MAX_EXTENSION_DAYS = 3660
@@ -124,6 +129,17 @@ def check_username_free(session: Session, username: str) -> str:
     if find_login(session, name) is not None:
         raise UsernameTaken(name, suggest_username(session, name))
     return name
+
+
+def username_from_name(name: str) -> str:
+    """A hotspot username to offer for a customer: their name in small ASCII letters
+    and digits, words joined by dots ("Siti Nur'aini" -> "siti.nuraini")."""
+    words = []
+    for word in unicodedata.normalize("NFKD", name or "").casefold().split():
+        kept = "".join(c for c in word if c.isascii() and c.isalnum())
+        if kept:
+            words.append(kept)
+    return ".".join(words)[:32].strip(".") or "user"
 
 
 def generate_password(length: int = 8) -> str:
@@ -484,10 +500,17 @@ def describe_package(package: InternetPackage) -> str:
 # --- subscriptions -----------------------------------------------------------------------
 
 
+def not_over(moment: datetime) -> ColumnElement[bool]:
+    """Subscriptions running or still to come at `moment`: one waiting for its start
+    counts whatever its provisional dates say."""
+    return or_(Subscription.awaits_start.is_(True), Subscription.ends_at > moment)
+
+
 def current_subscription(
     session: Session, login_id: int, now: datetime | None = None
 ) -> Subscription | None:
-    """The subscription giving `login_id` access at `now`, if any."""
+    """The subscription giving `login_id` access at `now` (one waiting for its start
+    too: the router is to let the login in so that it can start), if any."""
     moment = now or utcnow()
     return session.execute(
         select(Subscription)
@@ -495,23 +518,32 @@ def current_subscription(
             Subscription.login_id == login_id,
             Subscription.status == "active",
             Subscription.starts_at <= moment,
-            Subscription.ends_at > moment,
+            not_over(moment),
         )
         .order_by(Subscription.starts_at, Subscription.id)
         .limit(1)
     ).scalar_one_or_none()
 
 
-def _paid_until(session: Session, login_id: int, now: datetime) -> datetime:
-    """Where a new purchase starts: now, or when the last running purchase ends."""
-    last_end = session.execute(
-        select(func.max(Subscription.ends_at)).where(
+def _queue_place(session: Session, login_id: int, now: datetime) -> tuple[datetime, bool]:
+    """Where a new purchase starts and whether it waits for its start: after the login's
+    last running or waiting purchase (waiting with it when that one waits), else now,
+    waiting for a router to take it."""
+    last = session.execute(
+        select(Subscription)
+        .where(
             Subscription.login_id == login_id,
             Subscription.status == "active",
-            Subscription.ends_at > now,
+            not_over(now),
         )
+        .order_by(Subscription.ends_at.desc(), Subscription.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
-    return max(now, last_end) if last_end is not None else now
+    if last is None:
+        return now, True
+    if last.awaits_start:
+        return last.ends_at, True
+    return max(now, last.ends_at), False
 
 
 def _account_of(session: Session, login: HotspotLogin) -> Account:
@@ -581,7 +613,10 @@ def _record_purchase(
     start: datetime | None = None,
     renewed_from_id: int | None = None,
 ) -> Subscription:
-    starts_at = start or _paid_until(session, login.id, moment)
+    if start is not None:
+        starts_at, waits = start, False
+    else:
+        starts_at, waits = _queue_place(session, login.id, moment)
     entry = None
     if package.price > 0:
         entry = ledger.spend(
@@ -607,6 +642,7 @@ def _record_purchase(
         limit_bytes_total=package.limit_bytes_total,
         auto_renew=auto_renew,
         renewed_from_id=renewed_from_id,
+        awaits_start=waits,
         actor=actor,
         created_at=moment,
     )
@@ -680,7 +716,8 @@ def extend_subscription(
             .order_by(Subscription.starts_at)
         ).scalars()
     )
-    lapsed = subscription.status == "expired" or subscription.ends_at <= moment
+    waiting = subscription.awaits_start and subscription.status == "active"
+    lapsed = not waiting and (subscription.status == "expired" or subscription.ends_at <= moment)
     if lapsed and later:
         raise InvalidInput(f"subscription {subscription.id} has been followed by another")
     entry = None
@@ -697,7 +734,8 @@ def extend_subscription(
             actor=actor,
         )
     old_end = subscription.ends_at
-    new_end = max(old_end, moment) + timedelta(days=days)
+    # A subscription waiting for its start keeps the added days for when it starts.
+    new_end = (old_end if waiting else max(old_end, moment)) + timedelta(days=days)
     for follower in later:
         shift = new_end - old_end
         follower.starts_at += shift
@@ -776,7 +814,11 @@ def process_due(session: Session, now: datetime | None = None) -> DueReport:
     due = list(
         session.execute(
             select(Subscription)
-            .where(Subscription.status == "active", Subscription.ends_at <= moment)
+            .where(
+                Subscription.status == "active",
+                Subscription.awaits_start.is_(False),  # nothing ends before it started
+                Subscription.ends_at <= moment,
+            )
             .order_by(Subscription.ends_at, Subscription.id)
         ).scalars()
     )
@@ -820,7 +862,7 @@ def renew(
             Subscription.login_id == login.id,
             Subscription.id != subscription.id,
             Subscription.status == "active",
-            Subscription.ends_at > subscription.ends_at,
+            or_(Subscription.awaits_start.is_(True), Subscription.ends_at > subscription.ends_at),
         )
     ).first()
     if newer is not None or login.status != "active" or not package.active:
@@ -840,6 +882,62 @@ def renew(
         start=start,
         renewed_from_id=subscription.id,
     )
+
+
+def start_subscription(session: Session, subscription_id: int, at: datetime) -> Subscription | None:
+    """The validity of a waiting subscription starts at `at` (not before it was bought):
+    its end moves with it (days added while it waited kept), and so do the purchases
+    queued behind it, which then wait no more. None when it was not waiting (started
+    already, by another router's pass, or cancelled). Nothing is charged or refunded."""
+    subscription = get_subscription(session, subscription_id)
+    if subscription.account_id is not None:
+        ledger.lock_account(session, subscription.account_id)  # extensions move it too
+    session.refresh(subscription)
+    if not subscription.awaits_start or subscription.status != "active":
+        return None
+    package = get_package(session, subscription.package_id)
+    start = max(at, subscription.created_at)
+    old_start, old_end = subscription.starts_at, subscription.ends_at
+    added = old_end - validity_end(package, old_start)
+    new_end = validity_end(package, start) + added
+    if new_end <= start:  # the package's validity was shortened meanwhile: keep what was sold
+        new_end = start + (old_end - old_start)
+    followers = session.execute(
+        select(Subscription).where(
+            Subscription.login_id == subscription.login_id,
+            Subscription.id != subscription.id,
+            Subscription.status == "active",
+            Subscription.awaits_start.is_(True),
+            Subscription.starts_at >= old_end,
+        )
+    ).scalars()
+    shift = new_end - old_end
+    for follower in followers:
+        follower.starts_at += shift
+        follower.ends_at += shift
+        follower.awaits_start = False
+    subscription.starts_at, subscription.ends_at = start, new_end
+    subscription.awaits_start = False
+    session.flush()
+    return subscription
+
+
+def mark_on_router(session: Session, subscription_ids: Iterable[int], at: datetime) -> None:
+    """Record when a router first held these subscriptions (kept once set)."""
+    ids = sorted(set(subscription_ids))
+    if not ids:
+        return
+    for subscription in session.execute(
+        select(Subscription).where(Subscription.id.in_(ids), Subscription.on_router_at.is_(None))
+    ).scalars():
+        subscription.on_router_at = at
+    session.flush()
+
+
+def start_mode(session: Session) -> str:
+    """The operator's choice of when a package's validity starts (`START_MODES`)."""
+    row = session.get(SiteSetting, "internet_start")
+    return row.value if row is not None and row.value in START_MODES else START_MODES[0]
 
 
 # --- self-registration -------------------------------------------------------------------

@@ -65,6 +65,9 @@ class SiteConfig:
     language: str = "en"
     #: The first-run setup: "" until a super admin finishes it ("done") or skips it.
     setup: str = ""
+    # When an internet package's validity starts: "router" (a router first holds it) or
+    # "first_login" (the first login seen); see wallet.internet.START_MODES.
+    internet_start: str = "router"
 
     @classmethod
     def defaults_from(cls, settings) -> SiteConfig:
@@ -200,6 +203,8 @@ def validate(values: dict[str, object]) -> dict[str, object]:
         raise InvalidInput("the language must be en or id")
     if "setup" in checked and checked["setup"] not in ("", "done", "skipped"):
         raise InvalidInput("the setup is done or skipped")
+    if "internet_start" in checked and checked["internet_start"] not in ("router", "first_login"):
+        raise InvalidInput("a package starts on the router or at the first login")
     if "low_balance_threshold" in checked and int(checked["low_balance_threshold"]) < 0:
         raise InvalidInput("the low-balance threshold cannot be negative")
     if "operator_name" in checked and not str(checked["operator_name"]).strip():

@@ -11,10 +11,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hotspot.credentials import CredentialError, RouterKeyring
 from hotspot.driver import RouterAuthError, RouterError, RouterUnreachable
-from wallet.hotspot_models import HotspotLogin, Router
+from hotspot.waiting import Waiting, why_waiting
+from wallet.hotspot_models import HotspotLogin, Router, Subscription
+from wallet.internet import not_over
 
 UNIT_LABELS = {
     "minutes": _l("minutes"),
@@ -49,6 +52,45 @@ def keyring() -> RouterKeyring | None:
         return RouterKeyring(current_app.extensions["pulsa.settings"].router_key)
     except CredentialError:
         return None
+
+
+def waiting_reasons(session, subscriptions, now) -> dict[int, Waiting]:
+    """Why each of these subscriptions that waits for its start waits (by id), for
+    `subscriptions/_waiting.html`."""
+    settings = current_app.extensions["pulsa.settings"]
+    return why_waiting(
+        session,
+        subscriptions,
+        sync_on=bool(settings.router_key),
+        sync_seconds=settings.hotspot_sync_seconds,
+        now=now,
+    )
+
+
+def packages_of_logins(
+    session: Session, login_ids: list[int], now
+) -> dict[int, tuple[Subscription, Waiting | None]]:
+    """Each login's running (or next, or waiting) package and, when it waits for its
+    start, why: for the customer page."""
+    found: dict[int, tuple[Subscription, Waiting | None]] = {}
+    if not login_ids:
+        return found
+    subscriptions = list(
+        session.execute(
+            select(Subscription)
+            .where(
+                Subscription.login_id.in_(login_ids),
+                Subscription.status == "active",
+                not_over(now),
+            )
+            .order_by(Subscription.starts_at, Subscription.id)
+        ).scalars()
+    )
+    reasons = waiting_reasons(session, subscriptions, now)
+    for subscription in subscriptions:
+        subscription.package  # noqa: B018 - loaded for the page
+        found.setdefault(subscription.login_id, (subscription, reasons.get(subscription.id)))
+    return found
 
 
 def router_timeout() -> float:

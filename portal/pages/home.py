@@ -12,10 +12,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from hotspot.waiting import Waiting
 from portal.access import MenuEntry, customer, me, mine, public
+from portal.pages.internet import waiting_reasons
 from portal.ui import site
 from wallet.errors import NotFound
 from wallet.hotspot_models import HotspotLogin, InternetPackage, Subscription
+from wallet.internet import not_over
 from wallet.ledger import utcnow
 from wallet.models import Call, Hold
 from wallet.payments import proof_file
@@ -43,6 +46,7 @@ class PackageNow:
     limit_uptime: int | None
     limit_bytes_total: int | None
     auto_renew: bool
+    waiting: Waiting | None = None  # why it has not started, while it waits
 
 
 @blueprint.get("/")
@@ -78,10 +82,11 @@ def packages_now(session, customer_id: int, now: datetime) -> list[PackageNow]:
         .where(
             HotspotLogin.customer_id == customer_id,
             Subscription.status == "active",
-            Subscription.ends_at > now,
+            not_over(now),
         )
         .order_by(Subscription.starts_at, Subscription.id)
     ).all()
+    waiting = waiting_reasons(session, [row[0] for row in rows], now)
     return [
         PackageNow(
             login=username,
@@ -95,6 +100,7 @@ def packages_now(session, customer_id: int, now: datetime) -> list[PackageNow]:
             limit_uptime=subscription.limit_uptime,
             limit_bytes_total=subscription.limit_bytes_total,
             auto_renew=subscription.auto_renew,
+            waiting=waiting.get(subscription.id),
         )
         for subscription, username, name in rows
     ]

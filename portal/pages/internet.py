@@ -11,16 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from hotspot.backoffice import split_rate_limit, staff_buy_package, staff_set_auto_renew
+from hotspot.waiting import Waiting, why_waiting
 from portal.access import MenuEntry, actor, client_address, customer, me, mine, run_as_me
 from portal.ui import explain, new_form_key, valid_form_key
 from wallet.errors import IdempotencyConflict, WalletError
 from wallet.hotspot_models import InternetPackage, Subscription
+from wallet.internet import not_over
 from wallet.ledger import utcnow
 
 blueprint = Blueprint("internet", __name__, url_prefix="/internet")
@@ -52,6 +63,19 @@ class LoginView:
     password: str
     status: str
     subscriptions: list[Subscription]
+    waiting: dict[int, Waiting]  # why each subscription that has not started waits
+
+
+def waiting_reasons(session, subscriptions, now) -> dict[int, Waiting]:
+    """Why each of these subscriptions that waits for its start waits (by id)."""
+    settings = current_app.extensions["pulsa.settings"]
+    return why_waiting(
+        session,
+        subscriptions,
+        sync_on=bool(settings.router_key),
+        sync_seconds=settings.hotspot_sync_seconds,
+        now=now,
+    )
 
 
 def _offer(package: InternetPackage, available: int) -> Offer:
@@ -92,7 +116,7 @@ def _logins(my) -> list[LoginView]:
                 .where(
                     Subscription.login_id == login.id,
                     Subscription.status == "active",
-                    Subscription.ends_at > now,
+                    not_over(now),
                 )
                 .order_by(Subscription.starts_at, Subscription.id)
             ).scalars()
@@ -100,7 +124,14 @@ def _logins(my) -> list[LoginView]:
         for subscription in subscriptions:
             subscription.package  # loaded while the session is open  # noqa: B018
         views.append(
-            LoginView(login.id, login.username, login.password, login.status, subscriptions)
+            LoginView(
+                login.id,
+                login.username,
+                login.password,
+                login.status,
+                subscriptions,
+                waiting_reasons(my.session, subscriptions, now),
+            )
         )
     return views
 

@@ -98,6 +98,13 @@ class HotspotRouter(RouterOSEmulator):
                 if row.get("name") == name:
                     row.update(values)
 
+    def set_active(self, user: str, **values: str) -> None:
+        """Change a user's active sessions (their uptime, as time passes)."""
+        with self.lock:
+            for row in self.menus[ACTIVE].rows.values():
+                if row.get("user") == user:
+                    row.update(values)
+
 
 @contextmanager
 def running_router(**kwargs) -> Iterator[HotspotRouter]:

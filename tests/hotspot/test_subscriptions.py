@@ -30,6 +30,7 @@ from wallet.internet import (
     process_due,
     rate_limit_text,
     register_for_hotspot,
+    start_subscription,
 )
 from wallet.models import Customer, LedgerEntry
 
@@ -59,6 +60,16 @@ def subscriptions_of(db, login_id: int) -> list[Subscription]:
             ).scalars()
         )
     )
+
+
+def bought_and_started(db, login: int, package: int, now: datetime = NOON, **options):
+    """A purchase whose validity starts at once, as when a router takes it at `now`."""
+
+    def work(s):
+        sub = buy_package(s, login, package, key=unique_key("buy"), now=now, **options)
+        return start_subscription(s, sub.id, now) or sub
+
+    return db.run(work)
 
 
 # -- buying ---------------------------------------------------------------------------------
@@ -138,7 +149,7 @@ def test_two_purchases_at_once_on_a_wallet_with_credit_for_one_let_exactly_one_t
 def test_a_purchase_while_a_subscription_runs_starts_when_that_one_ends(db):
     package = make_package(db, PRICE, validity_value=3, validity_unit="days")
     _, login = make_login(db, 20_000 * RUPIAH)
-    first = db.run(lambda s: buy_package(s, login, package, key=unique_key("a"), now=NOON))
+    first = bought_and_started(db, login, package)
     later = NOON + timedelta(days=1)
     second = db.run(lambda s: buy_package(s, login, package, key=unique_key("b"), now=later))
     assert second.starts_at == first.ends_at == NOON + timedelta(days=3)
@@ -208,7 +219,7 @@ def test_a_paid_extension_debits_the_wallet_once_and_moves_queued_purchases_alon
 def test_extending_an_expired_subscription_runs_it_again_from_now(db):
     package = make_package(db, PRICE, validity_value=1, validity_unit="days")
     _, login = make_login(db, 10_000 * RUPIAH)
-    sub = db.run(lambda s: buy_package(s, login, package, key=unique_key("a"), now=NOON))
+    sub = bought_and_started(db, login, package)
     later = NOON + timedelta(days=3)
     db.run(lambda s: process_due(s, later))
     db.run(
@@ -227,7 +238,7 @@ def test_extending_an_expired_subscription_runs_it_again_from_now(db):
 def test_expiry_marks_subscriptions_whose_time_is_up_and_leaves_running_ones(db):
     package = make_package(db, PRICE, validity_value=1, validity_unit="hours")
     _, login = make_login(db, 10_000 * RUPIAH)
-    sub = db.run(lambda s: buy_package(s, login, package, key=unique_key("a"), now=NOON))
+    sub = bought_and_started(db, login, package)
 
     early = db.run(lambda s: process_due(s, NOON + timedelta(minutes=59)))
     late = db.run(lambda s: process_due(s, NOON + timedelta(hours=1)))
@@ -240,9 +251,7 @@ def test_expiry_marks_subscriptions_whose_time_is_up_and_leaves_running_ones(db)
 def test_auto_renew_buys_the_next_period_from_the_balance_once_however_often_it_runs(db):
     package = make_package(db, PRICE, validity_value=1, validity_unit="days")
     account, login = make_login(db, 12_000 * RUPIAH)
-    first = db.run(
-        lambda s: buy_package(s, login, package, key=unique_key("a"), auto_renew=True, now=NOON)
-    )
+    first = bought_and_started(db, login, package, auto_renew=True)
     due = NOON + timedelta(days=1, seconds=5)
 
     report = db.run(lambda s: process_due(s, due))
@@ -259,14 +268,59 @@ def test_auto_renew_buys_the_next_period_from_the_balance_once_however_often_it_
 def test_auto_renew_without_enough_credit_lets_the_subscription_expire(db):
     package = make_package(db, PRICE, validity_value=1, validity_unit="days")
     account, login = make_login(db, PRICE)
-    sub = db.run(
-        lambda s: buy_package(s, login, package, key=unique_key("a"), auto_renew=True, now=NOON)
-    )
+    sub = bought_and_started(db, login, package, auto_renew=True)
     report = db.run(lambda s: process_due(s, NOON + timedelta(days=2)))
     assert report.renewed == [] and sub.id in report.renewal_failures
     assert [x.status for x in subscriptions_of(db, login)] == ["expired"]
     assert balance_of(db, account) == 0
     assert db.run(audit).clean
+
+
+# -- waiting for the start ------------------------------------------------------------------
+
+
+def test_a_package_bought_with_nothing_running_waits_and_never_expires_before_it_starts(db):
+    package = make_package(db, PRICE, validity_value=1, validity_unit="days")
+    account, login = make_login(db, 10_000 * RUPIAH)
+    sub = db.run(
+        lambda s: buy_package(s, login, package, key=unique_key("a"), auto_renew=True, now=NOON)
+    )
+    assert sub.awaits_start
+
+    a_week_later = NOON + timedelta(days=7)
+    report = db.run(lambda s: process_due(s, a_week_later))
+    assert sub.id not in report.expired and report.renewed == []
+    started = db.run(lambda s: start_subscription(s, sub.id, a_week_later))
+
+    assert (started.starts_at, started.ends_at) == (a_week_later, a_week_later + timedelta(days=1))
+    assert not started.awaits_start
+    again = a_week_later + timedelta(hours=1)
+    assert db.run(lambda s: start_subscription(s, sub.id, again)) is None
+    assert balance_of(db, account) == 5_000 * RUPIAH  # charged once, nothing given back
+    assert db.run(lambda s: process_due(s, a_week_later + timedelta(hours=23))).expired == []
+
+
+def test_purchases_queued_behind_a_waiting_one_move_with_it_and_its_extension_is_kept(db):
+    package = make_package(db, PRICE, validity_value=2, validity_unit="days")
+    _, login = make_login(db, 20_000 * RUPIAH)
+    first = db.run(lambda s: buy_package(s, login, package, key=unique_key("a"), now=NOON))
+    queued = db.run(lambda s: buy_package(s, login, package, key=unique_key("b"), now=NOON))
+    assert queued.awaits_start and queued.starts_at == first.ends_at
+    five_days_later = NOON + timedelta(days=5)
+    db.run(
+        lambda s: extend_subscription(
+            s, first.id, 1, key=unique_key("x"), actor="ana", reason="sorry", now=five_days_later
+        )
+    )
+
+    db.run(lambda s: start_subscription(s, first.id, five_days_later))
+
+    moved = {sub.id: sub for sub in subscriptions_of(db, login)}
+    assert moved[first.id].starts_at == five_days_later
+    assert moved[first.id].ends_at == five_days_later + timedelta(days=3)
+    assert moved[queued.id].starts_at == five_days_later + timedelta(days=3)
+    assert moved[queued.id].ends_at == five_days_later + timedelta(days=5)
+    assert not moved[queued.id].awaits_start
 
 
 # -- usernames ------------------------------------------------------------------------------

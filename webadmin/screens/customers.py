@@ -29,7 +29,8 @@ from wallet.backoffice import (
 from wallet.customer_access import issue_portal_link, portal_link_url
 from wallet.customers import CUSTOMER_KINDS, CUSTOMER_STATUSES, IDENTITY_KINDS
 from wallet.errors import NotFound, WalletError
-from wallet.ledger import TOP_UP_METHODS
+from wallet.internet import username_from_name
+from wallet.ledger import TOP_UP_METHODS, utcnow
 from wallet.models import Account, Customer, Hold, LedgerEntry, SipIdentity, TariffPlan
 from wallet.reports import hotspot_logins_query
 from webadmin.access import (
@@ -43,7 +44,7 @@ from webadmin.access import (
     view,
 )
 from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
-from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
+from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, packages_of_logins
 from webadmin.ui import explain, money, paginate, whole_number
 from webadmin.ui import settings as settings_in_effect
 
@@ -303,6 +304,8 @@ def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
             path=here,
         )
         logins = paginate(session, hotspot_logins_query(customer.id), arg="logins_page", path=here)
+        now = utcnow()
+        login_packages = packages_of_logins(session, [x.id for x in logins.items], now)
         panels = []
         for provider in current_app.extensions["pulsa.customer_panels"]:
             panels.extend(provider(session, account.id))
@@ -312,6 +315,9 @@ def _detail_page(customer_id: int, identity_form: IdentityForm | None = None):
             account=account,
             identities=identities,
             logins=logins,
+            login_packages=login_packages,
+            now=now,
+            suggested_username=username_from_name(customer.name),
             login_statuses=LOGIN_STATUS_LABELS,
             holds=holds,
             plan=plan,

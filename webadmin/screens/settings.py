@@ -1,5 +1,6 @@
 """Settings: the operator's name, logo and sign-in banner; display precision and time
-zone; call slice length and mode; the low-balance threshold. Stored in the database
+zone; call slice length and mode; the low-balance threshold; when an internet package's
+validity starts. Stored in the database
 (wallet.site_settings), audited, effective on the next page. Super admins remove the
 demo data here (wallet.demo). The call slice and mode,
 once saved, can be given back to the environment (PULSA_CALL_SLICE_SECONDS,
@@ -68,6 +69,15 @@ class SettingsForm(Form):
         ),
     )
     low_balance_threshold = MoneyField(_l("Low-balance threshold"), allow_zero=True)
+    internet_start = SelectField(
+        _l("An internet package's validity starts"),
+        choices=options(
+            [
+                ("router", _l("when a router first holds it")),
+                ("first_login", _l("at the customer's first login")),
+            ]
+        ),
+    )
     # Shown beside a setting only while a stored value overrides the environment's.
     call_slice_seconds_from_environment = BooleanField()
     call_mode_from_environment = BooleanField()
@@ -122,6 +132,7 @@ def index():
                 "call_slice_seconds": form.call_slice_seconds.data,
                 "call_mode": form.call_mode.data,
                 "low_balance_threshold": form.low_balance_threshold.data or 0,
+                "internet_start": form.internet_start.data,
             }
             back = [name for name in FROM_ENVIRONMENT if form[f"{name}_from_environment"].data]
             try:

@@ -36,6 +36,7 @@ from webadmin.hotspot_ui import (
     LOGIN_STATUS_LABELS,
     SUBSCRIPTION_STATUS_LABELS,
     install,
+    waiting_reasons,
 )
 from webadmin.ui import explain, local, money, new_form_key, paginate, whole_number
 
@@ -126,15 +127,30 @@ def index():
                 .where(
                     Subscription.login_id.in_(ids),
                     Subscription.status == "active",
+                    Subscription.awaits_start.is_(False),
                     Subscription.ends_at > now,
                 )
                 .group_by(Subscription.login_id)
             ).all()
         )
+        waiting_subscriptions = session.execute(
+            select(Subscription)
+            .where(
+                Subscription.login_id.in_(ids),
+                Subscription.status == "active",
+                Subscription.awaits_start.is_(True),
+            )
+            .order_by(Subscription.starts_at, Subscription.id)
+        ).scalars()
+        reasons = waiting_reasons(session, list(waiting_subscriptions), now)
+        waiting = {}
+        for subscription_id, reason in reasons.items():
+            waiting.setdefault(session.get(Subscription, subscription_id).login_id, reason)
         return render_template(
             "subscriptions/index.html",
             page=page,
             until=until,
+            waiting=waiting,
             statuses=LOGIN_STATUS_LABELS,
         )
 
@@ -220,6 +236,7 @@ def _detail_page(login_id: int, buy_form: BuyForm | None = None):
                 buy_form.package.data = str(login.package_id)
         return render_template(
             "subscriptions/detail.html",
+            waiting=waiting_reasons(session, subscriptions.items, now),
             login=login,
             customer=login.customer,
             account=account,
@@ -261,7 +278,18 @@ def buy(login_id: int):
         form.package.errors = [*form.package.errors, explain(error)]
         return _detail_page(login_id, form)
     else:
-        if is_new:
+        if is_new and subscription.awaits_start:
+            flash(
+                _(
+                    "Bought %(package)s for %(price)s. Its validity starts when a router "
+                    "takes it. New balance %(balance)s.",
+                    package=subscription.package.name,
+                    price=money(subscription.price),
+                    balance=money(balance),
+                ),
+                "success",
+            )
+        elif is_new:
             flash(
                 _(
                     "Bought %(package)s for %(price)s, valid from %(start)s to %(end)s. "

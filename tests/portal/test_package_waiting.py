@@ -1,0 +1,60 @@
+"""The portal tells the customer the truth about a package bought while no router could
+take it: Internet and Home say it waits for the router and why, in English and in
+Indonesian, instead of an end date already counting."""
+
+from __future__ import annotations
+
+import secrets
+
+from tests.portal.conftest import make_customer, signed_in
+from wallet.internet import buy_package, create_login, create_package, start_subscription
+
+NO_ROUTER_EN = "Waiting for the router: no router is set up for this package yet."
+NO_ROUTER_ID = "Menunggu router: belum ada router yang disiapkan untuk paket ini."
+
+
+def bought_with_no_router(db, person, *, started: bool = False) -> int:
+    def work(session):
+        package = create_package(
+            session,
+            f"Mingguan {secrets.token_hex(3)}",
+            price=5_000_000_000,
+            validity_value=7,
+            validity_unit="days",
+        )
+        login = create_login(session, person.customer_id, f"u{secrets.token_hex(4)}", "wifi1234")
+        sub = buy_package(session, login.id, package.id, key=secrets.token_hex(8))
+        if started:
+            start_subscription(session, sub.id, sub.created_at)
+        return sub.id
+
+    return db.run(work)
+
+
+def test_internet_and_home_say_the_package_waits_for_the_router_and_why(portal, db):
+    person = make_customer(db, 10_000_000_000)
+    sub_id = bought_with_no_router(db, person)
+    client = signed_in(portal, person)
+
+    internet = client.get("/internet/").get_data(as_text=True)
+    home = client.get("/home").get_data(as_text=True)
+
+    assert f'data-test="waiting-{sub_id}">{NO_ROUTER_EN}' in internet
+    assert NO_ROUTER_EN in home and "Ends " not in home.split("Internet</h2>")[1]
+
+
+def test_in_indonesian_too(portal, db):
+    person = make_customer(db, 10_000_000_000)
+    bought_with_no_router(db, person)
+    client = signed_in(portal, person)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+
+    assert NO_ROUTER_ID in client.get("/internet/").get_data(as_text=True)
+    assert NO_ROUTER_ID in client.get("/home").get_data(as_text=True)
+
+
+def test_a_started_package_shows_its_end_and_no_waiting(portal, db):
+    person = make_customer(db, 10_000_000_000)
+    bought_with_no_router(db, person, started=True)
+    home = signed_in(portal, person).get("/home").get_data(as_text=True)
+    assert "Waiting for the router" not in home and "Ends " in home
