@@ -210,6 +210,7 @@ def today_figures(
 ) -> Today:
     """The dashboard's figures for the operator's current day."""
     from wallet.hotspot_models import Router, Subscription
+    from wallet.internet import not_over
     from wallet.payments import PaymentRequest
 
     moment = now or datetime.now(UTC).replace(tzinfo=None)
@@ -232,13 +233,12 @@ def today_figures(
     low_count = session.execute(select(func.count()).select_from(low.subquery())).scalar_one()
     lowest = session.execute(low.order_by(available, Account.id).limit(10)).all()
     active = session.execute(
-        select(func.count(Subscription.id)).where(
-            Subscription.status == "active", Subscription.ends_at > moment
-        )
+        select(func.count(Subscription.id)).where(Subscription.status == "active", not_over(moment))
     ).scalar_one()
     expiring = session.execute(
         select(func.count(Subscription.id)).where(
             Subscription.status == "active",
+            Subscription.awaits_start.is_(False),  # one waiting to start does not end
             Subscription.ends_at >= max(start, moment),
             Subscription.ends_at < end,
         )
@@ -318,6 +318,7 @@ def daily_summary(
     ).scalar_one()
     ending = (
         Subscription.status == "active",
+        Subscription.awaits_start.is_(False),
         Subscription.ends_at > moment,
         Subscription.ends_at <= moment + ending_within,
     )

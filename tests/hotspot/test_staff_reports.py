@@ -15,7 +15,7 @@ from tests.hotspot.builders import RUPIAH, make_login, make_package, unique_pref
 from tests.hotspot.router import HotspotRouter, keyring, register
 from wallet import ledger
 from wallet.hotspot_models import Router, Voucher
-from wallet.internet import buy_package
+from wallet.internet import buy_package, start_subscription
 from wallet.payments import create_payment_request
 from wallet.reports import daily_summary
 from wallet.vouchers import generate_batch
@@ -31,7 +31,11 @@ def test_the_daily_summary_counts_the_operators_day(empty_db):
     db.run(lambda s: create_payment_request(s, account, 5_000 * RUPIAH))
     package = make_package(db, 3_000 * RUPIAH)
     _login_account, login = make_login(db, 10_000 * RUPIAH, username="ending-soon")
-    db.run(lambda s: buy_package(s, login, package, key=unique_key("b"), now=now))
+    db.run(
+        lambda s: start_subscription(
+            s, buy_package(s, login, package, key=unique_key("b"), now=now).id, now
+        )
+    )
     with HotspotRouter() as up, HotspotRouter() as down:
         ring = keyring()
         register(db, ring, up, name="up-router")
@@ -57,7 +61,11 @@ def test_a_package_ending_after_a_day_is_not_ending(empty_db):
     now = ledger.utcnow()
     package = make_package(db, 1_000 * RUPIAH, validity_value=3)
     _account, login = make_login(db, 5_000 * RUPIAH)
-    db.run(lambda s: buy_package(s, login, package, key=unique_key("b"), now=now))
+    db.run(
+        lambda s: start_subscription(
+            s, buy_package(s, login, package, key=unique_key("b"), now=now).id, now
+        )
+    )
     summary = db.run(lambda s: daily_summary(s, JAKARTA, now=now))
     assert summary.packages_ending == 0
 

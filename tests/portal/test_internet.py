@@ -170,7 +170,7 @@ def test_auto_renew_is_turned_on_and_off(portal, db):
     assert "Turn auto-renew on" in client.get("/internet/").get_data(as_text=True)
     client.post(f"/internet/subscriptions/{subscription}/auto-renew", data={"enabled": "1"})
     page = client.get("/internet/").get_data(as_text=True)
-    assert "Turn auto-renew off" in page and "waiting for the router" in page
+    assert "Turn auto-renew off" in page and "Waiting for the router" in page
     client.post(f"/internet/subscriptions/{subscription}/auto-renew", data={"enabled": "0"})
     with db.transaction() as session:
         assert not session.get(Subscription, subscription).auto_renew
