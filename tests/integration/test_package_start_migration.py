@@ -1,4 +1,4 @@
-"""Revision 0020 (packages start on the router): subscriptions already sold keep their
+"""Revision 0022 (packages start on the router): subscriptions already sold keep their
 dates and count as started; a router whose last pass failed is unreachable since then."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def url(request, tmp_path):
 
 
 def test_subscriptions_sold_before_keep_their_dates_and_count_as_started(url):
-    upgrade(url, "0019")
+    upgrade(url, "0021")
     engine = create_engine(url)
     try:
         tables = MetaData()
