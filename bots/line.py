@@ -617,25 +617,31 @@ def retry_key(notice_key: str) -> str:
 class LineSender:
     """Pushes notices to LINE chats for the outbox worker (bots.delivery's Sender).
 
-    429 (a rate limit or the month's message quota) is RetryLater (Retry-After when LINE
-    gives it); a 4xx LINE refuses for good (no such user, a bad message) is Undeliverable;
-    an unreachable API or a 5xx is RetryLater; a wrong access token (401) is RetryLater
-    too, loudly logged: the notices wait until the setting is fixed."""
+    Idempotent: every push carries an X-Line-Retry-Key made from the delivery's key, so
+    the worker may send a delivery again after a crash or a lost answer and LINE shows it
+    once (a second push with the key is 409 "already accepted": sent). 429 (a rate limit
+    or the month's message allowance) is RetryLater for as long as LINE says (else a
+    second; an hour for the allowance); a 4xx LINE refuses for good (no such user, a bad
+    message) is Undeliverable; LINE unreachable or a 5xx is RetryLater (the worker backs
+    off); a refused access token (401) is RetryLater for five minutes, loudly logged: the
+    notices wait until the setting is fixed."""
 
     platform = PLATFORM
-    per_second = PUSHES_PER_SECOND
-    per_chat_interval = 0.0  # LINE has no per-chat limit
-    # A push again with the same X-Line-Retry-Key is dropped by LINE (409): a delivery
-    # whose worker died while sending can safely be sent again (bots.delivery).
     idempotent = True
+    per_second = PUSHES_PER_SECOND
+    per_chat_per_second = 0.0  # LINE has no per-chat limit
 
     def __init__(self, settings: Settings, *, timeout: float = API_TIMEOUT_SECONDS) -> None:
         if not settings.line_configured:
             raise ValueError("LINE is not configured")
         self.settings = settings
         self._timeout = timeout
+        self.longest_send = 2 * timeout  # for the worker's lease
         self._client = None
         self._api = None
+
+    async def start(self) -> None:
+        self._messaging()
 
     def _messaging(self):
         if self._api is None:
@@ -663,8 +669,9 @@ class LineSender:
         *,
         key: str | None = None,
         language: str = "en",
-    ) -> None:
-
+    ) -> str | None:
+        """Push `text` (with its buttons as quick replies); returns LINE's id of the first
+        message sent (None when LINE had accepted this delivery before)."""
         import aiohttp
         from linebot.v3.messaging import ApiException, PushMessageRequest
 
@@ -676,29 +683,41 @@ class LineSender:
             reply, language=language, portal_address=self.settings.portal_address
         )
         api = self._messaging()
+        first_id: str | None = None
         for number, batch in enumerate(batches(messages)):
             retry = retry_key(f"{key}#{number}") if key else str(uuid.uuid4())
             try:
-                await api.push_message(
+                response = await api.push_message(
                     PushMessageRequest(to=chat_id, messages=batch),
                     x_line_retry_key=retry,
                     _request_timeout=self._timeout,
                 )
             except ApiException as error:
                 status = error.status or 0
+                why = _api_error(error)
                 if status == 409 and _accepted_before(error):
                     continue  # this very push was accepted before (same retry key)
-                why = _api_error(error)
                 if status == 429:
-                    raise RetryLater(_retry_after(error, default=_quota_wait(error))) from None
+                    wait = _retry_after(error, default=_quota_wait(error))
+                    raise RetryLater(wait, f"LINE: {why}", rate_limited=True) from None
                 if status == 401:
                     log.error("LINE refused the access token (PULSA_LINE_ACCESS_TOKEN): %s", why)
-                    raise RetryLater(300) from None
+                    # Every push is refused until the setting is fixed: LINE waits, and
+                    # the waiting costs the notices no attempt.
+                    raise RetryLater(
+                        300.0, f"LINE refused the access token: {why}", rate_limited=True
+                    ) from None
                 if 400 <= status < 500:
                     raise Undeliverable(f"LINE refused the message: {why}") from None
-                raise RetryLater(_retry_after(error, default=30)) from None
+                raise RetryLater(None, f"LINE: {why}") from None
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
-                raise RetryLater(30) from error
+                # Safe to send again even when the push did arrive: the retry key.
+                reason = f"LINE unreachable: {error or type(error).__name__}"
+                raise RetryLater(None, reason) from error
+            if first_id is None:
+                sent = getattr(response, "sent_messages", None) or []
+                first_id = getattr(sent[0], "id", None) if sent else None
+        return first_id
 
 
 def _header(error, name: str) -> str | None:
