@@ -20,7 +20,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from messaging.models import CHAT_PLATFORMS, ChatLink, ChatLinkToken, ChatState, HandledUpdate
+from messaging.models import (
+    CHAT_PLATFORMS,
+    ChatBot,
+    ChatLink,
+    ChatLinkToken,
+    ChatState,
+    HandledUpdate,
+)
 from wallet.customer_access import phone_variants
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
@@ -410,3 +417,33 @@ def step_data(state: ChatState) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# --- the bots themselves --------------------------------------------------------------------
+
+
+def remember_bot(
+    session: Session, platform: str, username: str, now: datetime | None = None
+) -> None:
+    """Note the bot's name on its platform (called when the bot starts)."""
+    _check_platform(platform)
+    username = (username or "").strip().lstrip("@")
+    if not username or len(username) > 100 or not username.isprintable():
+        raise InvalidInput("a bot name has 1 to 100 printable characters")
+    row = session.get(ChatBot, platform, with_for_update=True)
+    if row is None:
+        row = ChatBot(platform=platform)
+        session.add(row)
+    row.username, row.seen_at = username, now or utcnow()
+    session.flush()
+
+
+def bot_username(session: Session, platform: str) -> str | None:
+    """The bot's name on `platform`, once the bot has started at least once."""
+    row = session.get(ChatBot, platform)
+    return row.username if row is not None else None
+
+
+def telegram_start_link(username: str, token: str) -> str:
+    """The link that opens the Telegram bot and sends it `/start <token>`."""
+    return f"https://t.me/{username}?start={token}"

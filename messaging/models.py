@@ -328,3 +328,15 @@ class NotificationSetting(Base):
     kind: Mapped[str] = mapped_column(String(40))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+
+
+class ChatBot(Base):
+    """A bot of a platform as the platform knows it (Telegram: its @username, learned
+    from getMe when the bot starts), so that the portal can link to it
+    (https://t.me/<username>?start=<token>) without a setting of its own."""
+
+    __tablename__ = "chat_bots"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))

@@ -1,5 +1,6 @@
-"""`pulsa bot`: the chat side of pulsa alone (the outbox worker that delivers notices to
-Telegram and LINE chats), for sites that run it apart from `pulsa serve`."""
+"""`pulsa bot`: the chat side of pulsa alone (the Telegram bot, and the outbox worker that
+delivers notices to Telegram and LINE chats), for sites that run it apart from `pulsa
+serve`. (LINE's webhook is served by the portal's web server.)"""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pulsa.cli import Context, pass_context
 @click.command("bot")
 @pass_context
 def bot(ctx: Context) -> None:
-    """Deliver the notices of the outbox to the linked chats until Ctrl+C (nothing to do
-    when no chat platform is configured)."""
+    """Run the Telegram bot (when PULSA_TELEGRAM_TOKEN is set) and deliver the notices of
+    the outbox to the linked chats until Ctrl+C (nothing to do when no chat platform is
+    configured)."""
     from bots.delivery import run_worker, senders_from
+    from pulsa.chat_bots import start_telegram_bot
 
     settings = ctx.settings
     platforms = [sender.platform for sender in senders_from(settings)]
@@ -34,7 +37,12 @@ def bot(ctx: Context) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_worker(database, settings, stop)
+        telegram = await start_telegram_bot(settings, database, click.echo)
+        try:
+            await run_worker(database, settings, stop)
+        finally:
+            if telegram is not None:
+                await telegram()
 
     asyncio.run(main())
 

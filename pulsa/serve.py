@@ -103,6 +103,11 @@ async def serve_everything(
         delivery = _start_delivery(settings, database, announce)
         if delivery is not None:
             stops.append(delivery)
+        from pulsa.chat_bots import start_telegram_bot
+
+        telegram = await start_telegram_bot(settings, database, announce)
+        if telegram is not None:
+            stops.append(telegram)
         housekeeping = asyncio.ensure_future(_housekeeping(database))
         stops.append(housekeeping.cancel)
         announce("pulsa is running (Ctrl+C to stop)")
