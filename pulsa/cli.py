@@ -63,6 +63,7 @@ WHOLE = WholeNumber()
 class Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
+        self._in_effect: Settings | None = None
         self._db: Database | None = None
 
     @property
@@ -72,6 +73,25 @@ class Context:
             for key in self._settings.unknown:
                 click.echo(f"warning: unknown setting {key} ignored", err=True)
         return self._settings
+
+    @property
+    def in_effect(self) -> Settings:
+        """The settings with the operator's choices in the web admin (its setup and
+        Settings screens) applied: country code, currency, time zone, decimals."""
+        if self._in_effect is None:
+            self.database()
+        return self._in_effect or self.settings
+
+    def _read_in_effect(self) -> None:
+        from wallet.site_settings import effective_settings
+
+        assert self._db is not None
+        try:
+            with self._db.transaction() as session:
+                self._in_effect = effective_settings(session, self.settings)
+        except ValueError as error:  # a stored value edited by hand: say so, go on
+            click.echo(f"warning: the web admin's settings are ignored: {error}", err=True)
+            self._in_effect = self.settings
 
     def database(self, *, migrated: bool = True) -> Database:
         if self._db is None:
@@ -84,10 +104,12 @@ class Context:
 
                 if current_revision(self._db.engine) is None:
                     raise UserError("the database is not set up yet: run `pulsa db upgrade` first")
+                # Read now, before a command opens its transaction (see in_effect).
+                self._read_in_effect()
         return self._db
 
     def money(self, micro: int) -> str:
-        return format_money(micro, self.settings.precision, self.settings.currency)
+        return format_money(micro, self.in_effect.precision, self.in_effect.currency)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -139,7 +161,7 @@ def customer_add(
     ctx: Context, name, phone, email, kind, credit_limit, plan, callerid, peer, accountcode
 ) -> None:
     """Add a customer with an empty wallet."""
-    settings = ctx.settings
+    settings = ctx.in_effect
     limit = _amount(settings, credit_limit, allow_zero=True)
 
     def work(session):
@@ -256,7 +278,7 @@ def customer_show(ctx: Context, customer_id, entries) -> None:
 @pass_context
 def topup(ctx: Context, account_id, amount, method, reference, note, key, actor) -> None:
     """Credit AMOUNT (in currency units, e.g. 50000 or 12.50) to ACCOUNT_ID."""
-    micro = _amount(ctx.settings, amount)
+    micro = _amount(ctx.in_effect, amount)
     key = key or f"cli-topup-{uuid.uuid4()}"
     entry = ctx.database().run(
         lambda s: ledger.top_up(
@@ -296,11 +318,11 @@ def tariff_import(ctx: Context, file: Path, plan, merge) -> None:
     text = _read_text(file)
     name = plan or ctx.settings.default_tariff_plan
 
+    settings = ctx.in_effect  # read before the import's transaction opens
+
     def work(session):
-        ensure_plan(session, name, ctx.settings.timezone)
-        return import_rates(
-            session, name, text, replace=not merge, precision=ctx.settings.precision
-        )
+        ensure_plan(session, name, settings.timezone)
+        return import_rates(session, name, text, replace=not merge, precision=settings.precision)
 
     count = ctx.database().run(work)
     click.echo(f"plan {name!r}: {count} rates imported from {file}")
@@ -336,8 +358,10 @@ def tariff_band(ctx: Context, name, days, start, end, plan) -> None:
 
     plan_name = plan or ctx.settings.default_tariff_plan
 
+    zone = ctx.in_effect.timezone  # read before the band's transaction opens
+
     def work(session):
-        ensure_plan(session, plan_name, ctx.settings.timezone)
+        ensure_plan(session, plan_name, zone)
         add_band(session, plan_name, name, days, start, end)
 
     ctx.database().run(work)
@@ -469,7 +493,7 @@ def demo(click_ctx: click.Context) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.ensure_object(Context)
-    s = ctx.settings
+    s = ctx.in_effect
     lines = ctx.database().run(
         lambda session: load_demo(
             session, currency=s.currency, timezone=s.timezone, plan_name=s.default_tariff_plan

@@ -262,7 +262,7 @@ def package_add(
         return create_package(
             session,
             name,
-            price=_money(ctx.settings, price),
+            price=_money(ctx.in_effect, price),
             validity_value=value,
             validity_unit=unit,
             profile_name=profile,
@@ -370,7 +370,7 @@ def hotspot_extend(ctx: Context, subscription_id, days, price, reason, key) -> N
             key=key or f"cli-extend-{uuid.uuid4()}",
             actor=_ACTOR,
             reason=reason,
-            price=_money(ctx.settings, price),
+            price=_money(ctx.in_effect, price),
         )
     )
     click.echo(
@@ -474,7 +474,7 @@ def voucher_generate(
             prefix=prefix,
             alphabet=alphabet,
             separate_password=separate_password,
-            price=_money(ctx.settings, price) if price is not None else None,
+            price=_money(ctx.in_effect, price) if price is not None else None,
             note=note,
             actor=_ACTOR,
         )
@@ -539,11 +539,8 @@ def voucher_sell(ctx: Context, codes, price) -> None:
     """Record vouchers as sold."""
     from wallet.vouchers import mark_sold
 
-    sold = ctx.database().run(
-        lambda s: mark_sold(
-            s, codes, actor=_ACTOR, price=_money(ctx.settings, price) if price is not None else None
-        )
-    )
+    paid = _money(ctx.in_effect, price) if price is not None else None
+    sold = ctx.database().run(lambda s: mark_sold(s, codes, actor=_ACTOR, price=paid))
     click.echo(f"{len(sold)} voucher(s) recorded as sold")
 
 
@@ -679,7 +676,7 @@ def hotspot_confirm(ctx: Context, login_id, amount, method, reference) -> None:
         lambda s: confirm_registration(
             s,
             login_id,
-            amount=_money(ctx.settings, amount, allow_zero=False),
+            amount=_money(ctx.in_effect, amount, allow_zero=False),
             method=method,
             reference=reference,
             actor=_ACTOR,

@@ -181,7 +181,29 @@ def test_make_run_again_after_a_tariff_import_keeps_the_imported_tariff(site):
         "prefix,description,price_per_minute\n628,Mobile,1000\n*,Other,2000\n", encoding="utf-8"
     )
     assert run("tariff", "import", "rates.csv")[0] == 0
-    code, out, _ = run("demo")  # what `make run` does each time
+    assert run("db", "upgrade")[0] == 0  # what `make run` does each time, before serving
+    code, out, _ = run("demo")
     assert code == 0 and "demo data not loaded: the demo is loaded already" in out
     exported = run("tariff", "export")[1].splitlines()[1:]
     assert sorted(line.split(",")[0] for line in exported) == ["*", "628"]
+
+
+def test_the_commands_follow_the_country_and_time_zone_chosen_on_the_admins_setup(site):
+    """The setup screen stores its answers in the database; the command reads them as the
+    web admin does: caller IDs in the international form, new plans in the local zone."""
+    from pulsa.settings import load_settings
+    from wallet.db import Database
+    from wallet.site_settings import save_site_config
+
+    settings = load_settings()
+    database = Database(settings.database_url)
+    choices = {"country_code": "62", "timezone": "Asia/Jakarta", "setup": "done"}
+    database.run(lambda s: save_site_config(s, settings, choices, actor="setup", pin=True))
+    database.dispose()
+    code, out, err = run("customer", "add", "Ibu Ani", "--callerid", "0813-555-1234")
+    assert code == 0, err
+    customer = out.split()[1]  # "customer 4 added with account 4"
+    assert "identity callerid 628135551234" in run("customer", "show", customer)[1]
+    (site / "rates.csv").write_text("prefix,price_per_minute\n62812,1200\n", encoding="utf-8")
+    assert run("tariff", "import", "rates.csv", "--plan", "lokal")[0] == 0
+    assert "lokal  (Asia/Jakarta)" in run("tariff", "plans")[1]

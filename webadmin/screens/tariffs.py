@@ -443,8 +443,9 @@ def _number_notes(typed: str, number: str, pricing) -> list[str]:
             notes.append(
                 _(
                     "Only the catch-all rate (*) matched. This looks like a national number: "
-                    "set PULSA_COUNTRY_CODE (62 for Indonesia) so that 0812… is rated as "
-                    "62812…, like the prefixes of the tariff."
+                    "choose the country on the Setup screen (or set PULSA_COUNTRY_CODE, 62 "
+                    "for Indonesia) so that 0812… is rated as 62812…, like the prefixes of "
+                    "the tariff."
                 )
             )
         else:
