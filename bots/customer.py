@@ -236,6 +236,15 @@ def _refusal(chat: Chat, *, money: bool) -> list[Reply] | None:
     help and write), or a disabled customer, or (for money) a wallet that is not active."""
     _ = chat._
     if chat.person.customer_id is None:
+        if chat.platform == "line":
+            return [
+                Reply(
+                    _(
+                        "First link this chat to your account: open your profile on the "
+                        'portal, press "Connect LINE" and send the code it shows here.'
+                    )
+                )
+            ]
         return [
             Reply(
                 _(
@@ -295,6 +304,21 @@ def _help(chat: Chat) -> list[Reply]:
     _ = chat._
     if chat.person.customer_id is None:
         url = registration_url(chat.settings)
+        if chat.platform == "line":
+            # LINE has no "share my phone number": the portal's code links the chat.
+            return [
+                Reply(
+                    _(
+                        "Hello! This chat is not linked to a customer account yet.\n\n"
+                        'Already a customer? Open your profile on the portal, press "Connect '
+                        'LINE" and send the code it shows here.\n'
+                        "Not a customer yet? Register here: %(url)s\n\n"
+                        "You can also simply write your question here: the operator will "
+                        "answer in this chat.",
+                        url=url,
+                    )
+                )
+            ]
         return [
             Reply(
                 _(
@@ -331,7 +355,8 @@ def _help(chat: Chat) -> list[Reply]:
 
 def _start(chat: Chat, token: str) -> list[Reply]:
     """`/start` alone is the help; `/start <token>` (the portal's "Connect Telegram"
-    link) links the chat."""
+    link; on LINE the code of "Connect LINE", typed: bots.line makes it `/start <code>`)
+    links the chat."""
     if not token:
         return _help(chat)
     _ = chat._
@@ -344,6 +369,15 @@ def _start(chat: Chat, token: str) -> list[Reply]:
             language=chat.person.language,
         )
     except (NotFound, WalletError):
+        if chat.platform == "line":
+            return [
+                Reply(
+                    _(
+                        "This code is unknown, used or expired. Open your profile on the "
+                        'portal and press "Connect LINE" again for a new code.'
+                    )
+                )
+            ]
         return [
             Reply(
                 _(

@@ -70,9 +70,9 @@ PROFILE_TTL_SECONDS = 3600
 #: LINE allows 2,000 pushes a second per channel; the sender keeps half of that as margin
 #: (LINE advises a margin: other clients of the channel count too).
 PUSHES_PER_SECOND = 1000.0
-#: Link codes as messaging.chats makes them (8 characters of an alphabet without look-alikes),
-#: typed with or without a space or dash in the middle, in any case.
-LINK_CODE = re.compile(r"^\s*([A-HJ-NP-Za-hj-np-z2-9]{4})[\s-]?([A-HJ-NP-Za-hj-np-z2-9]{4})\s*$")
+#: A link code as messaging.chats makes it (8 characters of its alphabet), the way the
+#: portal shows it (ABCD-EF23) or typed without the dash.
+LINK_CODE = re.compile(r"^\s*([0-9A-Za-z]{4})([\s-]?)([0-9A-Za-z]{4})\s*$")
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -474,14 +474,14 @@ class LineWebhook:
 
     def _text(self, user_id: str, text: str) -> str:
         """A link code typed into a chat linked to nobody is the chat's `/start <code>`."""
-        match = LINK_CODE.match(text or "")
-        if match is None:
+        code = link_code_in(text)
+        if code is None:
             return text
         from messaging.chats import find_link
 
         with self.database.transaction() as session:
             linked = find_link(session, PLATFORM, user_id) is not None
-        return text if linked else f"/start {(match.group(1) + match.group(2)).upper()}"
+        return text if linked else f"/start {code}"
 
     def _handled(self, event_id: str) -> bool:
         from messaging.chats import was_handled
@@ -551,6 +551,25 @@ class LineWebhook:
             except Exception as error:
                 log.error("LINE answer to %s lost: %s", user_id, _api_error(error))
                 return
+
+
+def link_code_in(text: str | None) -> str | None:
+    """The link code a message is, else None. Case does not matter; so that an ordinary
+    eight-letter word ("transfer") is not taken for a code, a code must come as the
+    portal shows it (with its dash or a space), or hold a digit, or be in capitals."""
+    from messaging.chats import CODE_ALPHABET
+
+    match = LINK_CODE.match(text or "")
+    if match is None:
+        return None
+    first, separator, second = match.groups()
+    code = (first + second).upper()
+    if any(character not in CODE_ALPHABET for character in code):
+        return None
+    typed = first + second
+    if separator or any(c.isdigit() for c in typed) or typed.isupper():
+        return code
+    return None
 
 
 def _language(code: str | None) -> str:

@@ -20,17 +20,20 @@ from bots.line import (
     MAX_LABEL_CHARACTERS,
     WEBHOOK_PATH,
     LineWebhook,
+    link_code_in,
     render,
     render_reply,
     split_text,
     utf16_units,
 )
-from messaging.chats import find_link, issue_link_token
+from messaging.chats import find_link, issue_link_token, redeem_link_token
 from messaging.models import Message
 from pulsa.settings import load_settings
 from pulsa.web_server import start_web_server, with_mounted
 from tests.bots.fake_line import FakeLine, new_user_id
+from tests.conftest import make_account
 from tests.messaging.builders import PNG, make_customer
+from wallet.models import Account
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + b"\x01" * 200 + b"\xff\xd9"
 
@@ -477,3 +480,64 @@ def test_the_portals_server_serves_the_webhook_only_when_line_is_configured(db, 
 
     assert answers[True] == (200, 200, 1)
     assert answers[False][0] in (404, 405) and answers[False][1:] == (200, 0)
+
+
+def linked_line_chat(db, fake: FakeLine, *, balance: int = 0, language: str = "id") -> str:
+    """A LINE user whose chat is linked to a new customer with `balance` micro-units."""
+    account_id = make_account(db, balance, name="Dewi Lestari")
+    customer_id = db.run(lambda s: s.get(Account, account_id).customer_id)
+    user = new_user_id()
+
+    def link(session):
+        code, _ = issue_link_token(session, "line", actor="test", customer_id=customer_id)
+        redeem_link_token(session, "line", user, code, language=language)
+
+    db.run(link)
+    return user
+
+
+def test_a_linked_customer_asks_the_balance_and_gets_it_as_a_reply(db, fake, dialogue_served):
+    user = linked_line_chat(db, fake, balance=75_500 * 10**6)
+
+    fake.deliver(dialogue_served.url, [fake.text_event(user, "/saldo")])
+    fake.deliver(dialogue_served.url, [fake.postback_event(user, "balance")])
+
+    typed, pressed = fake.wait_for(2, user)
+    for reply in (typed, pressed):
+        assert reply.reply_token is not None  # answered with the event's reply token
+        assert "75.500" in reply.texts[0]  # Indonesian, the link's language
+        assert {"balance", "history"} <= set(reply.quick_reply_data())
+
+
+def test_an_unlinked_line_chat_is_told_how_to_link_on_line(db, fake, dialogue_served):
+    user = new_user_id()
+    fake.add_profile(user, "Budi", language="en")
+
+    fake.deliver(dialogue_served.url, [fake.follow_event(user)])
+    fake.deliver(dialogue_served.url, [fake.text_event(user, "WXYZ-2345")])  # no such code
+
+    welcome, unknown = fake.wait_for(2, user)
+    assert '"Connect LINE"' in welcome.texts[0] and "Telegram" not in welcome.texts[0]
+    assert "https://portal.example.net" in welcome.texts[0]
+    assert unknown.texts == [
+        "This code is unknown, used or expired. Open your profile on the portal and press "
+        '"Connect LINE" again for a new code.'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("ABCD-EF23", "ABCDEF23"),
+        (" abcd ef23 ", "ABCDEF23"),
+        ("abcdef23", "ABCDEF23"),
+        ("WXYZTRKM", "WXYZTRKM"),
+        ("wxyz-trkm", "WXYZTRKM"),
+        ("transfer", None),  # a word, not a code
+        ("ABCD-EF21", None),  # 1 is never in a code
+        ("ABCDEF2", None),
+        ("/start ABCDEF23", None),  # already a start: the dialogue reads it
+    ],
+)
+def test_a_link_code_is_recognised_as_the_portal_shows_it_and_a_word_is_not(typed, code):
+    assert link_code_in(typed) == code
