@@ -332,6 +332,25 @@ class LineWebhook:
         self._profiles = _Profiles(
             lambda user: self.api.get_profile(user, _request_timeout=API_TIMEOUT_SECONDS)
         )
+        self._bot_named = threading.Event()
+        if database is not None:
+            self._pool.submit(self.learn_bot_name)
+
+    def learn_bot_name(self) -> None:
+        """Note the account's LINE ID (its premium ID, else its basic ID) for the portal's
+        link to it; tried at start and again with the next events until LINE answers."""
+        if self._bot_named.is_set():
+            return
+        from messaging.chats import remember_bot
+
+        try:
+            info = self.api.get_bot_info(_request_timeout=API_TIMEOUT_SECONDS)
+            name = info.premium_id or info.basic_id
+            self.database.run(lambda session: remember_bot(session, PLATFORM, name))
+        except Exception as error:  # the bot works without; only the portal's link waits
+            log.warning("LINE account's ID not read yet: %s", _api_error(error))
+            return
+        self._bot_named.set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -406,6 +425,8 @@ class LineWebhook:
         """Handle one request's events in order (a customer's text then photo); an event
         that fails does not stop the others, and the failure is raised at the end."""
         failed: BaseException | None = None
+        if not self._bot_named.is_set() and self.database is not None:
+            self.learn_bot_name()
         for event in events:
             try:
                 self.handle_event(event)

@@ -447,3 +447,11 @@ def bot_username(session: Session, platform: str) -> str | None:
 def telegram_start_link(username: str, token: str) -> str:
     """The link that opens the Telegram bot and sends it `/start <token>`."""
     return f"https://t.me/{username}?start={token}"
+
+
+def line_friend_link(line_id: str) -> str:
+    """The link that opens the LINE Official Account (its LINE ID, "@" left out or not)
+    in LINE, to add it as a friend and chat with it."""
+    from urllib.parse import quote
+
+    return "https://line.me/R/ti/p/" + quote("@" + line_id.strip().lstrip("@"), safe="")

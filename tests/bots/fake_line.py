@@ -7,13 +7,14 @@ Two sides of LINE are played:
   ``X-Line-Retry-Key``: the same key accepted twice is 409 with
   ``x-line-accepted-request-id``, as LINE does), ``GET /v2/bot/message/{id}/content``
   (bytes the test stores with `add_content`; LINE serves it from api-data.line.me, here
-  the same address), ``GET /v2/bot/profile/{userId}``. Every request needs
-  ``Authorization: Bearer <access token>`` (else 401). The messages are checked against
-  LINE's documented limits (1 to 5 messages, text at most 5,000 UTF-16 units, at most 13
-  quick-reply items, action labels at most 20 characters, postback data and displayText at
-  most 300, Flex altText at most 400, a push `to` a user id ``U`` + 32 hex digits) and a
-  request that breaks one gets LINE's 400. A reply token is valid once, for a minute, and
-  only when the fake issued it (`reply_token()`, or an event built here).
+  the same address), ``GET /v2/bot/profile/{userId}``, ``GET /v2/bot/info`` (`bot_info`).
+  Every request needs ``Authorization: Bearer <access token>`` (else 401). The messages
+  are checked against LINE's documented limits (1 to 5 messages, text at most 5,000 UTF-16
+  units, at most 13 quick-reply items, action labels at most 20 characters, postback data
+  and displayText at most 300, Flex altText at most 400, a push `to` a user id ``U`` + 32
+  hex digits) and a request that breaks one gets LINE's 400. A reply token is valid once,
+  for a minute, and only when the fake issued it (`reply_token()`, or an event built
+  here).
 - **the LINE Platform delivering webhooks**: event builders (`text_event`, `image_event`,
   `postback_event`, `follow_event`, `unfollow_event`) shaped like LINE's (webhookEventId a
   ULID-like id, deliveryContext, mode, quoteToken...), `body()` to wrap them, `sign()` the
@@ -60,7 +61,7 @@ class Call:
 
     method: str
     path: str
-    endpoint: str  # reply, push, content, profile, other
+    endpoint: str  # reply, push, content, profile, bot info, other
     headers: dict[str, str]
     body: Any = None
     status: int = 200
@@ -118,6 +119,13 @@ class FakeLine:
         self.replies: list[Delivered] = []
         self.pushes: list[Delivered] = []
         self.profiles: dict[str, dict] = {}
+        self.bot_info = {
+            "userId": "U" + "b07" * 10 + "42",
+            "basicId": "@123pulsa",
+            "displayName": "Pulsa RT05",
+            "chatMode": "bot",
+            "markAsReadMode": "auto",
+        }
         self._contents: dict[str, tuple[bytes, str]] = {}
         self._reply_tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self._token_users: dict[str, str] = {}  # reply token -> the user of its event
@@ -422,6 +430,8 @@ class FakeLine:
             if found is None:
                 return _error(404, "Not found")
             return 200, {"Content-Type": found[1]}, found[0]
+        if call.endpoint == "bot info":
+            return _json(200, self.bot_info)
         if call.endpoint == "profile":
             with self._lock:
                 profile = self.profiles.get(call.path.rsplit("/", 1)[-1])
@@ -498,6 +508,8 @@ def _endpoint(method: str, path: str) -> str:
         return "push"
     if method == "GET" and re.fullmatch(r"/v2/bot/message/[^/]+/content", path):
         return "content"
+    if method == "GET" and path == "/v2/bot/info":
+        return "bot info"
     if method == "GET" and re.fullmatch(r"/v2/bot/profile/[^/]+", path):
         return "profile"
     return "other"

@@ -26,7 +26,13 @@ from bots.line import (
     split_text,
     utf16_units,
 )
-from messaging.chats import find_link, issue_link_token, redeem_link_token
+from messaging.chats import (
+    bot_username,
+    find_link,
+    issue_link_token,
+    line_friend_link,
+    redeem_link_token,
+)
 from messaging.models import Message
 from pulsa.settings import load_settings
 from pulsa.web_server import start_web_server, with_mounted
@@ -541,3 +547,20 @@ def test_an_unlinked_line_chat_is_told_how_to_link_on_line(db, fake, dialogue_se
 )
 def test_a_link_code_is_recognised_as_the_portal_shows_it_and_a_word_is_not(typed, code):
     assert link_code_in(typed) == code
+
+
+def test_the_accounts_line_id_is_noted_for_the_portal_even_when_line_fails_at_start(
+    db, fake, serve
+):
+    fake.fail_next("bot info", 500)
+    served = serve(Recorder(), db)
+    deadline = time.monotonic() + 10
+    while not [c for c in fake.calls if c.endpoint == "bot info"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    fake.deliver(served.url, [fake.text_event(new_user_id(), "halo")])
+
+    assert [c.status for c in fake.calls if c.endpoint == "bot info"] == [500, 200]
+    name = db.run(lambda s: bot_username(s, "line"))
+    assert name == "123pulsa"
+    assert line_friend_link(name) == "https://line.me/R/ti/p/%40123pulsa"
