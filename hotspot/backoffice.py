@@ -70,6 +70,7 @@ from wallet.vouchers import (
     generate_batch,
     mark_sold,
     redeem_voucher,
+    redeem_voucher_into_package,
     void_vouchers,
 )
 
@@ -922,6 +923,46 @@ def staff_redeem_voucher(
             address=address,
         )
     return entry, before != "redeemed"
+
+
+def voucher_is_for_a_package(session: Session, code: str) -> bool:
+    """Whether a code is a package voucher (its package, not credit, is what it gives);
+    False for a credit voucher and for a code that is no voucher (the redeem says so)."""
+    try:
+        return find_voucher(session, code).batch.package_id is not None
+    except (NotFound, InvalidInput):
+        return False
+
+
+def redeem_package_voucher(
+    session: Session,
+    login_id: int,
+    code: str,
+    *,
+    password: str | None,
+    actor: str,
+    address: str | None = None,
+) -> tuple[Subscription, bool]:
+    """Start a package voucher's package on a customer's login
+    (`wallet.vouchers.redeem_voucher_into_package`), audited; whether it is new (False:
+    it was redeemed onto this login before and nothing more was added)."""
+    subscription, new = redeem_voucher_into_package(
+        session, login_id, code, password=password, actor=actor
+    )
+    if new:
+        record_audit(
+            session,
+            actor,
+            "voucher.redeem_package",
+            f"login {login_id}",
+            after={
+                "code": code.strip(),
+                "package": subscription.package_id,
+                "subscription": subscription.id,
+            },
+            address=address,
+        )
+    return subscription, new
 
 
 @dataclass(frozen=True)

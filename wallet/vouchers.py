@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from wallet import ledger
 from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import HotspotLogin, Subscription, Voucher, VoucherBatch
-from wallet.internet import get_package, normalize_username, username_key, validity_end
+from wallet.internet import (
+    _account_of,
+    _paid_until,
+    get_package,
+    normalize_username,
+    username_key,
+    validity_end,
+)
 from wallet.ledger import utcnow
 from wallet.models import LedgerEntry
 
@@ -327,6 +334,81 @@ def redeem_voucher(
         login.status = "void"
     session.flush()
     return entry
+
+
+def redeem_voucher_into_package(
+    session: Session,
+    login_id: int,
+    code: str,
+    *,
+    password: str | None = None,
+    actor: str = "system",
+    now: datetime | None = None,
+) -> tuple[Subscription, bool]:
+    """Start a package voucher's package on a customer's own hotspot login, free (the
+    voucher was paid when it was sold), the way a purchase starts: now, or when what the
+    login already has ends. The voucher's own login is voided, so the code cannot also be
+    used on the router. Returns the subscription and whether it is new: redeeming again
+    onto the same login returns the first; onto another, or a used, void or credit
+    voucher, is refused."""
+    moment = now or utcnow()
+    login = session.get(HotspotLogin, login_id)
+    if login is None or login.kind != "customer" or login.customer_id is None:
+        raise NotFound(f"login {login_id} is not a customer's login")
+    account = _account_of(session, login)
+    # The wallet lock serializes what starts on this login (purchases take it too), so
+    # the start computed below cannot be raced.
+    ledger.lock_account(session, account.id)
+    try:
+        voucher = find_voucher(session, code, lock=True)
+    except (NotFound, InvalidInput):
+        raise NotFound("no voucher with this code") from None
+    batch = voucher.batch
+    if batch.separate_password and not secrets.compare_digest(
+        (password or "").encode(), voucher.password.encode()
+    ):
+        raise NotFound("no voucher with this code and password")
+    earlier = session.execute(
+        select(Subscription).where(Subscription.voucher_id == voucher.id)
+    ).scalar_one_or_none()
+    if earlier is not None:
+        if earlier.login_id != login.id:
+            raise InvalidInput(f"voucher {voucher.code} was used already")
+        return earlier, False
+    if batch.package_id is None:
+        raise InvalidInput(f"voucher {voucher.code} is credit, not a package")
+    if voucher.status not in ("new", "sold"):
+        raise InvalidInput(f"voucher {voucher.code} is {voucher.status} and cannot be redeemed")
+    if login.status != "active":
+        raise InvalidInput(f"login {login.username!r} is {login.status}")
+    package = get_package(session, batch.package_id)
+    starts_at = _paid_until(session, login.id, moment)
+    subscription = Subscription(
+        login_id=login.id,
+        package_id=package.id,
+        account_id=account.id,
+        voucher_id=voucher.id,
+        purchase_key=f"voucher:{voucher.id}",
+        price=0,  # paid in cash when the voucher was sold
+        status="active",
+        starts_at=starts_at,
+        ends_at=validity_end(package, starts_at),
+        limit_uptime=package.limit_uptime,
+        limit_bytes_total=package.limit_bytes_total,
+        auto_renew=False,
+        actor=actor[:100],
+        created_at=moment,
+    )
+    session.add(subscription)
+    login.package_id = package.id  # the routers of this package serve the login now
+    voucher.status = "used"
+    voucher.used_at = moment
+    voucher.redeemed_account_id = account.id
+    voucher_login = session.get(HotspotLogin, voucher.login_id)
+    if voucher_login is not None:
+        voucher_login.status = "void"
+    session.flush()
+    return subscription, True
 
 
 def void_vouchers(session: Session, codes: Iterable[str]) -> int:
