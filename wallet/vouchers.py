@@ -22,7 +22,7 @@ from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import HotspotLogin, Subscription, Voucher, VoucherBatch
 from wallet.internet import (
     _account_of,
-    _paid_until,
+    _queue_place,
     get_package,
     normalize_username,
     username_key,
@@ -346,11 +346,11 @@ def redeem_voucher_into_package(
     now: datetime | None = None,
 ) -> tuple[Subscription, bool]:
     """Start a package voucher's package on a customer's own hotspot login, free (the
-    voucher was paid when it was sold), the way a purchase starts: now, or when what the
-    login already has ends. The voucher's own login is voided, so the code cannot also be
-    used on the router. Returns the subscription and whether it is new: redeeming again
-    onto the same login returns the first; onto another, or a used, void or credit
-    voucher, is refused."""
+    voucher was paid when it was sold), placed the way a purchase is: after what the
+    login already has, or waiting for a router to take it. The voucher's own login is
+    voided, so the code cannot also be used on the router. Returns the subscription and
+    whether it is new: redeeming again onto the same login returns the first; onto
+    another, or a used, void or credit voucher, is refused."""
     moment = now or utcnow()
     login = session.get(HotspotLogin, login_id)
     if login is None or login.kind != "customer" or login.customer_id is None:
@@ -382,7 +382,9 @@ def redeem_voucher_into_package(
     if login.status != "active":
         raise InvalidInput(f"login {login.username!r} is {login.status}")
     package = get_package(session, batch.package_id)
-    starts_at = _paid_until(session, login.id, moment)
+    # Placed like a purchase: after what the login has, or waiting for a router to take
+    # it when nothing runs (wallet.internet's rule for every package).
+    starts_at, waits = _queue_place(session, login.id, moment)
     subscription = Subscription(
         login_id=login.id,
         package_id=package.id,
@@ -396,6 +398,7 @@ def redeem_voucher_into_package(
         limit_uptime=package.limit_uptime,
         limit_bytes_total=package.limit_bytes_total,
         auto_renew=False,
+        awaits_start=waits,
         actor=actor[:100],
         created_at=moment,
     )

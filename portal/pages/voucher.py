@@ -49,6 +49,7 @@ class Outcome:
     login: str | None = None
     starts_at: object = None
     ends_at: object = None
+    waits: bool = False  # for a router to take it (home says why)
 
 
 class NeedsLogin(Exception):
@@ -81,6 +82,7 @@ def _redeem(my: Mine, code: str, password: str | None, login_text: str, address:
             login=login.username,
             starts_at=subscription.starts_at,
             ends_at=subscription.ends_at,
+            waits=subscription.awaits_start,
         )
     entry, new = staff_redeem_voucher(
         my.session, my.account_id, code, password=password, actor=actor(), address=address
@@ -114,6 +116,15 @@ def index():
         else:
             if not outcome.new:
                 flash(_("This voucher was redeemed already; nothing more was added."), "info")
+            elif outcome.package is not None and outcome.waits:
+                flash(
+                    _(
+                        "%(package)s added to %(login)s. Its time starts once the router has it.",
+                        package=outcome.package,
+                        login=outcome.login,
+                    ),
+                    "success",
+                )
             elif outcome.package is not None:
                 flash(
                     _(
