@@ -11,7 +11,7 @@ from rating.numbers import NotANumber, normalize_number
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer, SipIdentity, TariffPlan
-from wallet.text import check_text
+from wallet.text import check_text, whole_number
 
 CUSTOMER_KINDS = ("individual", "organization")
 CUSTOMER_STATUSES = ("active", "pending", "disabled")
@@ -150,3 +150,33 @@ def search_customers(
             )
         )
     return list(session.execute(statement).scalars())
+
+
+def search_customer_accounts(
+    session: Session, text: str, *, limit: int = 5
+) -> list[tuple[Customer, Account]]:
+    """Customers whose name, phone or e-mail contains `text`, or whose account number it
+    is (digits 0 to 9), with their wallet, newest first: the admin's customer search, for
+    a staff member who is not in the admin (the staff chat)."""
+    text = (text or "").strip()[:100]
+    if not text:
+        return []
+    pattern = f"%{text}%"
+    conditions = [
+        Customer.name.ilike(pattern),
+        Customer.phone.ilike(pattern),
+        Customer.email.ilike(pattern),
+    ]
+    number = whole_number(text)
+    if number is not None:
+        conditions.append(Account.id == number)
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Customer, Account)
+            .join(Account, Account.customer_id == Customer.id)
+            .where(or_(*conditions))
+            .order_by(Customer.id.desc())
+            .limit(limit)
+        ).all()
+    ]

@@ -22,13 +22,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from wallet import events, ledger
 from wallet.errors import InvalidInput, NotFound, WalletError
-from wallet.models import Account, Base, Id
+from wallet.models import Account, Base, Customer, Id
 from wallet.staff import record_audit
 from wallet.text import check_text
 
@@ -167,6 +168,22 @@ def create_payment_request(
     session.add(request)
     session.flush()
     return request
+
+
+def pending_payment_requests(session: Session, *, limit: int = 10) -> tuple[int, list]:
+    """The requests waiting for a decision: how many, and the latest `limit` of them with
+    their customer, as (request, customer) pairs (newest first, as the admin lists them)."""
+    waiting = PaymentRequest.status == "pending"
+    count = session.execute(select(func.count(PaymentRequest.id)).where(waiting)).scalar_one()
+    rows = session.execute(
+        select(PaymentRequest, Customer)
+        .join(Account, Account.id == PaymentRequest.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(waiting)
+        .order_by(PaymentRequest.id.desc())
+        .limit(limit)
+    ).all()
+    return int(count), [tuple(row) for row in rows]
 
 
 def _lock_request(session: Session, request_id: int) -> PaymentRequest:

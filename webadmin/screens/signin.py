@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -22,6 +23,8 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from messaging.chats import issue_link_token, links_of_staff, unlink
+from messaging.models import CHAT_PLATFORMS, ChatLink
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
 from wallet.passwords import WeakPassword
@@ -180,4 +183,69 @@ def profile():
                 return redirect(url_for("signin.sign_in"))
             flash(_("Saved."), "success")
             return redirect(url_for("signin.profile"))
-    return render_template("signin/profile.html", form=form)
+    return _profile_page(form)
+
+
+def _profile_page(form: ProfileForm, issued: dict | None = None):
+    """The profile with the chats linked to this staff member (and, right after it was
+    made, a one-time link: shown once, never stored)."""
+    with database().transaction() as db_session:
+        chats = [
+            {
+                "id": link.id,
+                "platform": link.platform,
+                "chat": link.chat_id,
+                "since": link.created_at,
+            }
+            for link in links_of_staff(db_session, current_user.principal.id)
+        ]
+    return render_template(
+        "signin/profile.html",
+        form=form,
+        chats=chats,
+        issued=issued,
+        platforms=CHAT_LABELS,
+    )
+
+
+CHAT_LABELS = {"telegram": "Telegram", "line": "LINE"}
+
+
+@blueprint.post("/profile/chat-link")
+@signed_in
+def chat_link():
+    """A one-time token that links the chat it is sent from to this staff member
+    (Telegram: a link opening the bot, or the /start command; LINE: a code to type)."""
+    platform = request.form.get("platform", "")
+    if platform not in CHAT_PLATFORMS:
+        abort(400)
+    staff_id = current_user.principal.id
+    token, expires_at = database().run(
+        lambda s: issue_link_token(s, platform, actor=actor(), staff_id=staff_id)
+    )
+    bot = current_app.extensions["pulsa.settings"].telegram_bot_name
+    issued = {
+        "platform": platform,
+        "token": token,
+        "expires_at": expires_at,
+        "url": f"https://t.me/{bot}?start={token}" if platform == "telegram" and bot else None,
+    }
+    return _profile_page(ProfileForm(formdata=None, locale=current_user.principal.locale), issued)
+
+
+@blueprint.post("/profile/chat-link/<int:link_id>/unlink")
+@signed_in
+def chat_unlink(link_id: int):
+    """Unlink one of this staff member's own chats (another's is "not found")."""
+    staff_id = current_user.principal.id
+
+    def work(db_session) -> bool:
+        link = db_session.get(ChatLink, link_id)
+        if link is None or link.staff_id != staff_id:
+            return False
+        return unlink(db_session, link_id, actor=actor(), address=client_address())
+
+    if not database().run(work):
+        abort(404)
+    flash(_("The chat is unlinked; it can no longer act for you."), "success")
+    return redirect(url_for("signin.profile"))
