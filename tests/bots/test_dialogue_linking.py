@@ -129,5 +129,5 @@ def test_a_staff_chat_goes_to_the_staff_dialogue(db, new_chat):
     staff = make_staff_actor(db)
     chat = new_chat()
     chat.send(f"/start {telegram_token(db, staff_id=staff.staff_id)}")
-    assert "staff" in texts(chat.send("/saldo")).lower()
+    assert "your role in the admin" in texts(chat.send("/saldo")).lower()
     assert _conversations_of_contact(db, chat) == []
