@@ -92,3 +92,20 @@ def with_chat_webhooks(
 
     line = LineWebhook(settings, database)
     return with_mounted(app, {WEBHOOK_PATH: line}), [line.close]
+
+
+def _not_found(environ, start_response):
+    body = b"Not Found"
+    start_response(
+        "404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def start_chat_webhooks_server(settings: Settings, database, *, host: str, port: int):
+    """The chat platforms' webhooks on a web server of their own (`pulsa bot --line-port`,
+    for a site whose portal runs elsewhere or not at all): their paths answer, any other
+    is 404. Returns the server (serving in a thread) and what stops the webhooks."""
+    app, stops = with_chat_webhooks(_not_found, settings, database)
+    server = start_web_server(app, settings, host=host, port=port, name="pulsa-webhooks")
+    return server, stops

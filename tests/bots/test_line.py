@@ -564,3 +564,34 @@ def test_the_accounts_line_id_is_noted_for_the_portal_even_when_line_fails_at_st
     name = db.run(lambda s: bot_username(s, "line"))
     assert name == "123pulsa"
     assert line_friend_link(name) == "https://line.me/R/ti/p/%40123pulsa"
+
+
+def test_the_webhook_has_a_server_of_its_own_for_a_site_without_the_portal_here(db, fake):
+    from pulsa.web_server import start_chat_webhooks_server
+
+    settings = line_settings(fake, db.url)
+    server, stops = start_chat_webhooks_server(settings, db, host="127.0.0.1", port=0)
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        status, _, _ = fake.deliver(base + WEBHOOK_PATH, [])
+        with pytest.raises(urllib.error.HTTPError) as elsewhere:
+            urllib.request.urlopen(base + "/sign-in", timeout=10)
+    finally:
+        stop_server(server)
+        for stop in stops:
+            stop()
+
+    assert status == 200
+    assert elsewhere.value.code == 404
+
+
+def test_pulsa_bot_refuses_a_line_port_when_line_is_not_configured(tmp_path, monkeypatch, capsys):
+    from pulsa.cli import main
+
+    monkeypatch.setenv("PULSA_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("PULSA_TELEGRAM_TOKEN", "1:x")
+    with pytest.raises(SystemExit) as exit_:
+        main(["bot", "--line-port", "0"])
+
+    assert exit_.value.code != 0
+    assert "--line-port: LINE is not configured" in capsys.readouterr().err
