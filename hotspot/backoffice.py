@@ -137,9 +137,11 @@ class RateLimitParts:
     burst_time: int | None = None
 
 
-def split_rate_limit(text: str | None) -> RateLimitParts:
+def split_rate_limit(text: str | None, decimal_mark: str = ".") -> RateLimitParts:
     """`512k/2M 1M/4M 384k/1536k 16/16` -> its parts (upload is RouterOS's rx), the
-    speeds as people read them ("512 kbps", "2 Mbps"), which `join_rate_limit` reads back."""
+    speeds as people read them ("512 kbps", "2 Mbps", "1.5 Mbps", with the reader's
+    `decimal_mark`), which `join_rate_limit` reads back. Every screen, the portal and
+    the voucher sheet show speeds through this."""
     if not text:
         return RateLimitParts()
     parts = check_rate_limit(text).split()
@@ -151,7 +153,7 @@ def split_rate_limit(text: str | None) -> RateLimitParts:
         return first, second or first
 
     def speeds(position: int) -> tuple[str, str]:
-        return tuple(format_speed(rate) for rate in pair(position))
+        return tuple(format_speed(rate, decimal_mark) for rate in pair(position))
 
     upload, download = speeds(0)
     burst_upload, burst_download = speeds(1)

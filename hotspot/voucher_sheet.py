@@ -5,14 +5,18 @@ logs in through the hotspot's login URL.
 The QR holds ``<login-url>?username=CODE&password=PASSWORD``: RouterOS's hotspot
 accepts a login by GET on its ``/login`` page, and the login page pulsa generates
 (`hotspot.pages`) finishes the login itself when the router only shows the form.
-The page is static HTML with inline SVG, so it prints from any browser offline.
+The page is static HTML with inline SVG (and the operator's logo inline as a data URI,
+when there is one), so it prints from any browser offline. Its words come from the
+caller (`SheetWords`, English by default) so that the admin prints it in the reader's
+language, money already formatted in that locale.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import segno
@@ -20,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.errors import NotFound
-from wallet.hotspot_models import Voucher, VoucherBatch
+from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
 from wallet.internet import describe_package
 
 LAYOUTS = ("a4", "thermal-58", "thermal-80")
@@ -37,12 +41,39 @@ class VoucherCard:
 
 
 @dataclass(frozen=True)
+class SheetWords:
+    """The sheet's words in the reader's language (`%s` in `scan`: the login address)."""
+
+    language: str = "en"
+    title: str = "Vouchers"
+    cut: str = "Cut along the dashed lines."
+    voucher_code: str = "voucher code"
+    username: str = "username"
+    password: str = "password"
+    scan: str = "scan, or open %s"
+
+
+@dataclass(frozen=True)
 class SheetInfo:
     brand: str
     package: str
     price: str  # already formatted in the operator's currency
     validity: str  # "1 day", "30 days", "5 GB" ...
     login_url: str
+    logo: str = ""  # a data: URI of the operator's logo; empty: none
+    words: SheetWords = field(default_factory=SheetWords)
+
+
+_LOGO_TYPES = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
+
+
+def logo_data_uri(data: bytes | None) -> str:
+    """The operator's logo (PNG, JPEG or GIF, the types Settings takes) for the sheet;
+    empty for anything else, so that a missing or odd logo never stops the printing."""
+    for magic, kind in _LOGO_TYPES.items():
+        if data and data.startswith(magic):
+            return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    return ""
 
 
 def login_link(login_url: str, code: str, password: str) -> str:
@@ -60,9 +91,10 @@ def qr_svg(data: str) -> str:
 _STYLE = {
     "a4": """
 @page { size: A4; margin: 8mm }
-.sheet { display: grid; grid-template-columns: repeat(4, 1fr); gap: 2mm }
-.card { border: 1px dashed #777; padding: 2mm 2.5mm; height: 62mm; box-sizing: border-box }
-.qr svg { width: 26mm; height: 26mm }
+.sheet { display: grid; grid-template-columns: repeat(4, 1fr); gap: 0 }
+.card { border: 1px dashed #777; padding: 2mm 2.5mm; height: 64mm; box-sizing: border-box;
+        overflow: hidden }
+.qr svg { width: 25mm; height: 25mm }
 """,
     "thermal-58": """
 @page { size: 58mm auto; margin: 1mm }
@@ -82,8 +114,10 @@ _COMMON = """
 * { -webkit-print-color-adjust: exact; print-color-adjust: exact }
 body { font-family: "DejaVu Sans", Arial, sans-serif; color: #000; margin: 0 }
 .card { break-inside: avoid; page-break-inside: avoid; text-align: center }
-.brand { font-weight: bold; font-size: 10pt }
-.package { font-size: 9pt }
+.head { font-size: 8pt; margin: 0 0 2mm; display: flex; justify-content: space-between }
+.brand { font-weight: bold; font-size: 10pt; overflow-wrap: anywhere }
+.brand img { max-height: 7mm; max-width: 30mm; vertical-align: middle; margin-right: 1mm }
+.package { font-size: 8pt; overflow-wrap: anywhere }
 .price { font-weight: bold; font-size: 11pt }
 .label { font-size: 7pt; text-transform: uppercase; color: #333 }
 .code { font-family: "DejaVu Sans Mono", monospace; font-weight: bold; font-size: 13pt;
@@ -93,23 +127,32 @@ body { font-family: "DejaVu Sans", Arial, sans-serif; color: #000; margin: 0 }
 """
 
 
+def _brand(info: SheetInfo) -> str:
+    logo = f'<img src="{html.escape(info.logo)}" alt="">' if info.logo else ""
+    return f'<div class="brand">{logo}{html.escape(info.brand)}</div>'
+
+
 def _card(card: VoucherCard, info: SheetInfo) -> str:
-    e = html.escape
+    e, words = html.escape, info.words
     if card.same_password:
-        credentials = f'<div class="label">voucher code</div><div class="code">{e(card.code)}</div>'
+        credentials = (
+            f'<div class="label">{e(words.voucher_code)}</div>'
+            f'<div class="code">{e(card.code)}</div>'
+        )
     else:
         credentials = (
-            f'<div class="label">username</div><div class="code">{e(card.code)}</div>'
-            f'<div class="label">password</div><div class="code">{e(card.password)}</div>'
+            f'<div class="label">{e(words.username)}</div><div class="code">{e(card.code)}</div>'
+            f'<div class="label">{e(words.password)}</div>'
+            f'<div class="code">{e(card.password)}</div>'
         )
     return (
         '<div class="card">'
-        f'<div class="brand">{e(info.brand)}</div>'
+        f"{_brand(info)}"
         f'<div class="package">{e(info.package)} &middot; {e(info.validity)}</div>'
         f'<div class="price">{e(info.price)}</div>'
         f'<div class="qr">{qr_svg(login_link(info.login_url, card.code, card.password))}</div>'
         f"{credentials}"
-        f'<div class="url">scan, or open {e(info.login_url)}</div>'
+        f'<div class="url">{e(words.scan.replace("%s", info.login_url))}</div>'
         "</div>"
     )
 
@@ -118,12 +161,16 @@ def render_sheet(cards: Sequence[VoucherCard], info: SheetInfo, layout: str = "a
     """The whole printable page."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
-    title = html.escape(f"{info.brand} vouchers: {info.package}")
+    e, words = html.escape, info.words
+    title = e(f"{info.brand} · {words.title}: {info.package}")
     body = "\n".join(_card(card, info) for card in cards)
+    head = (
+        f'<p class="head"><strong>{e(info.brand)}</strong><span>&#9986; {e(words.cut)}</span></p>'
+    )
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{e(words.language)}"><head><meta charset="utf-8">'
         f"<title>{title}</title><style>{_COMMON}{_STYLE[layout]}</style></head>\n"
-        f'<body class="{layout}"><div class="sheet">\n{body}\n</div></body></html>\n'
+        f'<body class="{layout}">{head}<div class="sheet">\n{body}\n</div></body></html>\n'
     )
 
 
@@ -139,12 +186,17 @@ def batch_sheet(
     layout: str = "a4",
     part: int = 1,
     unsold_only: bool = True,
+    logo: bytes | None = None,
+    words: SheetWords | None = None,
+    describe: Callable[[InternetPackage], str] = describe_package,
 ) -> str:
     """The printable sheet of part `part` (SHEET_SIZE cards each) of a voucher batch:
     its unsold vouchers, or all of them. The login URL is the first of the package's
     routers that has one, else `default_login_url`; `price_text` formats money in the
     reader's currency, `credit_name` and `credit_validity` name a credit voucher (one
-    without a package) in the reader's language."""
+    without a package) in the reader's language, `describe` says what a package gives
+    (in that language too), `words` are the sheet's words and `logo` the operator's
+    logo file (left out when it is none or not an image)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
     batch = session.get(VoucherBatch, batch_id)
@@ -162,8 +214,10 @@ def batch_sheet(
         brand=brand,
         package=package.name if package is not None else credit_name,
         price=price_text(batch.price),
-        validity=describe_package(package) if package is not None else credit_validity,
+        validity=describe(package) if package is not None else credit_validity,
         login_url=login_url,
+        logo=logo_data_uri(logo),
+        words=words or SheetWords(),
     )
     cards = [VoucherCard(v.code, v.password, not batch.separate_password) for v in vouchers]
     return render_sheet(cards, info, layout)

@@ -254,13 +254,28 @@ def parse_speed(text: str) -> str:
     return str(bits)
 
 
-def format_speed(routeros: str) -> str:
-    """RouterOS's "5M" as people read it: "5 Mbps" ("512k": "512 kbps")."""
+def format_speed(routeros: str, decimal_mark: str = ".") -> str:
+    """RouterOS's "5M" as people read it: "5 Mbps" ("512k": "512 kbps", "1500k":
+    "1.5 Mbps", or "1,5 Mbps" with the decimal mark ","), which `parse_speed` reads
+    back. Text that is not a RouterOS speed comes back as it is."""
     if not routeros:
         return ""
-    unit = routeros[-1] if routeros[-1] in "kKMG" else ""
-    number = routeros[: len(routeros) - len(unit)]
-    return f"{number} { ({'k': 'k', 'K': 'k'}.get(unit, unit)) }bps"
+    try:
+        canonical = parse_speed(routeros)
+    except InvalidInput:
+        return routeros
+    unit = canonical[-1] if canonical[-1] in _SPEED_UNITS else ""
+    bits = int(canonical[: len(canonical) - len(unit)]) * _SPEED_UNITS[unit]
+    for name, label in (("G", "Gbps"), ("M", "Mbps"), ("k", "kbps")):
+        size = _SPEED_UNITS[name]
+        # The largest unit the speed has a whole one of, with at most 2 decimals: three
+        # would read as thousands in Indonesian ("1.536 Mbps"); that one is "1536 kbps".
+        if bits >= size and (bits * 100) % size == 0:
+            whole, rest = divmod(bits, size)
+            decimals = f"{rest * 100 // size:02d}".rstrip("0")
+            number = f"{whole}{decimal_mark}{decimals}" if decimals else str(whole)
+            return f"{number} {label}"
+    return f"{bits} bps"
 
 
 def check_rate_limit(text: str) -> str:

@@ -6,17 +6,20 @@ once with `blueprint.record_once(install)`."""
 
 from __future__ import annotations
 
+from babel.numbers import get_decimal_symbol
 from flask import current_app, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hotspot.backoffice import format_data_quota, split_rate_limit
 from hotspot.credentials import CredentialError, RouterKeyring
 from hotspot.driver import RouterAuthError, RouterError, RouterUnreachable
 from hotspot.waiting import Waiting, why_waiting
-from wallet.hotspot_models import HotspotLogin, Router, Subscription
+from wallet.hotspot_models import HotspotLogin, InternetPackage, Router, Subscription
 from wallet.internet import not_over
 
 UNIT_LABELS = {
@@ -52,6 +55,50 @@ def keyring() -> RouterKeyring | None:
         return RouterKeyring(current_app.extensions["pulsa.settings"].router_key)
     except CredentialError:
         return None
+
+
+def speeds(rate_limit: str | None):
+    """A package's speeds as the reader writes them (`split_rate_limit` with the decimal
+    mark of the page's language: "1,5 Mbps" in Indonesian)."""
+    return split_rate_limit(rate_limit, get_decimal_symbol(get_locale() or "en"))
+
+
+def speed_text(rate_limit: str | None) -> str:
+    """ "5 Mbps down, 1 Mbps up": how every page and the voucher sheet say a speed."""
+    if not rate_limit:
+        return ""
+    parts = speeds(rate_limit)
+    return _("%(down)s down, %(up)s up", down=parts.download, up=parts.upload)
+
+
+def validity_text(value: int, unit: str) -> str:
+    """ "1 day", "7 days" (one text each, so that each language words both)."""
+    one = {
+        "minutes": _l("%(num)s minute"),
+        "hours": _l("%(num)s hour"),
+        "days": _l("%(num)s day"),
+        "months": _l("%(num)s month"),
+    }
+    many = {
+        "minutes": _l("%(num)s minutes"),
+        "hours": _l("%(num)s hours"),
+        "days": _l("%(num)s days"),
+        "months": _l("%(num)s months"),
+    }
+    return str((one if value == 1 else many).get(unit, many["days"])) % {"num": value}
+
+
+def package_summary(package: InternetPackage) -> str:
+    """What a package gives, in the reader's language: "1 day · 5 GB · 2h online ·
+    5 Mbps down, 1 Mbps up" (the voucher sheet's line)."""
+    parts = [validity_text(package.validity_value, package.validity_unit)]
+    if package.limit_bytes_total:
+        parts.append(_("%(size)s of data", size=format_data_quota(package.limit_bytes_total) + "B"))
+    if package.limit_uptime:
+        parts.append(_("%(time)s online", time=duration(package.limit_uptime)))
+    if package.rate_limit:
+        parts.append(speed_text(package.rate_limit))
+    return " · ".join(parts)
 
 
 def waiting_reasons(session, subscriptions, now) -> dict[int, Waiting]:
@@ -205,4 +252,5 @@ def install(state) -> None:
     app.jinja_env.filters["hs_size"] = size
     app.jinja_env.filters["hs_rate"] = rate
     app.jinja_env.globals["hs_units"] = UNIT_LABELS
+    app.jinja_env.globals["hs_speed_text"] = speed_text
     app.extensions["pulsa.dashboard_tiles"].append(_tiles)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from babel.numbers import get_decimal_symbol
 from flask import (
     Blueprint,
     abort,
@@ -21,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -79,7 +81,8 @@ def waiting_reasons(session, subscriptions, now) -> dict[int, Waiting]:
 
 
 def _offer(package: InternetPackage, available: int) -> Offer:
-    speed = split_rate_limit(package.rate_limit) if package.rate_limit else None
+    mark = get_decimal_symbol(get_locale() or "en")
+    speed = split_rate_limit(package.rate_limit, mark) if package.rate_limit else None
     return Offer(
         id=package.id,
         name=package.name,

@@ -40,3 +40,29 @@ def test_what_is_not_a_speed_is_refused(typed):
 def test_a_speed_shown_to_people_reads_back_as_the_same_routeros_text(number, unit):
     routeros = parse_speed(f"{number}{unit}")
     assert parse_speed(format_speed(routeros)) == routeros
+
+
+@pytest.mark.parametrize(
+    ("routeros", "english", "indonesian"),
+    [
+        ("5M", "5 Mbps", "5 Mbps"),
+        ("512k", "512 kbps", "512 kbps"),
+        ("1500k", "1.5 Mbps", "1,5 Mbps"),
+        ("1250k", "1.25 Mbps", "1,25 Mbps"),
+        # Three decimals would read as thousands in Indonesian ("1.536"): kbps instead.
+        ("1536k", "1536 kbps", "1536 kbps"),
+        ("2500000", "2.5 Mbps", "2,5 Mbps"),
+        ("1G", "1 Gbps", "1 Gbps"),
+        ("100", "100 bps", "100 bps"),
+    ],
+)
+def test_a_speed_is_shown_as_people_write_it_in_their_language(routeros, english, indonesian):
+    assert format_speed(routeros) == english
+    assert format_speed(routeros, ",") == indonesian
+    assert parse_speed(indonesian) == parse_speed(routeros)
+
+
+@given(st.integers(1, 10**6), st.sampled_from(["", "k", "M", "G"]))
+def test_a_speed_shown_in_indonesian_reads_back_as_the_same_routeros_text(number, unit):
+    routeros = parse_speed(f"{number}{unit}")
+    assert parse_speed(format_speed(routeros, ",")) == routeros

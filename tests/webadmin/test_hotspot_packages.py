@@ -81,7 +81,7 @@ def test_a_package_is_created_with_quotas_speed_burst_devices_and_routers(admin,
     assert created.rate_limit == "512k/2M 1M/4M 384k/1536k 16/16"
     assert created.shared_users == 2 and [r.id for r in created.routers] == [router_id]
     listing = page_with(admin, "/packages/", name)
-    assert "512 kbps / 2 Mbps" in listing and "5GB" in listing and "2h" in listing
+    assert "2 Mbps down, 512 kbps up" in listing and "5GB" in listing and "2h" in listing
 
 
 def test_the_edit_form_shows_the_package_as_it_is_and_saves_changes(admin, db):

@@ -25,7 +25,6 @@ from hotspot.backoffice import (
     join_rate_limit,
     parse_data_quota,
     parse_time_quota,
-    split_rate_limit,
     staff_create_package,
     staff_update_package,
 )
@@ -36,7 +35,7 @@ from wallet.internet import VALIDITY_UNITS
 from wallet.ledger import utcnow
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import Form, MoneyField, WholeNumberField, options
-from webadmin.hotspot_ui import UNIT_LABELS, install
+from webadmin.hotspot_ui import UNIT_LABELS, install, speeds
 from webadmin.ui import paginate
 
 blueprint = Blueprint("packages", __name__, url_prefix="/packages")
@@ -96,7 +95,7 @@ def _router_choices(session) -> list:
 
 
 def _initial(package: InternetPackage) -> dict:
-    speed = split_rate_limit(package.rate_limit)
+    speed = speeds(package.rate_limit)
     return {
         "name": package.name,
         "profile_name": package.profile_name,
@@ -205,7 +204,7 @@ def index():
             "packages/index.html",
             page=page,
             running=running,
-            speeds={p.id: split_rate_limit(p.rate_limit) for p in page.items},
+            speeds={p.id: speeds(p.rate_limit) for p in page.items},
             data=format_data_quota,
         )
 

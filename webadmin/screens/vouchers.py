@@ -5,6 +5,7 @@ one into a wallet as credit, and report what was sold and used."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -17,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -36,16 +38,17 @@ from hotspot.backoffice import (
     staff_void_vouchers,
     voucher_report,
 )
-from hotspot.voucher_sheet import LAYOUTS, SHEET_SIZE, batch_sheet
+from hotspot.voucher_sheet import LAYOUTS, SHEET_SIZE, SheetWords, batch_sheet
 from rating.money import micro_to_decimal
 from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
+from wallet.payments import proof_file
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download
 from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
-from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install
+from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install, package_summary
 from webadmin.ui import (
     explain,
     filter_errors,
@@ -53,6 +56,7 @@ from webadmin.ui import (
     new_form_key,
     paginate,
     parse_day,
+    site,
     utc_range,
     whole_number,
 )
@@ -272,12 +276,22 @@ def sheet(batch_id: int):
     part = max(1, whole_number(request.args.get("part")) or 1)
     unsold_only = request.args.get("all") != "1"
     settings = current_app.extensions["pulsa.settings"]
+    operator = site()
+    words = SheetWords(
+        language=str(get_locale() or "en"),
+        title=_("Vouchers"),
+        cut=_("Cut along the dashed lines."),
+        voucher_code=_("voucher code"),
+        username=_("user name"),
+        password=_("password"),
+        scan=_("scan, or open %(address)s", address="%s"),
+    )
     with database().transaction() as session:
         _batch(session, batch_id)
         page = batch_sheet(
             session,
             batch_id,
-            brand=settings.hotspot_brand_name,
+            brand=_brand(settings, operator.operator_name),
             default_login_url=settings.hotspot_login_url,
             price_text=money,
             credit_name=_("Credit voucher"),
@@ -285,10 +299,31 @@ def sheet(batch_id: int):
             layout=layout,
             part=part,
             unsold_only=unsold_only,
+            logo=_logo_bytes(operator.logo_path),
+            words=words,
+            describe=package_summary,
         )
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = SHEET_CSP
     return response
+
+
+def _brand(settings, operator_name: str) -> str:
+    """The name on the vouchers: PULSA_HOTSPOT_BRAND_NAME when it was set (the hotspot
+    pages carry it too), else the operator's name from Settings."""
+    chosen = settings.hotspot_brand_name
+    return chosen if chosen and chosen != type(settings)().hotspot_brand_name else operator_name
+
+
+def _logo_bytes(relative: str) -> bytes | None:
+    """The operator's logo from Settings, or None (no logo, or its file is gone: the
+    sheet prints without it)."""
+    if not relative:
+        return None
+    try:
+        return proof_file(Path(current_app.config["UPLOAD_FOLDER"]), relative).read_bytes()
+    except (WalletError, OSError):
+        return None
 
 
 @blueprint.get("/<int:batch_id>/export")
