@@ -80,9 +80,6 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_host: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
-    # The bot's @username (without the @), for the links that open it with a one-time
-    # token (https://t.me/<name>?start=<token>); empty: the token is shown to type instead.
-    telegram_bot_name: str = ""
     # LINE (Messaging API): the webhook is served by the customer portal's web server.
     line_channel_secret: str = ""  # checks the X-Line-Signature of every webhook request
     line_access_token: str = ""  # the channel access token: replies, pushes, content
@@ -376,12 +373,6 @@ def _validate_hotspot(settings: Settings) -> None:
         raise SettingsError("PULSA_TELEGRAM_API_URL is empty")
     if settings.telegram_webhook_url and not settings.telegram_webhook_url.startswith("https://"):
         raise SettingsError("PULSA_TELEGRAM_WEBHOOK_URL must start with https://")
-    name = settings.telegram_bot_name
-    if name and not (5 <= len(name) <= 32 and name.isascii() and name.replace("_", "").isalnum()):
-        raise SettingsError(
-            "PULSA_TELEGRAM_BOT_NAME is the bot's user name without the @ "
-            "(5 to 32 letters, digits or _)"
-        )
 
 
 def _validate_ami(settings: Settings) -> None:

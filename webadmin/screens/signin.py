@@ -23,7 +23,13 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from messaging.chats import issue_link_token, links_of_staff, unlink
+from messaging.chats import (
+    bot_username,
+    issue_link_token,
+    links_of_staff,
+    telegram_start_link,
+    unlink,
+)
 from messaging.models import CHAT_PLATFORMS, ChatLink
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
@@ -220,16 +226,19 @@ def chat_link():
     if platform not in CHAT_PLATFORMS:
         abort(400)
     staff_id = current_user.principal.id
-    token, expires_at = database().run(
-        lambda s: issue_link_token(s, platform, actor=actor(), staff_id=staff_id)
-    )
-    bot = current_app.extensions["pulsa.settings"].telegram_bot_name
-    issued = {
-        "platform": platform,
-        "token": token,
-        "expires_at": expires_at,
-        "url": f"https://t.me/{bot}?start={token}" if platform == "telegram" and bot else None,
-    }
+
+    def issue(db_session):
+        token, expires_at = issue_link_token(db_session, platform, actor=actor(), staff_id=staff_id)
+        # The bot notes its name when it starts: until then, the command to send.
+        bot = bot_username(db_session, "telegram") if platform == "telegram" else None
+        return {
+            "platform": platform,
+            "token": token,
+            "expires_at": expires_at,
+            "url": telegram_start_link(bot, token) if bot else None,
+        }
+
+    issued = database().run(issue)
     return _profile_page(ProfileForm(formdata=None, locale=current_user.principal.locale), issued)
 
 
