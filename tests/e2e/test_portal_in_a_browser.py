@@ -173,8 +173,13 @@ def test_a_customer_gets_access_tops_up_and_buys_on_a_phone(site: Site, playwrig
     customer.click("text=Konfirmasi dan bayar IDR 5.000")
     customer.wait_for_url(site.portal + "/internet/")
     assert "Harian 5M" in customer.locator("[data-test=login-siti]").inner_text()
+    # No router is registered: the package waits, and says why, instead of counting.
+    waiting = customer.locator("[data-test=login-siti] [data-test^=waiting-]")
+    assert waiting.is_visible() and "Menunggu router: belum ada router" in waiting.inner_text()
+    shot(customer, "portal-06-internet-waiting-id")
     customer.goto(site.portal + "/home")
     assert customer.locator("[data-test=available]").inner_text() == "IDR 15.000"
+    assert "Menunggu router" in customer.locator("[data-test=waiting]").inner_text()
     customer.goto(site.portal + "/history/")
     text = customer.content()
     assert "Paket internet Harian 5M" in text and re.search(r"Isi ulang, transfer bank", text)
