@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, insert, select
+from sqlalchemy import Select, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,8 +62,8 @@ def audience_customers(
     now: datetime | None = None,
 ) -> Select:
     """The ids of the customers an audience names at `now`: every customer ("all"), or
-    those with a subscription running now for the package, or for a package provisioned
-    on the router (as announcements choose their readers)."""
+    those with a subscription of the package (or of a package provisioned on the router)
+    running now or bought and waiting for its start."""
     moment = now or utcnow()
     if audience == "all":
         return select(Customer.id)
@@ -73,8 +73,11 @@ def audience_customers(
         .where(
             HotspotLogin.customer_id.is_not(None),
             Subscription.status == "active",
-            Subscription.starts_at <= moment,
-            Subscription.ends_at > moment,
+            # Running now, or bought and waiting for its first login (its user too).
+            or_(
+                Subscription.awaits_start.is_(True),
+                (Subscription.starts_at <= moment) & (Subscription.ends_at > moment),
+            ),
         )
     )
     if audience == "package":

@@ -4,14 +4,17 @@ each action in the audit log under its actor."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
-from hotspot.driver import RouterError
+from hotspot.driver import RouterDriver, RouterError
 from hotspot.operations import (
     MAX_STAFF_PING_COUNT,
     check_ping_target,
     router_report,
+    routers_report,
     staff_kick_login,
     staff_ping,
 )
@@ -140,3 +143,24 @@ def test_kicking_a_login_ends_its_sessions_now_and_is_audited(db, ring, router):
     assert [row["user"] for row in router.rows(ACTIVE)] == ["someone-else"]
     [record] = audit_of(db, actor, "hotspot_login.kick")
     assert sum(record["kicked"].values()) == 1
+
+
+def test_every_router_is_read_at_the_same_time(empty_db):
+    db, ring = empty_db, keyring()
+    # Each driver waits at the barrier until the other router is being read too: read
+    # one after the other, the first would wait in vain and the barrier break.
+    together = threading.Barrier(2, timeout=5)
+
+    class Waiting(RouterDriver):
+        def status(self):
+            together.wait()
+            return super().status()
+
+    def factory(access, timeout):
+        return Waiting(access.host, access.username, access.password, port=access.port)
+
+    with HotspotRouter(identity="one") as one, HotspotRouter(identity="two") as two:
+        register(db, ring, one)
+        register(db, ring, two)
+        reports = routers_report(db, ring, timeout=3, driver_factory=factory)
+    assert sorted(r.status.identity for r in reports) == ["one", "two"]
