@@ -84,10 +84,9 @@ async def serve_everything(
         policy, mode_saved = await asyncio.to_thread(call_policy_at_start, settings, database)
         processes = settings.fastagi_processes
         extra = f", {processes} worker processes" if processes > 1 else ""
-        announce(
-            f"FastAGI on agi://{host}:{port}/authorize "
-            f"({policy.mode} mode, {policy.slice_seconds} s slices{extra})"
-        )
+        # Slices are a live-mode thing: a static call holds all it may last at once.
+        slices = f", {policy.slice_seconds} s slices" if policy.mode == "live" else ""
+        announce(f"FastAGI on agi://{host}:{port}/authorize ({policy.mode} mode{slices}{extra})")
 
         listener = await _start_listener(settings, database, announce, policy.mode, mode_saved)
         if listener is not None:

@@ -53,6 +53,41 @@ def ensure_plan(session: Session, name: str, timezone: str = "UTC") -> TariffPla
     return plan
 
 
+def move_plans_to_zone(
+    session: Session, timezone: str, *, actor: str, address: str | None = None
+) -> list[str]:
+    """Put every tariff plan in `timezone` (their bands and holidays are then read there),
+    audited one record per plan moved; returns the names of the plans moved. For the
+    first-run setup: plans made before it (the demo's, or imported into) are in the
+    server's zone, often UTC, and would price peak hours seven hours off in Jakarta."""
+    from wallet.staff import record_audit  # imported here: wallet.staff is heavier
+
+    try:
+        load_zone(timezone)
+    except RatingError as error:
+        raise InvalidInput(str(error)) from None
+    moved = []
+    plans = session.execute(select(TariffPlan).order_by(TariffPlan.name)).scalars()
+    for plan in plans:
+        if plan.timezone == timezone:
+            continue
+        before = plan.timezone
+        plan.timezone = timezone
+        _changed(plan)  # the calls' tariff caches load it again
+        record_audit(
+            session,
+            actor,
+            "tariff_plan.timezone",
+            f"tariff plan {plan.name}",
+            before={"timezone": before},
+            after={"timezone": timezone},
+            address=address,
+        )
+        moved.append(plan.name)
+    session.flush()
+    return moved
+
+
 def add_band(
     session: Session, plan_name: str, name: str, days: str, start: str, end: str
 ) -> TimeBandRow:

@@ -1,7 +1,8 @@
 """The first-run setup in a real Chromium, in Indonesian, as a new operator meets it: the
 banner on the first page, the form sent empty (every mistake beside its field), then
 Indonesia, no AMI listener, a bank account and a logo; the banner gone, the name and logo
-in the top bar, and the calculator rating 0812... as 62812... Screenshots
+in the top bar, and the calculator rating 0812... as 62812... in the plan's new zone
+(it was made in UTC before the setup). Screenshots
 setup-01..04-id in test-artifacts/screenshots (docs/screenshots/setup-id.png is 02)."""
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A new site as `make run` leaves it, minus the demo: nothing in the environment
     (no country code, UTC, no AMI servers), a super admin who reads Indonesian, and the
-    operator's tariff with international prefixes."""
+    operator's tariff with international prefixes, in a plan made in UTC."""
     folder = tmp_path_factory.mktemp("e2e-setup")
     url = create_database(selected_backends()[0], folder, "e2es")
     upgrade(url)
@@ -50,7 +51,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     def seed(session):
         create_staff(session, ADMIN, PASSWORD, is_superuser=True, locale="id", actor="e2e")
-        ensure_plan(session, "default", "Asia/Jakarta")
+        ensure_plan(session, "default", "UTC")  # as `pulsa demo` makes it before the setup
         import_rates(
             session,
             "default",
@@ -106,6 +107,8 @@ def test_a_new_operator_sets_pulsa_up_in_indonesian(site: Site):
             assert page.locator("h1").inner_text() == "Penyiapan awal"
             # Nothing chosen yet: the listener question answers No (no AMI servers here).
             assert page.locator("input[name=listener][value=no]").is_checked()
+            assert page.locator("#move_plans").is_checked()
+            assert "default (UTC)" in page.locator("main").inner_text()
             shot(page, "setup-02-form-id")
 
             page.fill("#operator_name", "")
@@ -133,6 +136,7 @@ def test_a_new_operator_sets_pulsa_up_in_indonesian(site: Site):
             page.goto(site.url + "/tariffs/calculator?number=0812-3456-789&plan=1")
             result = page.locator("main").inner_text()
             assert "628123456789" in result and "Telkomsel" in result
+            assert "(Asia/Jakarta)" in result  # the plan moved to the site's zone
         finally:
             browser.close()
 

@@ -162,6 +162,8 @@ def test_indonesia_sets_62_idr_jakarta_and_indonesian_and_static_calls(admin, db
     # The super admin now reads the admin in Indonesian, and the banner is gone.
     home = admin.get("/").get_data(as_text=True)
     assert BANNER not in home and 'lang="id"' in home
+    # The outcome is said in the language just chosen, like the page around it.
+    assert "Penyiapan disimpan." in home
 
 
 @pytest.mark.usefixtures("fresh_setup")
@@ -258,6 +260,8 @@ def test_another_country_takes_its_four_values(empty_db, tmp_path):
     app = create_app(settings, empty_db, upload_folder=tmp_path / "uploads")
     app.test_client_class = AdminClient
     admin = signed_in(app, make_staff(empty_db, superuser=True))
+    empty_db.run(lambda session: ensure_plan(session, "default", "UTC"))  # made by the demo
+    assert "default (UTC)" in admin.get("/setup/").get_data(as_text=True)
     response = admin.post(
         "/setup/",
         data=indonesia(
@@ -267,6 +271,7 @@ def test_another_country_takes_its_four_values(empty_db, tmp_path):
             timezone="Asia/Dili",
             language="en",
             listener="yes",
+            move_plans="y",
         ),
     )
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -278,6 +283,18 @@ def test_another_country_takes_its_four_values(empty_db, tmp_path):
         "en",
     )
     assert (site.display_precision, site.call_mode) == (2, "live")
+    # The plan made before the setup reads its bands in the site's zone now, audited.
+    assert "Tariff plans now in Asia/Dili: default." in admin.get("/").get_data(as_text=True)
+    with empty_db.transaction() as session:
+        plan = session.execute(select(TariffPlan).where(TariffPlan.name == "default")).scalar_one()
+        assert (plan.timezone, plan.revision) == ("Asia/Dili", 2)  # caches reload it
+        moved = session.execute(
+            select(AuditRecord).where(AuditRecord.action == "tariff_plan.timezone")
+        ).scalar_one()
+        assert (moved.before_data(), moved.after_data()) == (
+            {"timezone": "UTC"},
+            {"timezone": "Asia/Dili"},
+        )
     # New wallets are in the chosen currency, shown with its two decimals.
     form = {"name": "Maria", "kind": "individual", "plan": "", "credit_limit": "0"}
     made = admin.post("/customers/new", data=form)

@@ -106,8 +106,15 @@ def _label_from_environment(form: SettingsForm, settings) -> None:
         form[f"{name}_from_environment"].label.text = _(
             "Use the server's setting instead (%(variable)s: %(value)s)",
             variable=variable,
-            value=getattr(settings, name),
+            value=_environment_value(settings, name),
         )
+
+
+def _environment_value(settings, name: str) -> str:
+    if name == "call_mode" and settings.call_mode == "auto":
+        # auto says nothing by itself: say what it comes to on this server.
+        return f"auto, {settings.call_mode_in_effect}"
+    return str(getattr(settings, name))
 
 
 @blueprint.route("/", methods=["GET", "POST"])

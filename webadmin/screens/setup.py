@@ -16,19 +16,22 @@ from pathlib import Path
 from zoneinfo import available_timezones
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from pulsa.countries import COUNTRIES, country, country_of
 from wallet.errors import WalletError
+from wallet.models import TariffPlan
 from wallet.payments import BankAccount, save_bank_account, store_proof
 from wallet.site_settings import save_site_config, wallets_in_other_currencies
 from wallet.staff import update_staff
+from wallet.tariffs import move_plans_to_zone
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import Form, options
 from webadmin.ui import site
@@ -72,6 +75,10 @@ class SetupForm(Form):
     currency = StringField(_l("Currency"), validators=[Optional()])
     timezone = StringField(_l("Time zone"), validators=[Optional()])
     language = SelectField(_l("Language"), choices=options(LANGUAGES))
+    move_plans = BooleanField(
+        _l("Put the tariff plans in this time zone too (their peak hours and holidays)"),
+        default=True,
+    )
     listener = RadioField(
         _l("Does an AMI listener follow the calls?"),
         choices=[
@@ -161,6 +168,12 @@ def _page(form: SetupForm, status: int = 200):
                 select(BankAccount).order_by(BankAccount.position, BankAccount.id)
             ).scalars()
         )
+        plans = ", ".join(
+            f"{name} ({zone})"
+            for name, zone in session.execute(
+                select(TariffPlan.name, TariffPlan.timezone).order_by(TariffPlan.name)
+            )
+        )
         return (
             render_template(
                 "setup/index.html",
@@ -168,6 +181,7 @@ def _page(form: SetupForm, status: int = 200):
                 settings=settings,
                 current=site(),
                 banks=banks,
+                plans=plans,
                 countries=COUNTRIES,
             ),
             status,
@@ -231,10 +245,10 @@ def save():
     me, address = actor(), client_address()
     user_id = current_user.principal.id
 
-    def work(session) -> int:
+    def work(session) -> tuple[int, list[str]]:
         others = wallets_in_other_currencies(session, chosen["currency"])
         if others:
-            return others
+            return others, []
         save_site_config(session, settings, values, actor=me, address=address, pin=True)
         for bank_name, number, holder in banks:
             save_bank_account(
@@ -242,10 +256,13 @@ def save():
             )
         # The one who sets the site up reads it in the language chosen for it.
         update_staff(session, user_id, actor=me, locale=chosen["language"])
-        return 0
+        moved = []
+        if form.move_plans.data:
+            moved = move_plans_to_zone(session, chosen["timezone"], actor=me, address=address)
+        return 0, moved
 
     try:
-        others = database().run(work)
+        others, moved = database().run(work)
     except WalletError as error:
         form.operator_name.errors.append(str(error))
         return _page(form, 400)
@@ -259,7 +276,21 @@ def save():
             )
         )
         return _page(form, 400)
-    flash(_("The setup is saved. You can change each choice on the Settings screen."), "success")
+    # Said in the language just chosen, which the next page is in.
+    with force_locale(chosen["language"]):
+        flash(
+            _("The setup is saved. You can change each choice on the Settings screen."),
+            "success",
+        )
+        if moved:
+            flash(
+                _(
+                    "Tariff plans now in %(zone)s: %(plans)s.",
+                    zone=chosen["timezone"],
+                    plans=", ".join(moved),
+                ),
+                "info",
+            )
     return redirect(url_for("dashboard.index"))
 
 
