@@ -451,6 +451,11 @@ def _current_conversation(chat: Chat) -> Conversation | None:
     ).scalar_one_or_none()
 
 
+def _printable(text: str) -> str:
+    """A chat app's display name without what the conversation list cannot show."""
+    return "".join(c for c in text if c.isprintable())
+
+
 def _write_to_operator(chat: Chat) -> list[Reply]:
     _ = chat._
     text = (chat.incoming.text or "").strip()
@@ -459,25 +464,28 @@ def _write_to_operator(chat: Chat) -> list[Reply]:
     actor = chat.actor()
     current = _current_conversation(chat)
     try:
-        if current is None:
-            open_conversation(
-                chat.session,
-                actor,
-                topic="other",
-                text=text,
-                image_path=chat.photo.path,
-                contact_label=(chat.incoming.sender_name or "")[:200],
-                message_key=chat.key("message"),
-            )
-        else:
-            post_message(
-                chat.session,
-                actor,
-                current.id,
-                text=text,
-                image_path=chat.photo.path,
-                message_key=chat.key("message"),
-            )
+        with chat.session.begin_nested():
+            if current is None:
+                open_conversation(
+                    chat.session,
+                    actor,
+                    topic="other",
+                    text=text,
+                    image_path=chat.photo.path,
+                    contact_label=_printable(chat.incoming.sender_name or "")[:200],
+                    message_key=chat.key("message"),
+                )
+                added = True
+            else:
+                _message, added = post_message(
+                    chat.session,
+                    actor,
+                    current.id,
+                    text=text,
+                    image_path=chat.photo.path,
+                    message_key=chat.key("message"),
+                )
+        chat.photo.used = bool(added and chat.photo.path)
     except WalletError:
         return [Reply(_("This message cannot be sent (too long, or an invisible character)."))]
     return [Reply(_("Sent to the operator. You will get the answer here."))]
@@ -859,6 +867,7 @@ def _top_up_photo(chat: Chat, state, data: dict) -> list[Reply]:
             proof_path=chat.photo.path,
         )
     set_step(chat.session, state, "")
+    chat.photo.used = new
     if not new:
         return [Reply(_("This request was sent already."), buttons=menu(_))]
     return [

@@ -32,7 +32,7 @@ from messaging.chats import (
 from wallet.db import Database
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
-from wallet.payments import store_proof
+from wallet.payments import discard_proof, store_proof
 
 __all__ = ["Button", "ChatPerson", "Incoming", "Reply", "handle"]
 log = logging.getLogger("pulsa.bots")
@@ -46,10 +46,14 @@ FLOOD_WINDOW = timedelta(minutes=1)
 @dataclass
 class Photo:
     """A photo that came with the update, stored like a payment proof before the
-    transaction (`path`, relative to the upload folder), or why it was refused."""
+    transaction (`path`, relative to the upload folder), or why it was refused. The
+    dialogue sets `used` when a row it commits keeps the path; otherwise the file is
+    deleted after the transaction (a resent update, a request answered by an earlier one,
+    a chat slowed down)."""
 
     path: str | None = None
     refused: str | None = None
+    used: bool = False
 
 
 @dataclass
@@ -64,7 +68,11 @@ def handle(db: Database, settings, incoming: Incoming) -> list[Reply]:
         if was_handled(session, incoming.platform, str(incoming.update_id)):
             return []
     photo = _stored_photo(settings, incoming)
-    outcome = db.run(lambda session: _handle(session, settings, incoming, photo))
+    try:
+        outcome = db.run(lambda session: _handle(session, settings, incoming, photo))
+    finally:
+        if photo.path and not photo.used:
+            discard_proof(Path(settings.upload_folder), photo.path)
     if outcome.staff is not None:
         # Claimed and committed: staff actions run their own transactions (and may talk
         # to routers, which no database transaction should wait on).
@@ -82,6 +90,7 @@ def _stored_photo(settings, incoming: Incoming) -> Photo:
 
 
 def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
+    photo.used = False  # a retried transaction starts again
     moment = utcnow()
     if not claim_update(session, incoming.platform, str(incoming.update_id), incoming.chat_id):
         return Outcome()

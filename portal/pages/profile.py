@@ -1,9 +1,11 @@
 """Profile: the customer's name, phone and e-mail, language and password; their SIP
-identities and hotspot logins (read only)."""
+identities and hotspot logins (read only); their chat apps: "Connect Telegram" (a
+one-time token, then Telegram opens the bot with `/start <token>`), "Connect LINE" (a
+short code to send to the LINE account), and the chats linked, each disconnected here."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +14,24 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, TelFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from portal.access import MenuEntry, actor, client_address, customer, me, mine, run_as_me
+from messaging.chats import (
+    bot_username,
+    issue_link_token,
+    links_of_customer,
+    telegram_start_link,
+    unlink,
+)
+from messaging.models import ChatLink
+from portal.access import (
+    MenuEntry,
+    actor,
+    client_address,
+    customer,
+    me,
+    mine,
+    run_as_me,
+    settings,
+)
 from portal.forms import Form
 from portal.pages.signin import PASSWORD_RULE, start_session
 from portal.passwords import weak_password_message
@@ -46,7 +65,7 @@ class PasswordForm(Form):
     )
 
 
-def _page(details=None, language=None, password=None, status: int = 200):
+def _page(details=None, language=None, password=None, status: int = 200, line_code=None):
     with mine() as my:
         person = my.customer()
         details = details or DetailsForm(
@@ -69,7 +88,61 @@ def _page(details=None, language=None, password=None, status: int = 200):
             customer_number=person.id,
             identities=identities,
             logins=my.logins(),
+            chats=links_of_customer(my.session, my.customer_id),
+            telegram_bot=bot_username(my.session, "telegram"),
+            line_on=settings().line_configured,
+            line_code=line_code,
         ), status
+
+
+@blueprint.post("/chats/telegram")
+@customer
+def connect_telegram():
+    """A one-time token, and off to Telegram: the bot receives `/start <token>` and links
+    the chat the customer opens it in."""
+
+    def work(my):
+        name = bot_username(my.session, "telegram")
+        if name is None:
+            return None
+        token, _expires = issue_link_token(
+            my.session, "telegram", actor=actor(), customer_id=my.customer_id
+        )
+        return telegram_start_link(name, token)
+
+    link = run_as_me(work)
+    if link is None:
+        flash(_("The Telegram bot is not running yet. Try again later."), "error")
+        return redirect(url_for("profile.index"))
+    return redirect(link, code=303)
+
+
+@blueprint.post("/chats/line")
+@customer
+def connect_line():
+    """A short one-time code the customer sends to the operator's LINE account."""
+    if not settings().line_configured:
+        abort(404)
+    code, _expires = run_as_me(
+        lambda my: issue_link_token(my.session, "line", actor=actor(), customer_id=my.customer_id)
+    )
+    return _page(line_code=code)
+
+
+@blueprint.post("/chats/<int:link_id>/disconnect")
+@customer
+def disconnect(link_id: int):
+    address = client_address()
+
+    def work(my):
+        link = my.session.get(ChatLink, link_id)
+        if link is None or link.customer_id != my.customer_id:
+            abort(404)  # someone else's chat is "not found", like one that never was
+        return unlink(my.session, link.id, actor=actor(), address=address)
+
+    run_as_me(work)
+    flash(_("Disconnected: that chat no longer reaches your account."), "success")
+    return redirect(url_for("profile.index"))
 
 
 @blueprint.get("/")

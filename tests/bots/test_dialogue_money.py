@@ -250,3 +250,22 @@ def test_the_confirmation_pressed_twice_at_the_same_moment_buys_once(db, new_cha
     answers = _at_once(lambda: me.chat.press(data), lambda: me.chat.press(data))
     assert all("Password: wifi1234" in texts(answer) for answer in answers)
     assert balance_of(db, me.account_id) == 15_000 * RUPIAH
+
+
+def _stored_files(settings) -> list:
+    from pathlib import Path
+
+    return sorted(p for p in Path(settings.upload_folder).rglob("*") if p.is_file())
+
+
+def test_a_receipt_no_request_keeps_is_not_left_on_disk(db, new_chat, bot_settings):
+    me = linked_customer(db, new_chat, 0)
+    me.chat.send("/topup 30000")
+    me.chat.send(photo=PNG)
+    assert len(_stored_files(bot_settings)) == 1
+    me.chat.again(me.chat.sent[-1])  # the same update again: handled before
+    me.chat.send("/topup 30000")
+    assert "sent already" in texts(me.chat.send(photo=PNG))  # answered by the first
+    assert len(_stored_files(bot_settings)) == 1
+    me.chat.send(photo=PNG)  # a photo for the operator is kept with its message
+    assert len(_stored_files(bot_settings)) == 2
