@@ -441,8 +441,18 @@ def staff_create_login(
     *,
     actor: str,
     address: str | None = None,
+    only_if_none: bool = False,
 ) -> HotspotLogin:
-    """A hotspot username for a customer (`UsernameTaken` carries a free suggestion)."""
+    """A hotspot username for a customer (`UsernameTaken` carries a free suggestion).
+    The admin makes as many as it likes; a customer in the portal makes their first one
+    (`only_if_none`: refused when they have one, checked under their wallet's lock so
+    that two sends of the form make one login)."""
+    if only_if_none:
+        ledger.lock_account(session, account_of_customer(session, customer_id).id)
+        if session.execute(
+            select(HotspotLogin.id).where(HotspotLogin.customer_id == customer_id).limit(1)
+        ).first():
+            raise InvalidInput("this customer has a hotspot login already")
     login = create_login(session, customer_id, username, password or None)
     record_audit(
         session,

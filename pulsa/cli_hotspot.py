@@ -345,10 +345,14 @@ def hotspot_buy(ctx: Context, username, package_name, auto_renew, key) -> None:
         )
 
     sub = ctx.database().run(work)
-    click.echo(
-        f"subscription {sub.id}: {ctx.money(sub.price)} paid, valid "
-        f"{sub.starts_at:%Y-%m-%d %H:%M} to {sub.ends_at:%Y-%m-%d %H:%M} UTC"
-    )
+    click.echo(f"subscription {sub.id}: {ctx.money(sub.price)} paid, {_validity(sub)}")
+
+
+def _validity(sub) -> str:
+    """When a subscription is valid; one that waits for its start says so."""
+    if sub.awaits_start:
+        return "its validity starts when a router takes it (or at the first login, see Settings)"
+    return f"valid {sub.starts_at:%Y-%m-%d %H:%M} to {sub.ends_at:%Y-%m-%d %H:%M} UTC"
 
 
 @hotspot.command("extend")
@@ -682,9 +686,7 @@ def hotspot_confirm(ctx: Context, login_id, amount, method, reference) -> None:
             actor=_ACTOR,
         )
     )
-    click.echo(
-        f"login {login_id} confirmed: subscription {sub.id} until {sub.ends_at:%Y-%m-%d %H:%M} UTC"
-    )
+    click.echo(f"login {login_id} confirmed: subscription {sub.id}, {_validity(sub)}")
 
 
 @hotspot.command("reject")

@@ -27,13 +27,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hotspot.backoffice import split_rate_limit, staff_buy_package, staff_set_auto_renew
+from hotspot.backoffice import (
+    split_rate_limit,
+    staff_buy_package,
+    staff_create_login,
+    staff_set_auto_renew,
+)
 from hotspot.waiting import Waiting, why_waiting
 from portal.access import MenuEntry, actor, client_address, customer, me, mine, run_as_me
 from portal.ui import explain, new_form_key, valid_form_key
 from wallet.errors import IdempotencyConflict, WalletError
 from wallet.hotspot_models import InternetPackage, Subscription
-from wallet.internet import not_over
+from wallet.internet import UsernameTaken, not_over, username_from_name
 from wallet.ledger import utcnow
 
 blueprint = Blueprint("internet", __name__, url_prefix="/internet")
@@ -149,7 +154,51 @@ def index():
             logins=_logins(my),
             available=my.account().available,
             now=utcnow(),
+            suggested_username=username_from_name(me().name),
         )
+
+
+@blueprint.post("/login")
+@customer
+def make_login():
+    """The customer makes their first hotspot login (the admin's service, audited with
+    the customer as actor); a second one is the operator's to give."""
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "").strip()
+    customer_id = me().customer_id
+    address = client_address()
+    try:
+        run_as_me(
+            lambda my: staff_create_login(
+                my.session,
+                customer_id,
+                username,
+                password or None,
+                actor=actor(),
+                address=address,
+                only_if_none=True,
+            )
+        )
+    except UsernameTaken as taken:
+        flash(
+            _(
+                "The user name %(name)s is taken. %(suggestion)s is free.",
+                name=taken.username,
+                suggestion=taken.suggestion,
+            ),
+            "error",
+        )
+    except WalletError:
+        flash(
+            _(
+                "This login cannot be made. A user name uses letters, digits and . _ - @ + "
+                "only, a password has no spaces or quotes, and a second login is given by us."
+            ),
+            "error",
+        )
+    else:
+        flash(_("Your hotspot login is ready. Buy a package for it below."), "success")
+    return redirect(url_for("internet.index"))
 
 
 def _confirmation(package_id: int, key: str, login_id: int | None, error: str | None = None):

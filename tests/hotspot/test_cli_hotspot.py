@@ -68,7 +68,8 @@ def test_a_customer_buys_a_package_and_sync_puts_the_user_on_the_router(router):
     assert "login 1: joko / rahasia1" in ok(
         "hotspot", "login", "1", "joko", "--password", "rahasia1"
     )
-    assert "IDR 5,000 paid" in ok("hotspot", "buy", "joko", "Harian")
+    bought = ok("hotspot", "buy", "joko", "Harian")
+    assert "IDR 5,000 paid" in bought and "starts when a router takes it" in bought
 
     first = ok("hotspot", "sync")
     second = ok("hotspot", "sync")

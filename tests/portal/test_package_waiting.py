@@ -1,13 +1,18 @@
 """The portal tells the customer the truth about a package bought while no router could
 take it: Internet and Home say it waits for the router and why, in English and in
-Indonesian, instead of an end date already counting."""
+Indonesian, instead of an end date already counting; and a customer with no hotspot
+login makes their first one through the admin's service."""
 
 from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import select
+
 from tests.portal.conftest import make_customer, signed_in
+from wallet.hotspot_models import HotspotLogin
 from wallet.internet import buy_package, create_login, create_package, start_subscription
+from wallet.staff import AuditRecord
 
 NO_ROUTER_EN = "Waiting for the router: no router is set up for this package yet."
 NO_ROUTER_ID = "Menunggu router: belum ada router yang disiapkan untuk paket ini."
@@ -58,3 +63,35 @@ def test_a_started_package_shows_its_end_and_no_waiting(portal, db):
     bought_with_no_router(db, person, started=True)
     home = signed_in(portal, person).get("/home").get_data(as_text=True)
     assert "Waiting for the router" not in home and "Ends " in home
+
+
+def test_a_customer_without_a_login_makes_one_through_the_admins_service(portal, db):
+    person = make_customer(db, 0, name="Budi Santoso")
+    client = signed_in(portal, person)
+    page = client.get("/internet/").get_data(as_text=True)
+    assert 'value="budi.santoso"' in page
+    username = f"budi{secrets.token_hex(3)}"
+
+    client.post("/internet/login", data={"username": username, "password": ""})
+    again = client.post(
+        "/internet/login", data={"username": f"x{username}", "password": ""}, follow_redirects=True
+    )
+
+    with db.transaction() as session:
+        logins = (
+            session.execute(
+                select(HotspotLogin).where(HotspotLogin.customer_id == person.customer_id)
+            )
+            .scalars()
+            .all()
+        )
+        assert [login.username for login in logins] == [username]
+        record = session.execute(
+            select(AuditRecord).where(
+                AuditRecord.action == "hotspot_login.create",
+                AuditRecord.target == f"hotspot login {username}",
+            )
+        ).scalar_one()
+        assert record.actor == f"portal:customer:{person.customer_id}"
+    text = again.get_data(as_text=True)
+    assert "This login cannot be made" in text and username in text
