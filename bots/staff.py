@@ -53,7 +53,7 @@ from wallet.customers import search_customer_accounts
 from wallet.db import Database
 from wallet.errors import NotFound, WalletError
 from wallet.hotspot_models import HotspotLogin, InternetPackage
-from wallet.internet import find_login, pending_registrations
+from wallet.internet import find_login, latest_pending_registrations
 from wallet.models import Account
 from wallet.payments import (
     PaymentDecided,
@@ -415,11 +415,11 @@ def _registrations(chat: StaffChat, _argument: str) -> list[Reply]:
     _ = chat._
     may_decide = chat.may("reg_ok")
     with chat.db.transaction() as session:
-        waiting = pending_registrations(session)
-        if not waiting:
+        count, waiting = latest_pending_registrations(session, limit=LISTED)
+        if not count:
             return [Reply(_("No registrations are waiting."))]
-        replies = [Reply(_("Registrations waiting: %(n)s.", n=len(waiting)))]
-        for login in waiting[:LISTED]:
+        replies = [Reply(_("Registrations waiting: %(n)s.", n=count))]
+        for login in waiting:
             package = login.package
             text = _(
                 "%(name)s, hotspot login %(login)s, package %(package)s (%(price)s), "

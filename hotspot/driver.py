@@ -845,14 +845,20 @@ class RouterDriver:
 
         return self._run(read)
 
-    def ping(self, address: str, count: int = 4) -> PingResult:
+    def ping(self, address: str, count: int = 4, interval_ms: int | None = None) -> PingResult:
         """Ping ``address`` from the router (RouterOS ``/ping`` with a ``count``, one echo
-        a second): the router answers one row per echo, the last one carrying the
-        totals. An address the router cannot reach is a result with nothing received,
-        not an error; an address RouterOS cannot read is a :class:`RouterError`."""
+        every ``interval_ms``, RouterOS's 1 s when None): the router answers one row per
+        echo, the last one carrying the totals. An address the router cannot reach is a
+        result with nothing received, not an error; an address RouterOS cannot read is a
+        :class:`RouterError`."""
         if not 1 <= count <= MAX_PING_COUNT:
             raise ValueError(f"a ping sends 1 to {MAX_PING_COUNT} echoes")
-        rows = self._run(lambda session: session.call("/ping", address=address, count=str(count)))
+        words = {"address": address, "count": str(count)}
+        if interval_ms is not None:
+            if not 10 <= interval_ms <= 5000:  # RouterOS takes 10 ms to 5 s
+                raise ValueError("a ping's interval is 10 to 5000 ms")
+            words["interval"] = f"{interval_ms}ms"
+        rows = self._run(lambda session: session.call("/ping", **words))
         replies = tuple(
             PingReply(
                 seq=_to_int(row.get("seq")),

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from wallet import events, ledger
@@ -995,6 +995,17 @@ def pending_registrations_query() -> Select:
 
 def pending_registrations(session: Session) -> list[HotspotLogin]:
     return list(session.execute(pending_registrations_query()).scalars())
+
+
+def latest_pending_registrations(
+    session: Session, *, limit: int = 10
+) -> tuple[int, list[HotspotLogin]]:
+    """How many registrations wait, and the latest `limit` of them, newest first (the
+    staff chat's short list)."""
+    waiting = pending_registrations_query().order_by(None)
+    count = session.execute(select(func.count()).select_from(waiting.subquery())).scalar_one()
+    latest = waiting.order_by(HotspotLogin.id.desc()).limit(limit)
+    return int(count), list(session.execute(latest).scalars())
 
 
 def confirm_registration(

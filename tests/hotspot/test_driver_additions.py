@@ -60,6 +60,15 @@ def test_a_ping_from_the_router_counts_the_echoes_and_their_round_trips(driver, 
     assert ping.attributes == {"address": "10.0.0.1", "count": "3"}
 
 
+def test_a_ping_may_send_its_echoes_faster_than_one_a_second(driver, router):
+    router.ping_times["10.0.0.1"] = "900us"
+    assert driver.ping("10.0.0.1", count=2, interval_ms=200).received == 2
+    [ping] = [c for c in router.commands if c.command == "/ping"]
+    assert ping.attributes["interval"] == "200ms"
+    with pytest.raises(ValueError):
+        driver.ping("10.0.0.1", count=2, interval_ms=5)
+
+
 def test_a_ping_nobody_answers_is_a_result_with_everything_lost(driver, router):
     result = driver.ping("10.9.9.9", count=2)
     assert not result.reachable

@@ -82,6 +82,8 @@ def test_a_ping_from_a_router_is_done_and_audited_under_its_actor(db, ring, rout
     actor = f"telegram:{new_name('staff')}"
     result = staff_ping(db, ring, router_id, " 8.8.8.8 ", count=3, actor=actor, timeout=2)
     assert (result.sent, result.received, result.avg_rtt_us) == (3, 3, 12500)
+    [command] = [c for c in router.commands if c.command == "/ping"]
+    assert command.attributes["interval"] == "200ms"
     [record] = audit_of(db, actor, "router.ping")
     assert record == {
         "address": "8.8.8.8",
