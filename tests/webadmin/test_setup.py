@@ -321,3 +321,10 @@ def test_the_setup_sets_the_language_of_the_one_who_did_it(admin, superuser, db)
             select(StaffUser).where(StaffUser.username == superuser)
         ).scalar_one()
         assert user.locale == "id"
+
+
+@pytest.mark.usefixtures("fresh_setup")
+def test_after_an_indonesian_setup_a_new_colleague_is_offered_indonesian(admin):
+    assert admin.post("/setup/", data=indonesia()).status_code == 302
+    form = admin.get("/staff/new").get_data(as_text=True)
+    assert '<option selected value="id">' in form

@@ -17,7 +17,7 @@ from wallet.staff import MIN_PASSWORD_LENGTH, Role, StaffUser, create_staff, sav
 from webadmin.access import Screen, actor, change, database, view
 from webadmin.forms import Form, options
 from webadmin.passwords import weak_password_message
-from webadmin.ui import paginate
+from webadmin.ui import paginate, site
 
 PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=200, message=_l("A password needs at least %(min)d characters.")
@@ -126,7 +126,7 @@ def _edit(staff_id: int | None):
                 "is_active": user.is_active,
             }
             if user
-            else {}
+            else {"locale": site().language}  # a new colleague speaks the site's language
         )
     form = StaffForm(data=initial) if request.method == "GET" else StaffForm()
     form.role.choices = choices
