@@ -74,8 +74,15 @@ VALIDITY_UNITS = {
 }
 
 
-def package_text(package: InternetPackage, _: Gettext, *, locale: str) -> str:
-    """What a package gives, in words: "7 days, 5.0 GB, 10 h 0 min online"."""
+def package_text(
+    package: InternetPackage,
+    _: Gettext,
+    *,
+    locale: str,
+    duration: Callable[[int], str] | None = None,
+) -> str:
+    """What a package gives, in words: "7 days, 5.0 GB, 10 h 0 min online" (`duration`
+    words the time online, when the caller has its own way: the portal's "10 h")."""
     one, many = VALIDITY_UNITS.get(package.validity_unit, (None, None))
     if one is None:
         parts = [f"{package.validity_value} {package.validity_unit}"]
@@ -86,7 +93,8 @@ def package_text(package: InternetPackage, _: Gettext, *, locale: str) -> str:
     if package.limit_bytes_total:
         parts.append(data_size_text(package.limit_bytes_total, locale=locale))
     if package.limit_uptime:
-        parts.append(_("%(time)s online", time=duration_text(package.limit_uptime, _)))
+        time = (duration or (lambda seconds: duration_text(seconds, _)))(package.limit_uptime)
+        parts.append(_("%(time)s online", time=time))
     return ", ".join(parts)
 
 

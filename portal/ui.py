@@ -78,6 +78,12 @@ def duration(seconds: int | None) -> str:
     """`3 min 12 s`, `2 h 5 min`, `45 s` (messaging.wording)."""
     if seconds is None:
         return ""
+    # A whole number of hours or minutes without its "0 min" or "0 s" ("8 h", not
+    # "8 h 0 min"); messaging.wording words the rest, as in the chats.
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return _("%(h)s h", h=seconds // 3600)
+    if 60 <= seconds < 3600 and seconds % 60 == 0:
+        return _("%(m)s min", m=seconds // 60)
     return duration_text(seconds, _)
 
 

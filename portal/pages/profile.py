@@ -35,6 +35,7 @@ from portal.access import (
 from portal.forms import Form
 from portal.pages.signin import PASSWORD_RULE, start_session
 from portal.passwords import weak_password_message
+from portal.ui import reader_locale
 from wallet.backoffice import update_customer
 from wallet.customer_access import change_password, set_locale
 from wallet.errors import InvalidInput
@@ -56,6 +57,14 @@ class LanguageForm(Form):
     locale = SelectField(_l("Language"), choices=LANGUAGES)
 
 
+LOGIN_STATUSES = {
+    "active": _l("active"),
+    "pending": _l("waiting for the payment"),
+    "disabled": _l("switched off"),
+    "void": _l("withdrawn"),
+}
+
+
 class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
@@ -71,7 +80,9 @@ def _page(details=None, language=None, password=None, status: int = 200, line_co
         details = details or DetailsForm(
             formdata=None, name=person.name, phone=person.phone, email=person.email
         )
-        language = language or LanguageForm(formdata=None, locale=str(me().locale or "en"))
+        # The language the page is in when none was chosen yet (the browser's).
+        shown = me().locale or str(reader_locale().language)
+        language = language or LanguageForm(formdata=None, locale=shown)
         password = password or PasswordForm(formdata=None)
         identities = list(
             my.session.execute(
@@ -92,6 +103,7 @@ def _page(details=None, language=None, password=None, status: int = 200, line_co
             telegram_bot=bot_username(my.session, "telegram"),
             line_on=settings().line_configured,
             line_code=line_code,
+            login_statuses=LOGIN_STATUSES,
         ), status
 
 

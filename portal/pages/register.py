@@ -37,12 +37,13 @@ from wtforms import PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from hotspot.backoffice import RegistrationLimits, TooManyRegistrations, portal_register
+from messaging.wording import package_text
 from portal.access import client_address, database, public, settings
 from portal.forms import Form
-from portal.ui import explain, money
+from portal.ui import duration, explain, money, reader_locale
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin, InternetPackage
-from wallet.internet import UsernameTaken, describe_package
+from wallet.internet import UsernameTaken
 from wallet.payments import active_bank_accounts
 from wallet.site_secrets import web_secret_key
 
@@ -149,8 +150,14 @@ def register():
         packages = _packages(session)
     # Outside the transaction: money() asks for the reader's locale, which loads the
     # signed-in customer in a transaction of its own (on SQLite it would wait for this one).
+    locale = reader_locale()
     choices = [
-        (str(p.id), f"{p.name} · {money(p.price)} · {describe_package(p)}") for p in packages
+        (
+            str(p.id),
+            f"{p.name} · {money(p.price)} · "
+            + package_text(p, _, locale=locale, duration=duration),
+        )
+        for p in packages
     ]
     form = RegisterForm()
     form.package.choices = choices
