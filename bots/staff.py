@@ -202,6 +202,10 @@ def handle_staff(db: Database, settings, incoming: Incoming, person: ChatPerson)
     if incoming.button:
         command, _sep, argument = incoming.button.partition(":")
         what = command if command in NEEDS or command in ("help", "cancel") else None
+        if what != "tu_ok":
+            # Another button leaves the question that was asked (the top-up's own
+            # confirmation reads it).
+            chat.step("")
     elif command is not None:
         chat.step("")
         what = COMMANDS.get(command)

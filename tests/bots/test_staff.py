@@ -155,6 +155,16 @@ def test_rejecting_a_payment_asks_the_reason_the_customer_reads(db, staff_settin
         assert request.decided_by == f"telegram:{username}"
 
 
+def test_another_button_leaves_the_question_of_the_reason(db, staff_settings):
+    chat, _username, _ = staff_chat(db, staff_settings, {"payments": "change"})
+    _account, first = payment_request(db)
+    _account, second = payment_request(db)
+    chat.press(f"pay_no:{first}")
+    chat.press(f"pay_ok:{second}")
+    chat.send("This text is no reason for anything")
+    assert (request_status(db, first), request_status(db, second)) == ("pending", "confirmed")
+
+
 def test_a_role_taken_away_while_the_reason_is_typed_rejects_nothing(db, staff_settings):
     chat, _username, staff_id = staff_chat(db, staff_settings, {"payments": "change"})
     _account, request_id = payment_request(db)
