@@ -292,3 +292,82 @@ def test_an_update_delivered_twice_is_answered_and_acted_on_once(telegram):
 def test_groups_are_not_talked_to_and_the_webhook_secret_is_the_tokens_own():
     assert webhook_secret("1:a") != webhook_secret("1:b")
     assert len(webhook_secret("1:a")) == 64 and webhook_secret("1:a").isalnum()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_with_a_webhook_telegram_posts_updates_and_requests_without_the_secret_are_refused(
+    clean_outbox, tmp_path
+):
+    import json
+    import urllib.error
+    import urllib.request
+
+    db = clean_outbox
+    port = _free_port()
+    with FakeBotApi(token=f"{next(_bot_ids)}:TEST-token_for-the-webhook") as api:
+        settings = load_settings(
+            {
+                "PULSA_DATABASE_URL": db.url,
+                "PULSA_UPLOAD_FOLDER": str(tmp_path / "uploads"),
+                "PULSA_TELEGRAM_TOKEN": api.token,
+                "PULSA_TELEGRAM_API_URL": api.api_url,
+                "PULSA_TELEGRAM_WEBHOOK_URL": "https://bot.example.net/telegram/hook",
+                "PULSA_TELEGRAM_WEBHOOK_PORT": str(port),
+            }
+        )
+        loop = LoopThread()
+        bot = TelegramBot(db, settings)
+
+        async def start():
+            await bot.start()
+            await asyncio.wait_for(bot.started.wait(), 10)
+
+        loop.run(start())
+        try:
+            [registered] = api.accepted("setWebhook")
+            assert registered.params["url"] == "https://bot.example.net/telegram/hook"
+            assert registered.params["secret_token"] == webhook_secret(api.token)
+            chat = next(_chats)
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": chat, "type": "private", "first_name": "Made"},
+                    "from": {"id": chat, "is_bot": False, "first_name": "Made"},
+                    "text": "/help",
+                },
+            }
+
+            def post(headers: dict) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/telegram/hook",
+                    data=json.dumps(update).encode(),
+                    headers={"Content-Type": "application/json", **headers},
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        return response.status
+                except urllib.error.HTTPError as error:
+                    return error.code
+
+            assert post({"X-Telegram-Bot-Api-Secret-Token": "guessed"}) == 403
+            assert post({}) == 403
+            time.sleep(0.2)
+            assert api.messages(chat) == []
+            started = time.time()
+            assert post({"X-Telegram-Bot-Api-Secret-Token": webhook_secret(api.token)}) == 200
+            harness = Telegram(api, db, settings)
+            [answer] = harness.wait(chat, 0, started)
+            assert "not linked to a customer account yet" in answer.text
+            assert max(harness.latencies) < REPLY_WITHIN
+        finally:
+            loop.run(bot.stop())
+            loop.close()
