@@ -43,6 +43,7 @@ from wallet.customer_access import customer_actor, issue_portal_link, portal_lin
 from wallet.db import OPTIMISTIC_KEYS, SKIPPED_KEY_LOOKUP
 from wallet.errors import IdempotencyConflict, InsufficientFunds, NotFound, WalletError
 from wallet.hotspot_models import HotspotLogin, InternetPackage, Subscription
+from wallet.internet import not_over
 from wallet.ledger import utcnow
 from wallet.models import Account, Call, Customer, LedgerEntry
 from wallet.payments import active_bank_accounts, request_top_up
@@ -527,12 +528,21 @@ def _balance(chat: Chat) -> list[Reply]:
         .where(
             HotspotLogin.customer_id == chat.person.customer_id,
             Subscription.status == "active",
-            Subscription.ends_at > now,
+            not_over(now),
         )
         .order_by(Subscription.starts_at, Subscription.id)
     ).all()
     for subscription, username, package in running:
-        if subscription.starts_at <= now:
+        if subscription.awaits_start:
+            lines.append(
+                _(
+                    "Internet: %(package)s for %(login)s, waiting for the router: "
+                    "its time starts once a router has it",
+                    package=package,
+                    login=username,
+                )
+            )
+        elif subscription.starts_at <= now:
             lines.append(
                 _(
                     "Internet: %(package)s for %(login)s until %(end)s",
@@ -734,7 +744,9 @@ def _buy(chat: Chat, argument: str) -> list[Reply]:
                     done,
                     _("Hotspot login: %(login)s", login=login.username),
                     _("Password: %(password)s", password=login.password),
-                    _("Valid until %(end)s", end=chat.when(subscription.ends_at)),
+                    _("Its time starts once a router has it.")
+                    if subscription.awaits_start
+                    else _("Valid until %(end)s", end=chat.when(subscription.ends_at)),
                 ]
             ),
             buttons=menu(_),

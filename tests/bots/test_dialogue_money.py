@@ -269,3 +269,17 @@ def test_a_receipt_no_request_keeps_is_not_left_on_disk(db, new_chat, bot_settin
     assert len(_stored_files(bot_settings)) == 1
     me.chat.send(photo=PNG)  # a photo for the operator is kept with its message
     assert len(_stored_files(bot_settings)) == 2
+
+
+def test_a_package_bought_with_no_router_says_in_the_chat_that_it_waits_for_the_router(
+    db, new_chat
+):
+    from tests.conftest import unique_key
+    from wallet.internet import buy_package
+
+    me = linked_customer(db, new_chat, 10_000 * RUPIAH)
+    package = make_package(db, 3_000 * RUPIAH)
+    db.run(lambda s: buy_package(s, me.login_id, package, key=unique_key("chat")))
+    answer = texts(me.chat.send("/saldo"))
+    assert "waiting for the router: its time starts once a router has it" in answer
+    assert " until " not in answer
