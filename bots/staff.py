@@ -472,6 +472,13 @@ def _confirm_registration(chat: StaffChat, argument: str) -> list[Reply]:
         )
         if not is_new:
             return _("This registration was confirmed already; paid once.")
+        if subscription.awaits_start:
+            return _(
+                "Confirmed: %(amount)s credited, %(login)s is enabled on the routers at the "
+                "next sync; its package's time starts then.",
+                amount=chat.money(session, price),
+                login=login.username,
+            )
         return _(
             "Confirmed: %(amount)s credited, %(login)s runs until %(end)s and is enabled on "
             "the routers at the next sync.",

@@ -207,7 +207,10 @@ def test_a_registration_confirmed_from_the_chat_is_paid_once(db, staff_settings)
     assert username in texts(listed)
     confirm = button(listed, f"reg_ok:{login_id}:b")
 
-    assert "Confirmed: IDR 10,000 credited" in texts(chat.press(confirm))
+    confirmed = texts(chat.press(confirm))
+    assert "Confirmed: IDR 10,000 credited" in confirmed
+    # No router has taken its package yet: no end date is promised.
+    assert "its package's time starts then" in confirmed and "runs until" not in confirmed
     assert "confirmed already" in texts(chat.press(confirm))
 
     with db.transaction() as session:
