@@ -453,7 +453,10 @@ class DeliveryWorker:
 
     async def _launch(self) -> float:
         now = self.clock()
-        free = self.concurrency - len(self._in_flight)
+        # A delivery holds its slot until its outcome is committed, not only while its
+        # request is out: so at most `concurrency` are "sending" at any moment, which is
+        # all a crash can leave uncertain.
+        free = self.concurrency - len(self._in_flight) - len(self._outcomes)
         chosen: list[DueDelivery] = []
         soonest = self.poll_interval
         taken_chats: set[tuple[str, str]] = set()
@@ -462,7 +465,8 @@ class DeliveryWorker:
             platform = self.platforms[due.platform]
             key = (due.platform, due.chat_id)
             ready = platform.pace.ready_at(due.chat_id)
-            if len(chosen) >= free or key in taken_chats or ready > now or platform.probing:
+            # A millisecond of slack: a pace of thousands a second launches many at once.
+            if len(chosen) >= free or key in taken_chats or ready > now + 1e-3 or platform.probing:
                 remaining.append(due)
                 if ready > now:
                     soonest = min(soonest, ready - now)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from messaging.actors import CUSTOMER, PULSA, STAFF, Actor
 from messaging.errors import ConversationClosed, NotAllowed
 from messaging.models import CHANNELS, CHAT_CHANNELS, TOPICS, Conversation, Message
+from messaging.notifications import STAFF_REPLY, wants
 from messaging.outbox import enqueue_notice
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
@@ -257,7 +258,15 @@ def _append(
         after={"message": message.id, "characters": len(message.text), "image": bool(image_path)},
         address=address,
     )
-    if actor.kind in (STAFF, PULSA) and conversation.channel in CHAT_CHANNELS:
+    if (
+        actor.kind in (STAFF, PULSA)
+        and conversation.channel in CHAT_CHANNELS
+        # A customer may turn replies in the chat off (they still read them on the portal).
+        and (
+            conversation.customer_id is None
+            or wants(session, conversation.customer_id, STAFF_REPLY)
+        )
+    ):
         enqueue_notice(
             session,
             f"conversation-reply:{message.id}",

@@ -342,6 +342,7 @@ def notify_packages_ending(
         select(Subscription)
         .where(
             Subscription.status == "active",
+            Subscription.awaits_start.is_(False),  # its time has not started: no end yet
             Subscription.ends_at > moment,
             Subscription.ends_at <= moment + within,
         )

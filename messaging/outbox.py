@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -180,26 +180,53 @@ def route_notices(session: Session, *, now: datetime | None = None, limit: int =
     if session.get_bind().dialect.name != "sqlite":
         statement = statement.with_for_update(skip_locked=True)
     notices = list(session.execute(statement).scalars())
+    links = _customer_links(session, notices)
+    rows = []
     for notice in notices:
-        chats = chats_of(session, notice.recipient, notice.channel)
-        for platform, chat_id, language in chats:
-            session.add(
-                Delivery(
-                    notice_id=notice.id,
-                    platform=platform,
-                    chat_id=str(chat_id),
-                    language=language,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=moment,
-                    created_at=moment,
-                )
-            )
+        kind, _, ident = notice.recipient.partition(":")
+        if kind == "customer" and ident.isdigit():
+            platforms = CHAT_CHANNELS if notice.channel == ALL_CHATS else (notice.channel,)
+            chats = [c for c in links.get(int(ident), ()) if c[0] in platforms]
+        else:
+            chats = chats_of(session, notice.recipient, notice.channel)
+        rows += [
+            {
+                "notice_id": notice.id,
+                "platform": platform,
+                "chat_id": str(chat_id),
+                "language": language,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": moment,
+                "created_at": moment,
+            }
+            for platform, chat_id, language in chats
+        ]
         notice.routed_at = moment
         if not chats:
             notice.status = "no_chat"
+    if rows:
+        session.execute(insert(Delivery), rows)
     session.flush()
     return len(notices)
+
+
+def _customer_links(session: Session, notices: list[Notice]) -> dict[int, list]:
+    """The chats of every customer these notices are for, in one query."""
+    ids = {
+        int(ident)
+        for kind, _, ident in (n.recipient.partition(":") for n in notices)
+        if kind == "customer" and ident.isdigit()
+    }
+    links: dict[int, list] = {}
+    if ids:
+        for link in session.execute(
+            select(ChatLink).where(ChatLink.customer_id.in_(ids)).order_by(ChatLink.id)
+        ).scalars():
+            links.setdefault(link.customer_id, []).append(
+                (link.platform, link.chat_id, link.language or "en")
+            )
+    return links
 
 
 @dataclass(frozen=True)
@@ -288,9 +315,19 @@ def record_outcomes(
     changes nothing), except "sent": a platform's acceptance is news worth keeping even
     when the lease had run out and the delivery was declared uncertain meanwhile."""
     moment = now or utcnow()
+    outcomes = list(outcomes)
     notice_ids: set[int] = set()
+    locked = {
+        d.id: d
+        for d in session.execute(
+            select(Delivery)
+            .where(Delivery.id.in_([o.delivery_id for o in outcomes]))
+            .order_by(Delivery.id)
+            .with_for_update()
+        ).scalars()
+    }
     for outcome in outcomes:
-        delivery = session.get(Delivery, outcome.delivery_id, with_for_update=True)
+        delivery = locked.get(outcome.delivery_id)
         if delivery is None or delivery.claim != outcome.claim:
             continue
         if delivery.status != "sending" and not (
@@ -321,13 +358,22 @@ def settle_notices(
 ) -> None:
     """A notice whose deliveries all have an outcome is sent (all sent) or failed."""
     moment = now or utcnow()
-    for notice_id in sorted(set(notice_ids)):
-        deliveries = list(
-            session.execute(select(Delivery).where(Delivery.notice_id == notice_id)).scalars()
-        )
+    wanted = sorted(set(notice_ids))
+    if not wanted:
+        return
+    by_notice: dict[int, list[Delivery]] = {}
+    for delivery in session.execute(
+        select(Delivery).where(Delivery.notice_id.in_(wanted))
+    ).scalars():
+        by_notice.setdefault(delivery.notice_id, []).append(delivery)
+    notices = {
+        n.id: n for n in session.execute(select(Notice).where(Notice.id.in_(wanted))).scalars()
+    }
+    for notice_id in wanted:
+        deliveries = by_notice.get(notice_id, [])
         if not deliveries or any(d.status not in FINAL_DELIVERY for d in deliveries):
             continue
-        notice = session.get(Notice, notice_id)
+        notice = notices[notice_id]
         notice.attempts = max(d.attempts for d in deliveries)
         if all(d.status == "sent" for d in deliveries):
             notice.status = "sent"

@@ -26,6 +26,7 @@ SUBSCRIPTIONS = "subscriptions"  # customers' hotspot logins
 REGISTRATIONS = "registrations"
 VOUCHERS = "vouchers"
 BROADCAST = "broadcast"
+NOTICES = "notices"  # the outbox: notices to chats, failed ones sent again
 
 # Jobs granted apart from the screens.
 TOP_UP = "top_up"

@@ -8,11 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, redirect, render_template, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
 from hotspot.waiting import Waiting
+from messaging.notifications import kind_label, recent_notices, render_notice
 from portal.access import MenuEntry, customer, me, mine, public
 from portal.pages.internet import waiting_reasons
 from portal.ui import site
@@ -115,6 +117,11 @@ def index():
         calls = live_calls(my.session, my.account_id)
         packages = packages_now(my.session, my.customer_id, now)
         balance, held, available = account.balance, account.held, account.available
+        locale = str(get_locale() or "en")
+        notices = [
+            (notice.created_at, kind_label(notice.kind, locale), render_notice(notice, locale))
+            for notice in recent_notices(my.session, my.customer_id, limit=5)
+        ]
     threshold = site().low_balance_threshold
     # Other parts (messaging's announcements) add panels: principal -> HTML.
     providers = current_app.extensions["pulsa.portal_home_panels"]
@@ -129,6 +136,7 @@ def index():
         calls=calls,
         packages=packages,
         panels=panels,
+        notices=notices,
     )
 
 

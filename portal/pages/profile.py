@@ -6,11 +6,12 @@ short code to send to the LINE account), and the chats linked, each disconnected
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -22,6 +23,7 @@ from messaging.chats import (
     unlink,
 )
 from messaging.models import ChatLink
+from messaging.notifications import KINDS, enabled_kinds, kind_label, save_choices
 from portal.access import (
     MenuEntry,
     actor,
@@ -74,7 +76,35 @@ class PasswordForm(Form):
     )
 
 
-def _page(details=None, language=None, password=None, status: int = 200, line_code=None):
+def _field_name(kind: str) -> str:
+    return "notify_" + kind.replace("-", "_")
+
+
+def notifications_form(enabled: set[str] | None = None):
+    """A checkbox per kind of notification (labelled in the page's language from
+    messaging's catalogue); `enabled` fills it, None reads the request."""
+
+    class NotificationsForm(Form):
+        pass
+
+    locale = str(get_locale() or "en")
+    for kind in KINDS:
+        setattr(NotificationsForm, _field_name(kind), BooleanField(kind_label(kind, locale)))
+    if enabled is None:
+        return NotificationsForm()
+    return NotificationsForm(
+        formdata=None, data={_field_name(kind): kind in enabled for kind in KINDS}
+    )
+
+
+def _page(
+    details=None,
+    language=None,
+    password=None,
+    status: int = 200,
+    line_code=None,
+    notifications=None,
+):
     with mine() as my:
         person = my.customer()
         details = details or DetailsForm(
@@ -84,6 +114,9 @@ def _page(details=None, language=None, password=None, status: int = 200, line_co
         shown = me().locale or str(reader_locale().language)
         language = language or LanguageForm(formdata=None, locale=shown)
         password = password or PasswordForm(formdata=None)
+        notifications = notifications or notifications_form(
+            enabled_kinds(my.session, my.customer_id)
+        )
         identities = list(
             my.session.execute(
                 select(SipIdentity)
@@ -96,6 +129,8 @@ def _page(details=None, language=None, password=None, status: int = 200, line_co
             details=details,
             language=language,
             password=password,
+            notifications=notifications,
+            notification_fields=[_field_name(kind) for kind in KINDS],
             customer_number=person.id,
             identities=identities,
             logins=my.logins(),
@@ -205,6 +240,18 @@ def language():
         return _page(language=form, status=400)
     chosen = form.locale.data
     run_as_me(lambda my: set_locale(my.session, my.customer_id, chosen))
+    flash(_("Saved."), "success")
+    return redirect(url_for("profile.index"))
+
+
+@blueprint.post("/notifications")
+@customer
+def notifications():
+    form = notifications_form()
+    if not form.validate_on_submit():
+        return _page(notifications=form, status=400)
+    chosen = {kind for kind in KINDS if form[_field_name(kind)].data}
+    run_as_me(lambda my: save_choices(my.session, my.customer_id, chosen))
     flash(_("Saved."), "success")
     return redirect(url_for("profile.index"))
 

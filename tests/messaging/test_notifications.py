@@ -28,7 +28,8 @@ from tests.conftest import make_account, unique_key
 from tests.hotspot.builders import make_login, make_package
 from wallet import ledger
 from wallet.hotspot_models import Subscription
-from wallet.internet import buy_package, process_due
+from wallet.internet import buy_package, process_due, start_subscription
+from wallet.ledger import utcnow
 from wallet.models import Account
 from wallet.payments import PaymentRequest, confirm_payment, create_payment_request, reject_payment
 
@@ -152,6 +153,10 @@ def test_packages_ending_within_a_day_and_ended_are_told_once(watched):
     subscription_id = watched.run(
         lambda s: buy_package(s, login_id, package_id, key=unique_key("sub")).id
     )
+    # Its time starts when a router holds it; before that nothing ends.
+    watched.run(lambda s: notify_packages_ending(s, now=utcnow() + timedelta(hours=1)))
+    assert notices_of(watched, customer_id, PACKAGE_ENDING) == []
+    watched.run(lambda s: start_subscription(s, subscription_id, utcnow()))
     ends_at = watched.run(lambda s: s.get(Subscription, subscription_id).ends_at)
 
     watched.run(lambda s: notify_packages_ending(s, now=ends_at - timedelta(hours=25)))
@@ -173,3 +178,25 @@ def test_every_kind_has_an_indonesian_text():
     for text in [*KINDS.values(), *_TEXTS.values()]:
         assert indonesian(text) != text, text
     assert REGISTRATION_CONFIRMED in KINDS
+
+
+def test_a_customer_who_turned_replies_off_gets_none_in_the_chat_but_others_do(db):
+    from messaging.actors import Actor
+    from messaging.conversations import open_conversation, post_message
+    from messaging.notifications import STAFF_REPLY
+    from tests.messaging.builders import make_customer, make_staff_actor
+
+    staff = make_staff_actor(db)
+    quiet, chatty = make_customer(db), make_customer(db)
+    db.run(lambda s: save_choices(s, quiet, set(KINDS) - {STAFF_REPLY}))
+    for customer_id in (quiet, chatty):
+        conversation_id = db.run(
+            lambda s, c=customer_id: (
+                open_conversation(s, Actor.customer(c, "telegram"), topic="billing", text="halo").id
+            )
+        )
+        db.run(lambda s, c=conversation_id: post_message(s, staff, c, text="siap"))
+
+    assert notices_of(db, quiet) == []
+    (reply,) = notices_of(db, chatty)
+    assert reply.kind == STAFF_REPLY and render_notice(reply, "id") == "siap"

@@ -11,6 +11,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "webadmin.screens.conversations",
     "webadmin.screens.announcements",
     "webadmin.screens.broadcast",
+    "webadmin.screens.notices",
     "webadmin.screens.bank_accounts",
     "webadmin.screens.tariffs",
     "webadmin.screens.calls",
