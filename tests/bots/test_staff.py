@@ -395,3 +395,16 @@ def test_the_staff_chat_speaks_indonesian(db, staff_settings):
     assert "Pembayaran menunggu" in texts(chat.send("/pembayaran"))
     assert "Dikonfirmasi" in texts(chat.press(f"pay_ok:{request_id}"))
     assert "tidak mengizinkan" in texts(chat.press("reg_ok:1:c"))
+
+
+def test_a_staff_member_links_line_with_the_code_and_works_from_there(db, staff_settings):
+    staff_id, username = staff_member(db, {"payments": "change"})
+    code, _ = db.run(lambda s: issue_link_token(s, "line", actor="test", staff_id=staff_id))
+    chat = FakeChat(db, staff_settings, platform="line")
+    chat.send(f"/start {code}")  # bots.line turns a typed code into this
+    with db.transaction() as session:
+        assert find_link(session, "line", chat.chat_id).staff_id == staff_id
+    _account, request_id = payment_request(db)
+    assert "Confirmed" in texts(chat.press(f"pay_ok:{request_id}"))
+    [record] = audit(db, f"line:{username}", "payment.confirm")
+    assert record.target == f"payment request {request_id}"
