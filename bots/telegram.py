@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from bots.dialogue import Incoming, Reply, handle
 from bots.i18n import N_, gettext_for
-from messaging.chats import chat_language, remember_bot
+from messaging.chats import chat_language, forget_old_chat_updates, remember_bot
 from messaging.notifications import watch
 from wallet.db import Database
 
@@ -40,6 +40,7 @@ log = logging.getLogger("pulsa.bots.telegram")
 MAX_TEXT = 4096  # Telegram's longest message
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
+HOUSEKEEPING_SECONDS = 3600.0
 SHARE_PHONE = N_("Share my phone number")
 SOMETHING_WENT_WRONG = N_("Something went wrong on our side. Please try again in a minute.")
 #: The command menu Telegram shows, per language (the dialogue knows both languages'
@@ -176,6 +177,15 @@ class TelegramBot:
             )
             log.info("Telegram bot @%s: long polling", self.username)
         self.started.set()
+        # `pulsa bot` has no housekeeping of its own: forget old update records here too.
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self.db.run, forget_old_chat_updates
+                )
+            except Exception:  # a database outage: next time
+                log.exception("forgetting old chat updates failed")
 
     async def _remember_name(self) -> None:
         try:

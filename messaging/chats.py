@@ -372,6 +372,22 @@ def updates_since(session: Session, platform: str, chat_id: str, since: datetime
     )
 
 
+#: How long the record of a handled update is kept: platforms deliver an update again
+#: within hours (Telegram keeps undelivered updates 24 hours), and flood control looks at
+#: the last minute.
+HANDLED_UPDATES_KEPT = timedelta(days=7)
+
+
+def forget_old_chat_updates(session: Session, now: datetime | None = None) -> int:
+    """Housekeeping: the records of updates older than HANDLED_UPDATES_KEPT, and the
+    link tokens expired a day ago, deleted; how many updates went."""
+    moment = now or utcnow()
+    session.execute(
+        delete(ChatLinkToken).where(ChatLinkToken.expires_at < moment - timedelta(days=1))
+    )
+    return forget_handled_updates(session, moment - HANDLED_UPDATES_KEPT)
+
+
 def forget_handled_updates(session: Session, before: datetime) -> int:
     """Drop the records of updates handled before `before` (platforms deliver an update
     again within hours, not weeks); returns how many went."""

@@ -232,7 +232,8 @@ def _start_hotspot(settings: Settings, database: Database, finished: threading.E
 
 async def _housekeeping(database: Database) -> None:
     """Release the holds of calls nobody settled in time (they are never charged), and
-    delete ended web sessions and sign-in counts nobody added to for a day."""
+    delete ended web sessions, sign-in counts nobody added to for a day, and the records
+    of chat updates handled long ago (messaging.chats.forget_old_chat_updates)."""
     from wallet.calls import expire_calls
 
     while True:
@@ -241,9 +242,16 @@ async def _housekeeping(database: Database) -> None:
             if expired:
                 log.warning("expired %d call(s) nobody settled: %s", len(expired), expired)
             await asyncio.to_thread(database.run, forget_old_sign_ins)
+            await asyncio.to_thread(database.run, forget_old_chat_updates)
         except Exception:  # the loop must survive a database outage
             log.exception("housekeeping pass failed; trying again later")
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+def forget_old_chat_updates(session) -> None:
+    from messaging.chats import forget_old_chat_updates as forget
+
+    forget(session)
 
 
 def forget_old_sign_ins(session) -> None:

@@ -188,3 +188,34 @@ def test_a_rolled_back_claim_leaves_the_update_unhandled(db):
 )
 def test_the_chat_language_comes_from_the_app_language_code(code, language):
     assert chat_language(code) == language
+
+
+def test_housekeeping_forgets_old_update_records_and_expired_tokens_only(db):
+    from messaging.chats import forget_old_chat_updates
+    from messaging.models import ChatLinkToken, HandledUpdate
+
+    the_chat, old, recent = chat(), unique_key("old"), unique_key("recent")
+    long_ago = utcnow() - timedelta(days=8)
+    db.run(lambda s: claim_update(s, "telegram", old, the_chat, now=long_ago))
+    db.run(lambda s: claim_update(s, "telegram", recent, the_chat))
+    customer_id = make_customer(db)
+    db.run(
+        lambda s: issue_link_token(
+            s, "telegram", actor="test", customer_id=customer_id, now=long_ago
+        )
+    )
+    fresh, _ = db.run(
+        lambda s: issue_link_token(s, "telegram", actor="test", customer_id=customer_id)
+    )
+    assert db.run(forget_old_chat_updates) >= 1
+    with db.transaction() as s:
+        kept = {
+            u.update_key
+            for u in s.query(HandledUpdate).filter(HandledUpdate.chat_id == the_chat).all()
+        }
+        assert kept == {recent}
+        tokens = s.query(ChatLinkToken).filter(ChatLinkToken.customer_id == customer_id).all()
+        assert len(tokens) == 1
+    assert db.run(lambda s: redeem_link_token(s, "telegram", chat(), fresh)).customer_id == (
+        customer_id
+    )
