@@ -33,9 +33,9 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ MAX_BUBBLES = 12
 #: A customer's photo is read up to the size a payment proof may have, plus one byte (so
 #: that the dialogue sees that it is too large and says so).
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-#: How long a webhook request waits for its events to be handled before answering 200
-#: anyway (the rest is finished in the background and answered by reply token or push).
-ANSWER_WITHIN_SECONDS = 1.5
+#: An event whose handling failed is tried again after these many seconds, then given up
+#: (its reply token lasts about a minute; after that the answer is pushed).
+RETRY_DELAYS = (0.5, 2.0, 5.0)
 API_TIMEOUT_SECONDS = 10
 PROFILE_TTL_SECONDS = 3600
 #: LINE allows 2,000 pushes a second per channel; the sender keeps half of that as margin
@@ -300,7 +300,7 @@ class LineWebhook:
         *,
         handle: Callable[[Database, Settings, Incoming], list[Reply]] | None = None,
         workers: int = 8,
-        answer_within: float = ANSWER_WITHIN_SECONDS,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         from linebot.v3 import WebhookParser
         from linebot.v3.messaging import (
@@ -320,7 +320,10 @@ class LineWebhook:
         self.database = database
         self._handle = handle
         self._parser = WebhookParser(settings.line_channel_secret)
-        self._answer_within = answer_within
+        self._retry_delays = tuple(retry_delays)
+        self._lock = threading.Lock()
+        self._in_flight: set = set()
+        self._queues: dict[str, deque] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pulsa-line")
         token = settings.line_access_token
         self._client = ApiClient(Configuration(host=settings.line_api_url, access_token=token))
@@ -372,17 +375,57 @@ class LineWebhook:
         if not events:
             # The console's "Verify" button, or only events of no interest.
             return _respond(start_response, "200 OK", {})
-        future = self._pool.submit(self.handle_events, events)
-        try:
-            future.result(timeout=self._answer_within)
-        except FutureTimeout:
-            log.info("LINE events still being handled after %.1f s: answered", self._answer_within)
-        except Exception:
-            # Nothing of the failed events was committed: LINE delivers them again when
-            # webhook redelivery is on (the events that did act are then recognised).
-            log.exception("LINE events could not be handled")
-            return _respond(start_response, "500 Internal Server Error", {"error": "try again"})
+        # Answered at once, as LINE asks (a bot server that answers slowly holds up the
+        # webhooks after it): the events are handled by the worker threads.
+        self.enqueue(events)
         return _respond(start_response, "200 OK", {})
+
+    def enqueue(self, events: Sequence) -> None:
+        """Hand events to the worker threads: a chat's events one after another in the
+        order LINE sent them (a top-up's amount before its photo, even when they came in
+        two requests at once), many chats at the same time."""
+        with self._lock:
+            for event in events:
+                source = getattr(event, "source", None)
+                chat = getattr(source, "user_id", None) or ""
+                queue = self._queues.get(chat)
+                if queue is not None:
+                    queue.append(event)
+                    continue
+                self._queues[chat] = deque([event])
+                future = self._pool.submit(self._drain, chat)
+                self._in_flight.add(future)
+                future.add_done_callback(self._finished)
+
+    def _finished(self, future) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+
+    def _drain(self, chat: str) -> None:
+        if not self._bot_named.is_set() and self.database is not None:
+            self.learn_bot_name()
+        while True:
+            with self._lock:
+                queue = self._queues[chat]
+                if not queue:
+                    del self._queues[chat]
+                    return
+                event = queue.popleft()
+            self.handle_with_retries(event)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until the events received so far are handled (tests, a graceful stop)."""
+        from concurrent.futures import wait
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = set(self._in_flight)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0 or wait(pending, timeout=left).not_done:
+                return False
 
     def _read_body(self, environ) -> bytes:
         length_text = environ.get("CONTENT_LENGTH") or ""
@@ -421,20 +464,22 @@ class LineWebhook:
 
     # Events
 
-    def handle_events(self, events: Sequence) -> None:
-        """Handle one request's events in order (a customer's text then photo); an event
-        that fails does not stop the others, and the failure is raised at the end."""
-        failed: BaseException | None = None
-        if not self._bot_named.is_set() and self.database is not None:
-            self.learn_bot_name()
-        for event in events:
+    def handle_with_retries(self, event) -> None:
+        """Handle one event. When that fails (the database unreachable...), nothing of it
+        was committed: it is tried again after RETRY_DELAYS, then logged as lost."""
+        event_id = getattr(event, "webhook_event_id", "?")
+        for attempt, delay in enumerate((*self._retry_delays, None), start=1):
             try:
                 self.handle_event(event)
+                return
             except Exception as error:
-                log.exception("LINE event %s failed", getattr(event, "webhook_event_id", "?"))
-                failed = error
-        if failed is not None:
-            raise failed
+                if delay is None:
+                    log.exception("LINE event %s lost after %d attempts", event_id, attempt)
+                    return
+                log.warning(
+                    "LINE event %s failed (%s): trying again in %s s", event_id, error, delay
+                )
+                time.sleep(delay)
 
     def handle_event(self, event) -> None:
         from linebot.v3.webhooks import (

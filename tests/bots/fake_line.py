@@ -86,6 +86,7 @@ class Delivered:
     reply_token: str | None = None
     retry_key: str | None = None
     request_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    at: float = field(default_factory=time.monotonic)  # when LINE accepted it
 
     @property
     def texts(self) -> list[str]:
@@ -133,6 +134,7 @@ class FakeLine:
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -273,6 +275,19 @@ class FakeLine:
                 return found
             time.sleep(0.01)
         raise AssertionError(f"expected {count} LINE deliveries, got {self.delivered(user_id)}")
+
+    def wait_for_reply(self, reply_token: str, timeout: float = 10.0) -> Delivered:
+        """The reply made with `reply_token`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for delivered in reversed(self.replies):
+                    if delivered.reply_token == reply_token:
+                        return delivered
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no reply with the token {reply_token}")
+                self._arrived.wait(left)
 
     # -- the platform's side: webhook events -------------------------------------------
 
@@ -462,6 +477,7 @@ class FakeLine:
                 return _error(400, "Invalid reply token")
             delivered = Delivered(body["messages"], reply_token=token, request_id=self._next_id())
             self.replies.append(delivered)
+            self._arrived.notify_all()
         return _json(200, {"sentMessages": _sent(body["messages"])}, delivered.request_id)
 
     def _push(self, call: Call) -> tuple[int, dict[str, str], bytes]:
@@ -495,6 +511,7 @@ class FakeLine:
             self.pushes.append(delivered)
             if key is not None:
                 self._retry_keys[key] = delivered.request_id
+            self._arrived.notify_all()
         return _json(200, {"sentMessages": _sent(body["messages"])}, delivered.request_id)
 
     def _next_id(self) -> str:

@@ -1,0 +1,197 @@
+"""The LINE bot with many chats writing at once: how fast the webhook answers LINE, and how
+long a customer waits for the answer.
+
+    python bench/line.py [--chats 50] [--messages 10] [--threads 8] [--sqlite]
+
+Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
+PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432; `--sqlite`: a SQLite
+file instead), migrates it and makes `--chats` customers with a wallet and a linked LINE
+chat each. pulsa's LINE webhook (bots.line.LineWebhook with the real dialogue) is served
+by waitress as the portal's server serves it (`--threads` threads), and the Messaging API
+is the loopback fake of tests/bots/fake_line.py (standing for LINE). Each chat is a thread
+that sends `--messages` signed webhooks, one text event each (`/saldo` and `/riwayat` in
+turn: the balance, the last transactions), and waits for the reply to arrive at the fake
+before sending the next one; all chats write at once. Each chat's first message (all 50 at
+the same moment, on a server that has just started) is timed apart.
+
+  webhook answer   from the webhook request sent until LINE has its 200
+  reply            from the webhook request sent until the reply arrived at LINE (what the
+                   customer waits for; the issue asks for every answer within 2 s)
+
+Clients, server, fake and database share the machine: compare ratios with the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The server the databases are made on (tests.databases reads it when imported).
+if "PULSA_BENCH_PG" in os.environ:
+    os.environ["PULSA_TEST_PG"] = os.environ["PULSA_BENCH_PG"]
+
+from authorize import cpu_model
+
+from bots.line import WEBHOOK_PATH, LineWebhook
+from messaging.chats import issue_link_token, redeem_link_token
+from pulsa.settings import load_settings
+from pulsa.web_server import start_web_server, with_mounted
+from tests.bots.fake_line import FakeLine, new_user_id
+from tests.databases import create_database, drop_database
+from wallet import ledger
+from wallet.customers import create_customer
+from wallet.db import Database
+from wallet.migrate import upgrade
+
+
+def make_chats(db: Database, count: int) -> list[str]:
+    """`count` customers with a topped-up wallet and a linked LINE chat; their user ids."""
+    users = []
+    for n in range(count):
+        user = new_user_id()
+
+        def work(session, n=n, user=user):
+            customer, account = create_customer(session, f"Chat Customer {n}", currency="IDR")
+            for k in range(5):
+                ledger.top_up(session, account.id, 20_000 * 10**6, key=f"bench-line:{user}:{k}")
+            code, _ = issue_link_token(session, "line", actor="bench", customer_id=customer.id)
+            redeem_link_token(session, "line", user, code, language="id")
+
+        db.run(work)
+        users.append(user)
+    return users
+
+
+def baseline() -> str:
+    rates = []
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for n in range(2_000_000):
+            total += n
+        rates.append(2.0 / (time.process_time() - started))
+    return f"baseline  a plain Python loop {max(rates):.1f} M iterations/s"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run(args: argparse.Namespace, url: str) -> None:
+    upgrade(url)
+    db = Database(url, pool_size=args.threads + 4)
+    users = make_chats(db, args.chats)
+    with FakeLine() as fake, tempfile.TemporaryDirectory() as uploads:
+        settings = load_settings(
+            {
+                "PULSA_DATABASE_URL": url,
+                "PULSA_UPLOAD_FOLDER": uploads,
+                "PULSA_PORTAL_URL": "https://portal.example.net",
+                **fake.environment(),
+            }
+        )
+        webhook = LineWebhook(settings, db, workers=args.threads)
+        server = start_web_server(
+            with_mounted(lambda e, s: [], {WEBHOOK_PATH: webhook}),
+            settings,
+            host="127.0.0.1",
+            port=0,
+            name="bench-line",
+            threads=args.threads,
+        )
+        address = f"http://127.0.0.1:{server.effective_port}{WEBHOOK_PATH}"
+        answers: list[float] = []
+        replies: list[float] = []
+        warmed: list[float] = []
+        problems: list[str] = []
+        lock = threading.Lock()
+        go = threading.Event()
+
+        def chat(user: str) -> None:
+            go.wait()
+            for n in range(-1, args.messages):
+                event = fake.text_event(user, "/saldo" if n % 2 == 0 else "/riwayat")
+                started = time.monotonic()
+                status, _, took = fake.deliver(address, [event], timeout=30)
+                try:
+                    reply = fake.wait_for_reply(event["replyToken"], timeout=30)
+                except AssertionError as error:
+                    with lock:
+                        problems.append(str(error))
+                    continue
+                with lock:
+                    if status != 200:
+                        problems.append(f"webhook answered {status}")
+                    if n < 0:
+                        warmed.append(reply.at - started)
+                        continue  # each chat's first message warms up, unmeasured
+                    answers.append(took)
+                    replies.append(reply.at - started)
+
+        threads = [threading.Thread(target=chat, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        started = time.monotonic()
+        go.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        server.close()
+        webhook.close()
+    db.dispose()
+    load = os.getloadavg()
+    print(f"python    {platform.python_version()} on {cpu_model()}, {os.cpu_count()} cores")
+    print(baseline())
+    print(f"load      {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"run       {args.chats} chats x {args.messages} messages on {url.split(':')[0]}, "
+        f"{args.threads} server threads: {len(replies)} replies in {elapsed:.1f} s, "
+        f"{len(replies) / elapsed:.1f} replies/s"
+    )
+    for name, values in (("webhook answer", answers), ("reply", replies)):
+        if values:
+            print(
+                f"{name:<15} p50 {statistics.median(values) * 1000:6.0f} ms   "
+                f"p99 {percentile(values, 0.99) * 1000:6.0f} ms   "
+                f"max {max(values) * 1000:6.0f} ms"
+            )
+    if warmed:
+        print(
+            f"first messages  p50 {statistics.median(warmed) * 1000:6.0f} ms   "
+            f"max {max(warmed) * 1000:6.0f} ms (all chats at once, cold; not counted above)"
+        )
+    over = sum(1 for value in replies if value > 2.0)
+    print(f"replies over 2 s: {over} of {len(replies)}")
+    if problems:
+        print(f"problems  {len(problems)}: {problems[:3]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=8)
+
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    backend = "sqlite" if args.sqlite else "postgresql"
+    with tempfile.TemporaryDirectory() as folder:
+        url = create_database(backend, Path(folder), label=f"bench_line_{secrets.token_hex(2)}")
+        try:
+            run(args, url)
+        finally:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
