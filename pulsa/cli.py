@@ -561,7 +561,8 @@ def serve(ctx: Context, host, port, first_admin) -> None:
 
     sign_in = None
     if first_admin:
-        password = ctx.database().run(ensure_first_admin)
+        language = ctx.in_effect.language  # PULSA_LANGUAGE (or PULSA_COUNTRY=ID): id
+        password = ctx.database().run(lambda session: ensure_first_admin(session, locale=language))
         if password is not None:
             sign_in = (
                 f"sign in to the web admin as {FIRST_ADMIN!r} with the password {password} "

@@ -109,15 +109,22 @@ def load_demo(
     return done
 
 
-def ensure_first_admin(session: Session, actor: str = "pulsa") -> str | None:
+def ensure_first_admin(session: Session, actor: str = "pulsa", locale: str = "en") -> str | None:
     """A super admin `admin` with a random password when the web admin has no staff
-    account at all; returns the password (shown once), or None when staff exist."""
+    account at all, reading the admin in `locale` (the site's language); returns the
+    password (shown once), or None when staff exist."""
     from wallet.staff import StaffUser, create_staff
 
     if session.execute(select(StaffUser.id).limit(1)).first():
         return None
     password = secrets.token_urlsafe(12)
     create_staff(
-        session, FIRST_ADMIN, password, full_name="Administrator", is_superuser=True, actor=actor
+        session,
+        FIRST_ADMIN,
+        password,
+        full_name="Administrator",
+        is_superuser=True,
+        locale=locale,
+        actor=actor,
     )
     return password

@@ -207,3 +207,24 @@ def test_the_commands_follow_the_country_and_time_zone_chosen_on_the_admins_setu
     (site / "rates.csv").write_text("prefix,price_per_minute\n62812,1200\n", encoding="utf-8")
     assert run("tariff", "import", "rates.csv", "--plan", "lokal")[0] == 0
     assert "lokal  (Asia/Jakarta)" in run("tariff", "plans")[1]
+
+
+def test_the_first_admin_reads_the_sites_language(site, monkeypatch):
+    """`make run` with PULSA_COUNTRY=ID (or PULSA_LANGUAGE=id) in the file: the super admin
+    it makes reads the admin in Indonesian from the first page."""
+    from sqlalchemy import select
+
+    from pulsa.demo import FIRST_ADMIN, ensure_first_admin
+    from pulsa.settings import load_settings
+    from wallet.db import Database
+    from wallet.staff import StaffUser
+
+    monkeypatch.setenv("PULSA_COUNTRY", "ID")
+    settings = load_settings()
+    database = Database(settings.database_url)
+    password = database.run(lambda s: ensure_first_admin(s, locale=settings.language))
+    assert password
+    with database.transaction() as session:
+        admin = session.execute(select(StaffUser).where(StaffUser.username == FIRST_ADMIN))
+        assert admin.scalar_one().locale == "id"
+    database.dispose()
