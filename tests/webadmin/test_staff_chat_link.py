@@ -6,14 +6,31 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from bots.dialogue import Incoming, handle
 from messaging.chats import find_link, remember_bot
 from messaging.models import ChatLink
+from pulsa.settings import load_settings
 from tests.conftest import unique_key
-from tests.webadmin.conftest import make_staff, signed_in
+from tests.webadmin.conftest import AdminClient, make_staff, signed_in
 from wallet.staff import AuditRecord, StaffUser
+from webadmin import create_app
+
+
+@pytest.fixture
+def settings(db):
+    """The admin of a site whose Telegram and LINE bots are configured."""
+    return load_settings(
+        {
+            "PULSA_DATABASE_URL": db.url,
+            "PULSA_SECRET_KEY": "test-secret",
+            "PULSA_TELEGRAM_TOKEN": "123456:TEST-token",
+            "PULSA_LINE_CHANNEL_SECRET": "line-secret",
+            "PULSA_LINE_ACCESS_TOKEN": "line-token",
+        }
+    )
 
 
 def staff_id_of(db, username: str) -> int:
@@ -96,3 +113,11 @@ def test_the_profile_speaks_indonesian(app, db):
     client = signed_in(app, make_staff(db, grants={}, locale="id"))
     page = client.get("/profile").get_data(as_text=True)
     assert "Aplikasi chat" in page and "Tautkan Telegram" in page
+
+
+def test_without_a_chat_bot_the_profile_offers_no_link(db, tmp_path):
+    bare = load_settings({"PULSA_DATABASE_URL": db.url, "PULSA_SECRET_KEY": "test-secret"})
+    app = create_app(bare, db, upload_folder=tmp_path / "uploads")
+    app.test_client_class = AdminClient
+    page = signed_in(app, make_staff(db, grants={})).get("/profile").get_data(as_text=True)
+    assert "Link Telegram" not in page and "No chat bot runs here yet" in page

@@ -205,12 +205,17 @@ def _profile_page(form: ProfileForm, issued: dict | None = None):
             }
             for link in links_of_staff(db_session, current_user.principal.id)
         ]
+    settings = current_app.extensions["pulsa.settings"]
+    # Only the chat apps whose bot runs here are offered (a code for a bot that is not
+    # there would only puzzle).
+    running = {"telegram": bool(settings.telegram_token), "line": settings.line_configured}
     return render_template(
         "signin/profile.html",
         form=form,
         chats=chats,
         issued=issued,
         platforms=CHAT_LABELS,
+        offered={p: label for p, label in CHAT_LABELS.items() if running[p]},
     )
 
 
