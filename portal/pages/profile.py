@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from messaging.chats import (
     bot_username,
     issue_link_token,
+    line_friend_link,
     links_of_customer,
     telegram_start_link,
     unlink,
@@ -137,9 +138,19 @@ def _page(
             chats=links_of_customer(my.session, my.customer_id),
             telegram_bot=bot_username(my.session, "telegram"),
             line_on=settings().line_configured,
-            line_code=line_code,
+            # Shown as the chat takes it best: ABCD-EF23 (bots.line reads it with the dash).
+            line_code=f"{line_code[:4]}-{line_code[4:]}" if line_code else None,
+            line_account=_line_account(my.session),
             login_statuses=LOGIN_STATUSES,
         ), status
+
+
+def _line_account(session) -> str | None:
+    """The link that opens the operator's LINE account (known once its webhook started)."""
+    if not settings().line_configured:
+        return None
+    name = bot_username(session, "line")
+    return line_friend_link(name) if name else None
 
 
 @blueprint.post("/chats/telegram")

@@ -74,10 +74,25 @@ def test_connect_line_shows_a_code_when_line_is_configured(db, settings, tmp_pat
     client = signed_in(app, person)
     client.get("/profile/")
     page = client.post("/profile/chats/line").get_data(as_text=True)
-    code = re.search(r'data-test="line-code">[^<]*<strong>([A-Z0-9]{8})</strong>', page).group(1)
-    assert db.run(lambda s: redeem_link_token(s, "line", "U123", code)).customer_id == (
+    code = re.search(r'data-test="line-code">[^<]*<strong>([A-Z0-9]{4}-[A-Z0-9]{4})</strong>', page)
+    assert db.run(lambda s: redeem_link_token(s, "line", "U123", code.group(1))).customer_id == (
         person.customer_id
     )
+
+
+def test_connect_line_links_to_the_line_account_once_its_id_is_known(db, settings, tmp_path):
+    from messaging.chats import remember_bot
+
+    line = settings.with_overrides(line_channel_secret="secret", line_access_token="access-token")
+    app = create_app(line, db, upload_folder=tmp_path / "uploads")
+    app.test_client_class = PortalClient
+    client = signed_in(app, make_customer(db))
+    client.get("/profile/")
+    db.run(lambda s: remember_bot(s, "line", "@123pulsa"))
+
+    page = client.post("/profile/chats/line").get_data(as_text=True)
+
+    assert 'href="https://line.me/R/ti/p/%40123pulsa" data-test="line-account"' in page
 
 
 def test_connect_line_is_not_found_without_line(portal, alice):
