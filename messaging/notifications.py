@@ -33,7 +33,7 @@ from wallet.hotspot_models import HotspotLogin, Subscription
 from wallet.ledger import utcnow
 from wallet.models import Account
 from wallet.payments import PaymentRequest
-from wallet.site_settings import load_site_config
+from wallet.site_settings import SiteSetting, load_site_config
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("en", "id")
@@ -237,10 +237,16 @@ def watch(database, settings) -> None:
 
 
 def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings) -> None:
-    # The low-balance threshold and the display precision of the Settings screen, read
-    # in the transaction that has events: a handful of small rows beside the debit.
-    site = load_site_config(session, settings)
-    threshold, precision = site.low_balance_threshold, site.display_precision
+    # Calls lower balances many times a minute: a debit costs one primary-key read of the
+    # low-balance threshold here, and the rest of the Settings screen is read only when a
+    # notice is written.
+    lowered_only = all(name == wallet_events.BALANCE_LOWERED for name, _ in noted)
+    threshold = _low_balance_threshold(session)
+    if lowered_only and not any(
+        threshold > 0 and data["before"] > threshold >= data["after"] for _, data in noted
+    ):
+        return
+    precision = load_site_config(session, settings).display_precision
     actor = "pulsa"
     for name, data in noted:
         if name == wallet_events.PAYMENT_CONFIRMED:
@@ -319,6 +325,14 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings
                     {"package": subscription.package.name if subscription.package else ""},
                     actor=actor,
                 )
+
+
+def _low_balance_threshold(session: Session) -> int:
+    row = session.get(SiteSetting, "low_balance_threshold")
+    try:
+        return int(row.value) if row is not None else 0
+    except ValueError:
+        return 0
 
 
 def _minute(moment: datetime | None) -> str:

@@ -200,3 +200,32 @@ def test_a_customer_who_turned_replies_off_gets_none_in_the_chat_but_others_do(d
     assert notices_of(db, quiet) == []
     (reply,) = notices_of(db, chatty)
     assert reply.kind == STAFF_REPLY and render_notice(reply, "id") == "siap"
+
+
+def test_a_confirmed_registration_tells_the_login_name_and_never_the_password(watched):
+    from wallet.internet import confirm_registration, register_for_hotspot
+
+    package_id = make_package(watched, price=1_000 * RUPIAH, name=unique_key("Mingguan")[:40])
+    username = unique_key("budi").replace("-", "")[:30]
+    login = watched.run(
+        lambda s: register_for_hotspot(
+            s,
+            name="Budi",
+            username=username,
+            package=package_id,
+            currency="IDR",
+            password="rahasia-sekali-123",
+        )
+    )
+    watched.run(
+        lambda s: confirm_registration(s, login.id, amount=1_000 * RUPIAH, actor="web:andi")
+    )
+    watched.run(  # confirmed twice: one notice
+        lambda s: confirm_registration(s, login.id, amount=1_000 * RUPIAH, actor="web:andi")
+    )
+
+    (notice,) = notices_of(watched, login.customer_id, REGISTRATION_CONFIRMED)
+    for language in ("en", "id"):
+        text = render_notice(notice, language)
+        assert username in text and "Mingguan" in text
+        assert "rahasia" not in text and "rahasia" not in notice.payload
