@@ -111,6 +111,7 @@ class Chat:
         self.photo = photo
         self._: Gettext = gettext_for(person.language)
         self._site: SiteConfig | None = None
+        self._account: Account | None = None
 
     @property
     def platform(self) -> str:
@@ -150,13 +151,17 @@ class Chat:
         )
 
     def account(self) -> Account | None:
-        statement = (
-            select(Account)
-            .where(Account.customer_id == self.person.customer_id)
-            .order_by(Account.id)
-            .limit(1)
-        )
-        return self.session.execute(statement).scalar_one_or_none()
+        """The customer's wallet, read once per update (a service that changes it
+        refreshes the same object in this session)."""
+        if self._account is None:
+            statement = (
+                select(Account)
+                .where(Account.customer_id == self.person.customer_id)
+                .order_by(Account.id)
+                .limit(1)
+            )
+            self._account = self.session.execute(statement).scalar_one_or_none()
+        return self._account
 
     @property
     def actor_text(self) -> str:

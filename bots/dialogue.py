@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from bots.chat import Button, ChatPerson, Incoming, Reply
 from bots.customer import customer_dialogue
 from bots.i18n import gettext_for
 from bots.staff import handle_staff
 from messaging.chats import (
+    UPDATE_CONSTRAINT,
     chat_state,
     claim_update,
     find_link,
@@ -64,12 +67,18 @@ class Outcome:
 
 def handle(db: Database, settings, incoming: Incoming) -> list[Reply]:
     """What to answer to `incoming` (an empty list: nothing, e.g. an update seen before)."""
-    with db.transaction() as session:
-        if was_handled(session, incoming.platform, str(incoming.update_id)):
-            return []
+    if incoming.photo:
+        # Stored before the transaction, so not for an update handled before.
+        with db.transaction() as session:
+            if was_handled(session, incoming.platform, str(incoming.update_id)):
+                return []
     photo = _stored_photo(settings, incoming)
     try:
         outcome = db.run(lambda session: _handle(session, settings, incoming, photo))
+    except IntegrityError as error:
+        if UPDATE_CONSTRAINT not in str(error.orig) and "chat_updates" not in str(error.orig):
+            raise
+        return []  # handled before, or by another transaction just now
     finally:
         if photo.path and not photo.used:
             discard_proof(Path(settings.upload_folder), photo.path)
@@ -92,8 +101,9 @@ def _stored_photo(settings, incoming: Incoming) -> Photo:
 def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
     photo.used = False  # a retried transaction starts again
     moment = utcnow()
-    if not claim_update(session, incoming.platform, str(incoming.update_id), incoming.chat_id):
-        return Outcome()
+    claim_update(
+        session, incoming.platform, str(incoming.update_id), incoming.chat_id, savepoint=False
+    )
     link = find_link(session, incoming.platform, str(incoming.chat_id))
     person = ChatPerson.of(incoming, link)
     if _flooding(session, person, moment):

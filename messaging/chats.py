@@ -332,8 +332,17 @@ def was_handled(session: Session, platform: str, update_key: str) -> bool:
     )
 
 
+UPDATE_CONSTRAINT = "uq_chat_updates_platform_update_key"
+
+
 def claim_update(
-    session: Session, platform: str, update_key: str, chat_id: str, now: datetime | None = None
+    session: Session,
+    platform: str,
+    update_key: str,
+    chat_id: str,
+    now: datetime | None = None,
+    *,
+    savepoint: bool = True,
 ) -> bool:
     """Record that this update is being handled, in the caller's transaction (so the
     update and what it did commit together). False: it was handled before, or is being
@@ -341,18 +350,23 @@ def claim_update(
     update_key = str(update_key)
     if not update_key or len(update_key) > 100:
         raise InvalidInput("an update key has 1 to 100 characters")
-    if was_handled(session, platform, update_key):
-        return False
+    # No lookup first: the unique index answers (and makes a second transaction with
+    # the same update wait for the first, then fail).
+    row = HandledUpdate(
+        platform=platform,
+        update_key=update_key,
+        chat_id=str(chat_id)[:64],
+        handled_at=now or utcnow(),
+    )
+    if not savepoint:
+        # The caller's whole transaction fails on a duplicate (an IntegrityError naming
+        # UPDATE_CONSTRAINT): two round trips fewer for the caller that can start over.
+        session.add(row)
+        session.flush()
+        return True
     try:
         with session.begin_nested():
-            session.add(
-                HandledUpdate(
-                    platform=platform,
-                    update_key=update_key,
-                    chat_id=str(chat_id)[:64],
-                    handled_at=now or utcnow(),
-                )
-            )
+            session.add(row)
             session.flush()
     except IntegrityError:
         return False
