@@ -61,6 +61,7 @@ from wallet.internet import (
 )
 from wallet.ledger import utcnow
 from wallet.models import Customer
+from wallet.usage import record_usage
 from wallet.vouchers import record_voucher_use
 
 LOGGER = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ class RouterReport:
     vouchers_first_used: list[str] = field(default_factory=list)
     # Users whose package's validity this pass started.
     started: list[str] = field(default_factory=list)
+    # The router's counters read this pass: subscription id -> (uptime, bytes in + out).
+    usage: dict[int, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -302,6 +305,17 @@ def _needs_counter_reset(have: HotspotUser, want: DesiredUser) -> bool:
     return have.uptime_seconds > 0 or have.bytes_in > 0 or have.bytes_out > 0
 
 
+def _read_usage(have: HotspotUser | None, want: DesiredUser, report: RouterReport) -> None:
+    """Keep the user's counters for the subscription they count for: the one its tag
+    names, when it is still the one wanted there (an earlier one's are about to be reset,
+    and are no longer anybody's use)."""
+    if have is None or want.subscription_id == 0:
+        return
+    tag = parse_comment(have.comment)
+    if tag is not None and tag.subscription_id == want.subscription_id:
+        report.usage[want.subscription_id] = (have.uptime_seconds, have.bytes_in + have.bytes_out)
+
+
 def apply_state(
     driver: RouterDriver, state: DesiredState, report: RouterReport, *, prune: bool = False
 ) -> list[ActiveSession]:
@@ -315,6 +329,7 @@ def apply_state(
     wanted = {user.name: user for user in state.users}
     for want in state.users:
         have = on_router.get(want.name)
+        _read_usage(have, want, report)
         if have is not None and _matches(have, want):
             report.unchanged += 1
             continue
@@ -445,6 +460,8 @@ def sync_router(
             if record_voucher_use(session, login_id, used_at, now=moment) is not None:
                 report.vouchers_first_used.append(names[login_id])
         mark_on_router(session, (u.subscription_id for u in held if u.first_on_router), moment)
+        if report.ok:
+            record_usage(session, router_id, report.usage, moment)
         for user, at in _starts(held, active, start_mode(session), moment):
             if start_subscription(session, user.subscription_id, at) is not None:
                 report.started.append(user.name)

@@ -17,6 +17,7 @@ from wallet import sign_in_throttle as sign_in_throttle  # staff and customers s
 from wallet import site_secrets as site_secrets  # the web apps' key when none is set
 from wallet import site_settings as site_settings  # web admin: runtime settings
 from wallet import staff as staff  # web admin: staff, roles, audit log
+from wallet import usage as usage  # internet: the routers' counters per subscription
 from wallet import web_sessions as web_sessions  # staff and customers' signed-in sessions
 from wallet.models import Base
 

@@ -24,6 +24,7 @@ from wallet.internet import not_over
 from wallet.ledger import utcnow
 from wallet.models import Call, Hold
 from wallet.payments import proof_file
+from wallet.usage import Usage, usage_of
 
 blueprint = Blueprint("home", __name__)
 MENU = MenuEntry(10, _l("Home"), "home.index")
@@ -49,6 +50,22 @@ class PackageNow:
     limit_bytes_total: int | None
     auto_renew: bool
     waiting: Waiting | None = None  # why it has not started, while it waits
+    # What the routers counted for it (None: not read yet), and when it was read.
+    used_uptime: int | None = None
+    used_bytes: int | None = None
+    usage_read_at: datetime | None = None
+
+    @property
+    def uptime_left(self) -> int | None:
+        if self.limit_uptime is None or self.used_uptime is None:
+            return None
+        return max(0, self.limit_uptime - self.used_uptime)
+
+    @property
+    def bytes_left(self) -> int | None:
+        if self.limit_bytes_total is None or self.used_bytes is None:
+            return None
+        return max(0, self.limit_bytes_total - self.used_bytes)
 
 
 @blueprint.get("/")
@@ -89,6 +106,8 @@ def packages_now(session, customer_id: int, now: datetime) -> list[PackageNow]:
         .order_by(Subscription.starts_at, Subscription.id)
     ).all()
     waiting = waiting_reasons(session, [row[0] for row in rows], now)
+    used = usage_of(session, [row[0].id for row in rows])
+    nothing = Usage(None, None, None)  # type: ignore[arg-type]
     return [
         PackageNow(
             login=username,
@@ -103,6 +122,9 @@ def packages_now(session, customer_id: int, now: datetime) -> list[PackageNow]:
             limit_bytes_total=subscription.limit_bytes_total,
             auto_renew=subscription.auto_renew,
             waiting=waiting.get(subscription.id),
+            used_uptime=used.get(subscription.id, nothing).uptime_seconds,
+            used_bytes=used.get(subscription.id, nothing).bytes_total,
+            usage_read_at=used.get(subscription.id, nothing).read_at,
         )
         for subscription, username, name in rows
     ]
