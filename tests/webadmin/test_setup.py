@@ -162,8 +162,10 @@ def test_indonesia_sets_62_idr_jakarta_and_indonesian_and_static_calls(admin, db
     # The super admin now reads the admin in Indonesian, and the banner is gone.
     home = admin.get("/").get_data(as_text=True)
     assert BANNER not in home and 'lang="id"' in home
-    # The outcome is said in the language just chosen, like the page around it.
+    # The outcome is said in the language just chosen, like the page around it, and
+    # every page says which time zone its times are in.
     assert "Penyiapan disimpan." in home
+    assert "Tanggal dan jam dalam zona waktu Asia/Jakarta." in home
 
 
 @pytest.mark.usefixtures("fresh_setup")
