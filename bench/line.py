@@ -1,18 +1,19 @@
 """The LINE bot with many chats writing at once: how fast the webhook answers LINE, and how
 long a customer waits for the answer.
 
-    python bench/line.py [--chats 50] [--messages 10] [--threads 8] [--sqlite]
+    python bench/line.py [--chats 50] [--messages 10] [--sqlite] [--in-process [--threads 8]]
 
 Creates its own PostgreSQL database (dropped at the end; server from PULSA_BENCH_PG or
 PULSA_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432; `--sqlite`: a SQLite
 file instead), migrates it and makes `--chats` customers with a wallet and a linked LINE
 chat each. pulsa's LINE webhook (bots.line.LineWebhook with the real dialogue) is served
-by waitress as the portal's server serves it (`--threads` threads), and the Messaging API
-is the loopback fake of tests/bots/fake_line.py (standing for LINE). Each chat is a thread
-that sends `--messages` signed webhooks, one text event each (`/saldo` and `/riwayat` in
-turn: the balance, the last transactions), and waits for the reply to arrive at the fake
-before sending the next one; all chats write at once. Each chat's first message (all 50 at
-the same moment, on a server that has just started) is timed apart.
+by `pulsa bot --line-port` in a process of its own (waitress, as the portal's server
+serves it; `--in-process`: in the bench's process, with `--threads` threads), and the
+Messaging API is the loopback fake of tests/bots/fake_line.py (standing for LINE). Each
+chat is a thread that sends `--messages` signed webhooks, one text event each (`/saldo`
+and `/riwayat` in turn: the balance, the last transactions), and waits for the reply to
+arrive at the fake before sending the next one; all chats write at once. Each chat's first
+message (all 50 at the same moment, on a server that has just started) is timed apart.
 
   webhook answer   from the webhook request sent until LINE has its 200
   reply            from the webhook request sent until the reply arrived at LINE (what the
@@ -27,7 +28,10 @@ import argparse
 import os
 import platform
 import secrets
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -72,6 +76,55 @@ def make_chats(db: Database, count: int) -> list[str]:
     return users
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_bot(settings, port: int) -> subprocess.Popen:
+    """`pulsa bot --line-port PORT` with the bench's settings, once its port answers."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PULSA_DATABASE_URL": settings.database_url,
+        "PULSA_UPLOAD_FOLDER": settings.upload_folder,
+        "PULSA_PORTAL_URL": settings.portal_url,
+        "PULSA_LINE_CHANNEL_SECRET": settings.line_channel_secret,
+        "PULSA_LINE_ACCESS_TOKEN": settings.line_access_token,
+        "PULSA_LINE_API_URL": settings.line_api_url,
+        "PULSA_LOG_LEVEL": "ERROR",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pulsa.cli import main; main()",
+            "bot",
+            "--line-port",
+            str(port),
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"pulsa bot ended with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("pulsa bot did not listen within 2 minutes")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def baseline() -> str:
     rates = []
     for _ in range(3):
@@ -100,16 +153,21 @@ def run(args: argparse.Namespace, url: str) -> None:
                 **fake.environment(),
             }
         )
-        webhook = LineWebhook(settings, db, workers=args.threads)
-        server = start_web_server(
-            with_mounted(lambda e, s: [], {WEBHOOK_PATH: webhook}),
-            settings,
-            host="127.0.0.1",
-            port=0,
-            name="bench-line",
-            threads=args.threads,
-        )
-        address = f"http://127.0.0.1:{server.effective_port}{WEBHOOK_PATH}"
+        if args.in_process:
+            webhook = LineWebhook(settings, db, workers=args.threads)
+            server = start_web_server(
+                with_mounted(lambda e, s: [], {WEBHOOK_PATH: webhook}),
+                settings,
+                host="127.0.0.1",
+                port=0,
+                name="bench-line",
+                threads=args.threads,
+            )
+            port, process = server.effective_port, None
+        else:
+            port = free_port()
+            process = start_bot(settings, port)
+        address = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
         answers: list[float] = []
         replies: list[float] = []
         warmed: list[float] = []
@@ -141,13 +199,19 @@ def run(args: argparse.Namespace, url: str) -> None:
         threads = [threading.Thread(target=chat, args=(user,)) for user in users]
         for thread in threads:
             thread.start()
+        cpu_before = process_cpu(process.pid) if process else None
         started = time.monotonic()
         go.set()
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-        server.close()
-        webhook.close()
+        server_cpu = process_cpu(process.pid) - cpu_before if process else None
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+        else:
+            server.close()
+            webhook.close()
     db.dispose()
     load = os.getloadavg()
     print(f"python    {platform.python_version()} on {cpu_model()}, {os.cpu_count()} cores")
@@ -158,6 +222,14 @@ def run(args: argparse.Namespace, url: str) -> None:
         f"{args.threads} server threads: {len(replies)} replies in {elapsed:.1f} s, "
         f"{len(replies) / elapsed:.1f} replies/s"
     )
+    where = "in this process" if args.in_process else "pulsa bot --line-port, a process of its own"
+    print(f"server    {where}")
+    if server_cpu is not None and replies:
+        measured = len(replies) + len(warmed)
+        print(
+            f"server CPU {server_cpu / measured * 1000:.1f} ms per reply "
+            f"({server_cpu / elapsed:.0%} of a core while the chats wrote)"
+        )
     for name, values in (("webhook answer", answers), ("reply", replies)):
         if values:
             print(
@@ -183,6 +255,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
 
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="serve the webhook in the bench's process (sharing its GIL with the clients)",
+    )
     args = parser.parse_args()
     backend = "sqlite" if args.sqlite else "postgresql"
     with tempfile.TemporaryDirectory() as folder:

@@ -383,7 +383,7 @@ class LineWebhook:
     def enqueue(self, events: Sequence) -> None:
         """Hand events to the worker threads: a chat's events one after another in the
         order LINE sent them (a top-up's amount before its photo, even when they came in
-        two requests at once), many chats at the same time."""
+        two requests at once), many chats at the same time, in turn."""
         with self._lock:
             for event in events:
                 source = getattr(event, "source", None)
@@ -393,25 +393,34 @@ class LineWebhook:
                     queue.append(event)
                     continue
                 self._queues[chat] = deque([event])
-                future = self._pool.submit(self._drain, chat)
-                self._in_flight.add(future)
-                future.add_done_callback(self._finished)
+                self._submit(chat)
+
+    def _submit(self, chat: str) -> None:
+        future = self._pool.submit(self._next_of, chat)
+        self._in_flight.add(future)
+        future.add_done_callback(self._finished)
 
     def _finished(self, future) -> None:
         with self._lock:
             self._in_flight.discard(future)
 
-    def _drain(self, chat: str) -> None:
+    def _next_of(self, chat: str) -> None:
+        """Handle the chat's next event; its event after that waits its turn behind the
+        other chats' (a chat that writes at once again never keeps a thread to itself)."""
         if not self._bot_named.is_set() and self.database is not None:
             self.learn_bot_name()
-        while True:
+        with self._lock:
+            event = self._queues[chat][0]
+        try:
+            self.handle_with_retries(event)
+        finally:
             with self._lock:
                 queue = self._queues[chat]
-                if not queue:
+                queue.popleft()
+                if queue:
+                    self._submit(chat)
+                else:
                     del self._queues[chat]
-                    return
-                event = queue.popleft()
-            self.handle_with_retries(event)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until the events received so far are handled (tests, a graceful stop)."""
