@@ -650,3 +650,13 @@ def test_a_chats_events_are_handled_in_order_and_chats_at_the_same_time(fake, se
     for user in (first, second):
         assert [i.text for i in handled if i.chat_id == user] == texts
     assert took < 2 * 0.5  # the two chats were answered side by side
+
+
+def test_a_sticker_from_a_linked_customer_gets_the_help(db, fake, dialogue_served):
+    user = linked_line_chat(db, fake, language="en")
+
+    fake.deliver(dialogue_served.url, [fake.sticker_event(user)])
+
+    [reply] = fake.wait_for(1, user)
+    assert reply.texts[0].startswith("What would you like to do?")
+    assert "balance" in reply.quick_reply_data()
