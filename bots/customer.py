@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from bots.chat import Button, ChatPerson, Incoming, Reply
 from bots.i18n import N_, Gettext, gettext_for
-from hotspot.backoffice import staff_buy_package, staff_redeem_voucher
+from hotspot.backoffice import (
+    redeem_package_voucher,
+    staff_buy_package,
+    staff_redeem_voucher,
+    voucher_is_for_a_package,
+)
 from messaging.actors import Actor
 from messaging.chats import (
     chat_state,
@@ -87,8 +92,9 @@ BUTTONS = {
     "buy",
     "ok",
     "lang",
+    "vlogin",
 }
-MONEY = {"packages", "buy", "ok", "voucher", "topup"}
+MONEY = {"packages", "buy", "ok", "voucher", "vlogin", "topup"}
 #: A dialogue of several steps (a top-up waiting for its photo) is forgotten after this.
 STEP_LIFETIME = timedelta(minutes=30)
 HISTORY_LINES = 10
@@ -193,7 +199,7 @@ def customer_dialogue(
         # A command or a button ends any dialogue of several steps.
         if step:
             set_step(session, state, "")
-        return _act(chat, what, argument)
+        return _act(chat, what, argument, step, data)
     if step == "topup_amount" and incoming.text:
         return _top_up_amount(chat, state, incoming.text)
     if step == "topup_photo":
@@ -206,7 +212,9 @@ def customer_dialogue(
     return _write_to_operator(chat)
 
 
-def _act(chat: Chat, what: str, argument: str) -> list[Reply]:
+def _act(
+    chat: Chat, what: str, argument: str, step: str = "", data: dict | None = None
+) -> list[Reply]:
     if what == "start":
         return _start(chat, argument)
     if what in ("help", "cancel") and chat.person.customer_id is None:
@@ -228,6 +236,8 @@ def _act(chat: Chat, what: str, argument: str) -> list[Reply]:
         return _buy(chat, argument)
     if what == "voucher":
         return _voucher(chat, argument)
+    if what == "vlogin":
+        return _voucher_login(chat, argument, step, data or {})
     if what == "topup":
         return _top_up(chat, argument)
     if what == "portal":
@@ -777,6 +787,8 @@ def _redeem(chat: Chat, text: str) -> list[Reply]:
     password = parts[1] if len(parts) > 1 else None
     if not code or len(code) > 64 or (password and len(password) > 64):
         return [Reply(_("No voucher with this code (and password)."))]
+    if voucher_is_for_a_package(chat.session, code):
+        return _package_voucher(chat, code, password)
     account = chat.account()
     try:
         with chat.session.begin_nested():
@@ -807,6 +819,96 @@ def _redeem(chat: Chat, text: str) -> list[Reply]:
             buttons=menu(_),
         )
     ]
+
+
+def _package_voucher(chat: Chat, code: str, password: str | None) -> list[Reply]:
+    """A package voucher starts its package on one of the customer's logins, like on the
+    portal: the only one at once, else the one they press (the code waits in the chat's
+    state, never in a button)."""
+    _ = chat._
+    logins = _customer_logins(chat)
+    if not logins:
+        return [
+            Reply(
+                _(
+                    "This voucher is for an internet package and you have no internet "
+                    "login yet: ask us for one."
+                )
+            )
+        ]
+    if len(logins) == 1:
+        return _redeem_package(chat, logins[0], code, password)
+    state = chat_state(chat.session, chat.platform, chat.person.chat_id)
+    set_step(chat.session, state, "voucher_login", {"code": code, "password": password})
+    return [
+        Reply(
+            _("Choose the login that gets the package."),
+            buttons=(
+                *((Button(login.username[:60], f"vlogin:{login.id}"),) for login in logins[:10]),
+                (Button(_("Cancel"), "cancel"),),
+            ),
+        )
+    ]
+
+
+def _customer_logins(chat: Chat) -> list[HotspotLogin]:
+    return list(
+        chat.session.execute(
+            select(HotspotLogin)
+            .where(
+                HotspotLogin.customer_id == chat.person.customer_id,
+                HotspotLogin.kind == "customer",
+            )
+            .order_by(HotspotLogin.id)
+        ).scalars()
+    )
+
+
+def _voucher_login(chat: Chat, argument: str, step: str, data: dict) -> list[Reply]:
+    """The login pressed for the package voucher typed before."""
+    numbers = _numbers(argument, 1)
+    code, password = data.get("code"), data.get("password")
+    if step != "voucher_login" or numbers is None or not isinstance(code, str):
+        return [Reply(chat._("This button expired. Send the voucher code again: /voucher"))]
+    login = next((x for x in _customer_logins(chat) if x.id == numbers[0]), None)
+    if login is None:  # not theirs: as if it did not exist
+        return [Reply(chat._("This button expired. Send the voucher code again: /voucher"))]
+    return _redeem_package(chat, login, code, password if isinstance(password, str) else None)
+
+
+def _redeem_package(
+    chat: Chat, login: HotspotLogin, code: str, password: str | None
+) -> list[Reply]:
+    _ = chat._
+    try:
+        with chat.session.begin_nested():
+            subscription, new = redeem_package_voucher(
+                chat.session, login.id, code, password=password, actor=chat.actor_text
+            )
+    except NotFound:
+        return [Reply(_("No voucher with this code (and password)."))]
+    except WalletError:
+        if _may_hide_a_replay(chat.session):
+            raise
+        return [Reply(_("This voucher cannot be redeemed (used, void or redeemed)."))]
+    package = subscription.package.name if subscription.package else ""
+    if not new:
+        text = _("This voucher was redeemed already; nothing more was added.")
+    elif subscription.awaits_start:
+        text = _(
+            "%(package)s added to %(login)s. Its time starts once the router has it.",
+            package=package,
+            login=login.username,
+        )
+    else:
+        text = _(
+            "%(package)s added to %(login)s, from %(start)s until %(end)s.",
+            package=package,
+            login=login.username,
+            start=chat.when(subscription.starts_at),
+            end=chat.when(subscription.ends_at),
+        )
+    return [Reply(text, buttons=menu(_))]
 
 
 # --- top-up requests -------------------------------------------------------------------------

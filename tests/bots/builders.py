@@ -38,9 +38,13 @@ def linked_customer(db: Database, new_chat, balance: int = 0, **chat_options) ->
     return Linked(chat, account_id, customer_id, login_id)
 
 
-def a_voucher(db: Database, price: int) -> str:
+def a_voucher(db: Database, price: int, package: int | None = None) -> str:
+    """A credit voucher worth `price`, or (with `package`) a voucher for that package."""
+
     def work(session):
-        batch = generate_batch(session, count=1, price=price, prefix=f"B{secrets.randbelow(999)}")
+        batch = generate_batch(
+            session, count=1, price=price, package=package, prefix=f"B{secrets.randbelow(999)}"
+        )
         return batch_vouchers(session, batch.id)[0].code
 
     return db.run(work)

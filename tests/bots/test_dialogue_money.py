@@ -283,3 +283,40 @@ def test_a_package_bought_with_no_router_says_in_the_chat_that_it_waits_for_the_
     answer = texts(me.chat.send("/saldo"))
     assert "waiting for the router: its time starts once a router has it" in answer
     assert " until " not in answer
+
+
+def test_a_package_voucher_starts_its_package_on_the_customers_only_login(db, new_chat):
+    me = linked_customer(db, new_chat, 1_000 * RUPIAH)
+    package = make_package(db, price=5_000 * RUPIAH)
+    code = a_voucher(db, 5_000 * RUPIAH, package=package)
+    answer = texts(me.chat.send(f"/voucher {code}"))
+    assert "added to" in answer and "Bought" not in answer
+    assert "redeemed already" in texts(me.chat.send(f"/voucher {code}"))
+    assert balance_of(db, me.account_id) == 1_000 * RUPIAH  # nothing credited, nothing paid
+    with db.transaction() as s:
+        assert s.execute(
+            select(Subscription).where(
+                Subscription.login_id == me.login_id, Subscription.package_id == package
+            )
+        ).scalar_one()
+
+
+def test_with_several_logins_the_customer_presses_the_one_that_gets_the_package(db, new_chat):
+    from wallet.internet import create_login
+
+    me = linked_customer(db, new_chat, 0)
+    other = linked_customer(db, new_chat, 0)
+    second = db.run(lambda s: create_login(s, me.customer_id, f"dua{me.login_id}", "wifi5678").id)
+    package = make_package(db, price=5_000 * RUPIAH)
+    code = a_voucher(db, 5_000 * RUPIAH, package=package)
+    choice = me.chat.send(f"/voucher {code}")
+    assert {b.data for b in buttons(choice)} >= {f"vlogin:{me.login_id}", f"vlogin:{second}"}
+    assert all(code not in b.data for b in buttons(choice)), "the code stays out of buttons"
+    assert "expired" in texts(me.chat.press(f"vlogin:{other.login_id}"))
+    choice = me.chat.send(f"/voucher {code}")
+    assert "added to dua" in texts(me.chat.press(f"vlogin:{second}"))
+    with db.transaction() as s:
+        subscription = s.execute(
+            select(Subscription).where(Subscription.package_id == package)
+        ).scalar_one()
+        assert subscription.login_id == second
