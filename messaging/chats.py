@@ -16,7 +16,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from messaging.models import (
     ChatLink,
     ChatLinkToken,
     ChatState,
+    Conversation,
     HandledUpdate,
 )
 from wallet.customer_access import phone_variants
@@ -249,7 +250,37 @@ def _link(
         before=before,
         after={"platform": platform, "chat": chat_id, "by": how},
     )
+    if customer_id is not None:
+        _adopt_conversations(session, platform, chat_id, customer_id)
     return link
+
+
+def _adopt_conversations(session: Session, platform: str, chat_id: str, customer_id: int) -> None:
+    """What the chat wrote before it was linked ("not a customer yet") now shows as the
+    customer's, on the portal and in the admin; replies still reach the chat."""
+    key = contact_key(platform, chat_id)
+    adopted = list(
+        session.execute(
+            select(Conversation.id).where(
+                Conversation.customer_id.is_(None), Conversation.contact_key == key
+            )
+        ).scalars()
+    )
+    if not adopted:
+        return
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(adopted))
+        .values(customer_id=customer_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    record_audit(
+        session,
+        f"{platform}:chat:{chat_id}",
+        "conversation.adopt",
+        f"customer {customer_id}",
+        after={"conversations": adopted},
+    )
 
 
 def _check_chat_id(chat_id: str) -> str:

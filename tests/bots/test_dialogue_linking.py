@@ -131,3 +131,14 @@ def test_a_staff_chat_goes_to_the_staff_dialogue(db, new_chat):
     chat.send(f"/start {telegram_token(db, staff_id=staff.staff_id)}")
     assert "your role in the admin" in texts(chat.send("/saldo")).lower()
     assert _conversations_of_contact(db, chat) == []
+
+
+def test_what_a_chat_wrote_before_it_was_linked_becomes_the_customers(db, new_chat):
+    customer_id = make_customer(db, "Putu")
+    chat = new_chat()
+    chat.send("Saya mau daftar, tapi sudah punya akun?", sender_name="Putu")
+    chat.send(f"/start {telegram_token(db, customer_id)}")
+    chat.send("Ini saya lagi")
+    [(conversation, messages)] = _conversations_of_contact(db, chat)
+    assert conversation.customer_id == customer_id
+    assert messages == ["Saya mau daftar, tapi sudah punya akun?", "Ini saya lagi"]
