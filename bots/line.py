@@ -321,7 +321,8 @@ class LineWebhook:
         self._handle = handle
         self._parser = WebhookParser(settings.line_channel_secret)
         self._retry_delays = tuple(retry_delays)
-        self._lock = threading.Lock()
+        # Reentrant: a future already done runs its callback (which takes the lock) at once.
+        self._lock = threading.RLock()
         self._in_flight: set = set()
         self._queues: dict[str, deque] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pulsa-line")
