@@ -320,3 +320,29 @@ def test_with_several_logins_the_customer_presses_the_one_that_gets_the_package(
             select(Subscription).where(Subscription.package_id == package)
         ).scalar_one()
         assert subscription.login_id == second
+
+
+def test_credit_held_by_a_call_in_progress_is_shown_as_the_calls(db, new_chat):
+    from wallet import ledger
+    from wallet.ledger import utcnow
+    from wallet.models import Call
+
+    me = linked_customer(db, new_chat, 10_000 * RUPIAH)
+
+    def call_in_progress(s):
+        hold = ledger.open_hold(s, me.account_id, 2_500 * RUPIAH, reference="call-live")
+        s.add(
+            Call(
+                account_id=me.account_id,
+                hold_id=hold.id,
+                uniqueid=f"live-{hold.id}",
+                dialled="6281234567890",
+                status="answered",
+                authorized_at=utcnow(),
+            )
+        )
+
+    db.run(call_in_progress)
+    answer = texts(me.chat.send("/balance"))
+    assert "Held by calls in progress (1): IDR 2,500" in answer
+    assert "Available now: IDR 7,500" in answer
