@@ -60,6 +60,9 @@ from wallet.ledger import utcnow
 
 log = logging.getLogger("pulsa.delivery")
 
+# How far ahead of its moment in the pace a delivery is claimed (seconds).
+LOOKAHEAD = 0.25
+
 
 class RetryLater(Exception):
     """The platform did not take the message and nothing reached it: try again later.
@@ -337,6 +340,10 @@ class DeliveryWorker:
         self._more_waiting = False
         self._batch = max(500, 4 * concurrency)
         self._notice_cache: dict[int, tuple[str, dict]] = {}
+        # Chats with a request out: their next one waits for its answer, and the chat's
+        # pace counts from then (Telegram counts from when it got the request, which is
+        # before the answer), so that network jitter never puts two in one second.
+        self._busy_chats: set[tuple[str, str]] = set()
 
     # -- running --
 
@@ -461,21 +468,32 @@ class DeliveryWorker:
         soonest = self.poll_interval
         taken_chats: set[tuple[str, str]] = set()
         remaining: list[DueDelivery] = []
+        moments: dict[int, float] = {}
         for due in self._due:
             platform = self.platforms[due.platform]
             key = (due.platform, due.chat_id)
             ready = platform.pace.ready_at(due.chat_id)
-            # A millisecond of slack: a pace of thousands a second launches many at once.
-            if len(chosen) >= free or key in taken_chats or ready > now + 1e-3 or platform.probing:
+            # What the pace allows within LOOKAHEAD is claimed in one go, each sent at its
+            # moment: one claim per message would make the claim's round trip the pace.
+            if (
+                len(chosen) >= free
+                or key in taken_chats
+                or key in self._busy_chats
+                or ready > now + LOOKAHEAD
+                or platform.probing
+            ):
                 remaining.append(due)
                 if ready > now:
-                    soonest = min(soonest, ready - now)
+                    soonest = min(soonest, max(0.0, ready - now - LOOKAHEAD))
                 continue
-            platform.pace.take(due.chat_id, now)
+            at = max(ready, now)
+            platform.pace.take(due.chat_id, at)
             if platform.failures:
                 platform.probing = True  # unreachable: one probe before the rest
             taken_chats.add(key)
+            self._busy_chats.add(key)
             chosen.append(due)
+            moments[due.id] = at
         self._due = remaining
         if not chosen:
             return soonest if free > 0 else self.poll_interval
@@ -486,11 +504,12 @@ class DeliveryWorker:
         for due in chosen:
             if due.id in claimed:
                 kind, payload = self._notice_cache[due.notice_id]
-                task = asyncio.create_task(self._send(due, claim, kind, payload))
+                task = asyncio.create_task(self._send(due, claim, kind, payload, moments[due.id]))
                 self._in_flight.add(task)
                 task.add_done_callback(self._done)
             else:  # another worker took it
                 self.platforms[due.platform].probing = False
+                self._busy_chats.discard((due.platform, due.chat_id))
         return 0.0
 
     def _claim(self, session, chosen: list[DueDelivery], claim: str, lease_until) -> set[int]:
@@ -507,9 +526,40 @@ class DeliveryWorker:
         self._in_flight.discard(task)
         self._woken.set()
 
-    async def _send(self, due: DueDelivery, claim: str, kind: str, payload: dict) -> None:
+    async def _send(
+        self, due: DueDelivery, claim: str, kind: str, payload: dict, at: float
+    ) -> None:
+        try:
+            await self._send_at(due, claim, kind, payload, at)
+        finally:
+            platform = self.platforms[due.platform]
+            pace = platform.pace
+            pace.next_by_chat[due.chat_id] = max(
+                pace.next_by_chat.get(due.chat_id, 0.0), self.clock() + pace.chat_interval
+            )
+            self._busy_chats.discard((due.platform, due.chat_id))
+
+    async def _send_at(
+        self, due: DueDelivery, claim: str, kind: str, payload: dict, at: float
+    ) -> None:
         platform = self.platforms[due.platform]
         sender = platform.sender
+        if at > self.clock():
+            await asyncio.sleep(at - self.clock())
+        if platform.pace.paused_until > self.clock():
+            # A 429 came meanwhile: this one waits with the rest (not an attempt).
+            wait = platform.pace.paused_until - self.clock()
+            self._outcomes.append(
+                Outcome(
+                    due.id,
+                    claim,
+                    "pending",
+                    error="waiting for the platform's pause",
+                    retry_at=utcnow() + timedelta(seconds=wait),
+                    counts_as_attempt=False,
+                )
+            )
+            return
         text = self.render_text(kind, payload, due.language)
         buttons = _buttons(payload.get("buttons"))
         try:
