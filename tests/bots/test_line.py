@@ -269,7 +269,8 @@ def test_the_answer_goes_back_before_slow_work_ends_and_the_reply_follows(fake, 
     status, _, took = fake.deliver(served.url, [fake.text_event(user, "/riwayat")])
 
     assert status == 200
-    assert took < 1.0  # LINE wants its 200 fast; the dialogue is still at work
+    # LINE wants its 200 fast: it came while the dialogue (2.5 s) was still at work
+    assert took < 2.5
     assert fake.delivered(user) == []
     [reply] = fake.wait_for(1, user)
     assert reply.reply_token is not None
@@ -629,27 +630,34 @@ def test_pulsa_bot_refuses_a_line_port_when_line_is_not_configured(tmp_path, mon
 
 def test_a_chats_events_are_handled_in_order_and_chats_at_the_same_time(fake, serve):
     handled: list = []
+    spans: dict[str, list[tuple[float, float]]] = {}
     delays = iter([0.3, 0.0, 0.2, 0.0] * 2)
 
     def dialogue(db, settings, incoming):
+        began = time.monotonic()
         time.sleep(next(delays))  # the first message takes longest
         handled.append(incoming)
+        spans.setdefault(incoming.chat_id, []).append((began, time.monotonic()))
         return []
 
     served = serve(dialogue)
     first, second = new_user_id(), new_user_id()
     texts = [f"message {n}" for n in range(4)]
 
-    started = time.monotonic()
     for text in texts:  # one request each, as fast as LINE sends them
         for user in (first, second):
             fake.deliver(served.url, [fake.text_event(user, text)])
     assert served.webhook.wait_idle()
-    took = time.monotonic() - started
 
     for user in (first, second):
         assert [i.text for i in handled if i.chat_id == user] == texts
-    assert took < 2 * 0.5  # the two chats were answered side by side
+    # side by side: some message of one chat was handled while one of the other was
+    # (measured by overlap, not by a time limit, so a loaded machine does not fail it)
+    assert any(
+        a_start < b_end and b_start < a_end
+        for a_start, a_end in spans[first]
+        for b_start, b_end in spans[second]
+    )
 
 
 def test_a_sticker_from_a_linked_customer_gets_the_help(db, fake, dialogue_served):
