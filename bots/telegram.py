@@ -237,17 +237,21 @@ class TelegramBot:
         chat = update.effective_chat
         if chat is None or chat.type != "private":
             return  # groups and channels: the dialogue is one person's
-        query = update.callback_query
-        if query is not None:
-            # Stops the button's spinner at once, whatever the answer takes.
-            await self._quietly(query.answer())
-        incoming = await self.incoming(update)
-        if incoming is None:
-            return
+        # The chat's lock is the first thing awaited: taken in the order the updates
+        # came (asyncio's lock is first come, first served), before anything else of
+        # this update waits (a photo's download, the button's answer), so that a chat's
+        # messages are handled in the order they were written.
         lock = self._chat_locks.get(chat.id)
         if lock is None:
             lock = self._chat_locks[chat.id] = asyncio.Lock()
         async with lock:
+            query = update.callback_query
+            if query is not None:
+                # Stops the button's spinner before the dialogue runs.
+                await self._quietly(query.answer())
+            incoming = await self.incoming(update)
+            if incoming is None:
+                return
             replies = await asyncio.get_running_loop().run_in_executor(
                 self._executor, handle, self.db, self.settings, incoming
             )

@@ -371,3 +371,24 @@ def test_with_a_webhook_telegram_posts_updates_and_requests_without_the_secret_a
         finally:
             loop.run(bot.stop())
             loop.close()
+
+
+def test_a_chats_messages_are_handled_in_the_order_they_were_written(telegram):
+    """A receipt photo (downloaded first) and the text right after it: the photo is
+    the top-up's receipt, the text goes to the operator, not the other way round."""
+    account_id, customer_id, _ = customer_with_login(telegram.db, 0)
+    chat = start_link(telegram, customer_id)
+    telegram.say(chat, "/topup 20000", language_code="en")
+    telegram.api.latency = 0.05  # every call takes a while, the download too
+    before, started = len(telegram.api.messages(chat)), time.time()
+    telegram.api.push_photo(chat, PNG, language_code="en")
+    telegram.api.push_text(chat, "I paid just now", language_code="en")
+    first, second = telegram.wait(chat, before, started, expect=2)
+    telegram.api.latency = 0.0
+    assert "Sent. We will add" in first.text
+    assert "Sent to the operator" in second.text
+    with telegram.db.transaction() as s:
+        request = s.execute(
+            select(PaymentRequest).where(PaymentRequest.account_id == account_id)
+        ).scalar_one()
+        assert request.amount == 20_000 * RUPIAH
