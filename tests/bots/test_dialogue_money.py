@@ -20,6 +20,7 @@ from tests.messaging.builders import PNG
 from wallet.hotspot_models import Subscription
 from wallet.models import Account, Customer, LedgerEntry
 from wallet.payments import PaymentRequest, confirm_payment
+from wallet.staff import AuditRecord
 
 
 def buttons(replies) -> list:
@@ -135,6 +136,13 @@ def test_a_top_up_request_with_its_receipt_reaches_payments_and_staff_confirm_it
         )
         assert request.proof_path
         request_id = request.id
+        asked_by = s.execute(
+            select(AuditRecord.actor).where(
+                AuditRecord.action == "payment.request",
+                AuditRecord.target == f"payment request {request_id}",
+            )
+        ).scalar_one()
+        assert asked_by == f"telegram:customer:{me.customer_id}"
     db.run(lambda s: confirm_payment(s, request_id, actor="web:cashier"))
     assert balance_of(db, me.account_id) == 50_000 * RUPIAH
     assert "Your credit: IDR 50,000" in texts(me.chat.send("/saldo"))
