@@ -31,7 +31,10 @@ from wallet.payments import PaymentRequest, confirm_payment
 
 pytest_plugins = ["tests.bots.outbox_builders"]
 
-REPLY_WITHIN = 2.0  # seconds: every answer of the bot (issue 15)
+# Seconds. Issue 15 asks every answer within 2 s: bench/bot.py measures that (p50/p99 with
+# 50 chats). A test only catches an answer that hangs: a time limit as tight as the
+# target fails on a loaded machine for nothing.
+REPLY_WITHIN = 10.0
 _chats = itertools.count(880_000_001)
 # A bot of its own per test: the fake numbers updates from 1 each time, and pulsa keys
 # handled updates by (bot id, update id) as Telegram makes them unique.
