@@ -395,6 +395,8 @@ class DeliveryWorker:
             self._last_refresh = now
             self._due = await self._database(self._refresh)
             self._more_waiting = len(self._due) >= self._batch
+            for platform in self.platforms.values():
+                platform.pace.forget_idle_chats(now)
         return await self._launch()
 
     async def _finish(self) -> None:
