@@ -464,6 +464,56 @@ def _charged(pricing: CallPricing, duration: int) -> int:
     return charged_seconds(pricing.rate, duration)
 
 
+# --- bank accounts ----------------------------------------------------------------------
+
+
+@cli.group("bank")
+def bank() -> None:
+    """Bank accounts customers pay into (the portal shows the active ones)."""
+
+
+@bank.command("add")
+@click.argument("bank_name")
+@click.argument("account_number")
+@click.argument("holder")
+@click.option("--instructions", default="", help="What the customer should write or do.")
+@click.option("--actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@pass_context
+def bank_add(ctx: Context, bank_name, account_number, holder, instructions, actor) -> None:
+    """Add a bank account, e.g. `pulsa bank add BCA "123 456 7890" "Koperasi RT 05"`."""
+    from wallet.payments import save_bank_account
+
+    row_id = ctx.database().run(
+        lambda session: (
+            save_bank_account(
+                session,
+                actor=actor,
+                bank_name=bank_name,
+                account_number=account_number,
+                holder_name=holder,
+                instructions=instructions,
+            ).id
+        )
+    )
+    click.echo(f"bank account {row_id} added")
+
+
+@bank.command("list")
+@pass_context
+def bank_list(ctx: Context) -> None:
+    """The bank accounts, shown to customers or not."""
+    from wallet.payments import BankAccount
+
+    with ctx.database().transaction() as session:
+        rows = session.execute(select(BankAccount).order_by(BankAccount.position, BankAccount.id))
+        for row in rows.scalars():
+            shown = "shown" if row.is_active else "hidden"
+            click.echo(
+                f"{row.id:>4}  {_shown(row.bank_name)}  {_shown(row.account_number)}  "
+                f"{_shown(row.holder_name)}  ({shown})"
+            )
+
+
 # --- operations -------------------------------------------------------------------------
 
 

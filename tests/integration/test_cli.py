@@ -228,3 +228,11 @@ def test_the_first_admin_reads_the_sites_language(site, monkeypatch):
         admin = session.execute(select(StaffUser).where(StaffUser.username == FIRST_ADMIN))
         assert admin.scalar_one().locale == "id"
     database.dispose()
+
+
+def test_bank_accounts_are_added_from_the_command_line_as_on_the_setup_screen(site):
+    code, out, err = run("bank", "add", "BCA", "123 456 7890", "Koperasi RT 05")
+    assert code == 0 and out.strip() == "bank account 1 added", err
+    assert run("bank", "list")[1].strip() == "1  BCA  123 456 7890  Koperasi RT 05  (shown)"
+    code, _, err = run("bank", "add", "BCA", " ", "Koperasi RT 05")
+    assert code == 1 and err.strip() == "error: account number is required"
