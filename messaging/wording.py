@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet import display
 from wallet.hotspot_models import InternetPackage
 from wallet.models import Call, CallRecord, LedgerEntry
 
@@ -40,15 +42,17 @@ METHOD_LABELS = {
 }
 
 
-def money_text(micro: int, *, currency: str, precision: int, locale: str) -> str:
-    """An amount in the operator's currency and precision, grouped the reader's way
-    (IDR 12.500 in Indonesian, IDR 12,500 in English)."""
-    value = (Decimal(int(micro)) / MICRO).quantize(
-        Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP
+def money_text(micro: int, *, currency: str, precision: int, locale: str | Locale) -> str:
+    """An amount in the operator's currency and precision, the reader's way ("Rp12.500"
+    in Indonesian, "IDR 12,500" in English; without a currency, "12.500"): the one money
+    formatting of pulsa, wallet.display.money_text, as in the admin."""
+    return display.money_text(
+        int(micro),
+        precision=precision,
+        currency=currency,
+        locale=locale,
+        with_currency=bool(currency),
     )
-    pattern = "#,##0" + ("." + "0" * precision if precision else "")
-    text = format_decimal(value, format=pattern, locale=locale)
-    return f"{currency} {text}" if currency else text
 
 
 def when_text(moment: datetime, *, timezone: str, locale: str, style: str = "medium") -> str:

@@ -15,6 +15,7 @@ from babel.numbers import format_decimal
 from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from messaging.wording import duration_text, money_text
 from rating.money import parse_amount
@@ -24,6 +25,13 @@ from wallet.site_settings import SiteConfig, load_site_config
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 MICRO = Decimal(1_000_000)
 _ENGLISH = Locale.parse("en")
+#: A hotspot login's state in the customer's words.
+LOGIN_STATUS_LABELS = {
+    "active": _l("active"),
+    "pending": _l("waiting for confirmation"),
+    "disabled": _l("disabled"),
+    "void": _l("cancelled"),
+}
 
 
 def site() -> SiteConfig:
@@ -145,3 +153,4 @@ def init_ui(app) -> None:
     app.jinja_env.filters["data_size"] = data_size
     app.jinja_env.globals["site"] = site
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["login_statuses"] = LOGIN_STATUS_LABELS

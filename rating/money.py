@@ -274,9 +274,16 @@ def micro_to_decimal(micro: int) -> Decimal:
     return normalized.quantize(Decimal(1)) if normalized == normalized.to_integral() else normalized
 
 
-def format_money(micro: int, precision: int, currency: str = "") -> str:
-    """Display an amount with the operator's precision (IDR 0 decimals, USD 2)."""
+def display_amount(micro: int, precision: int) -> Decimal:
+    """The amount a person is shown: currency units with the operator's precision (IDR 0
+    decimals, USD 2), half up. The pure part of every display of money; the words and
+    separators of the reader's language are `wallet.display.money_text`'s."""
     quantum = Decimal(1).scaleb(-precision)
-    value = (Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_HALF_UP)
-    text = f"{value:,.{precision}f}"
+    return (Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def format_money(micro: int, precision: int, currency: str = "") -> str:
+    """An amount for logs and the command line, the same in every language (`IDR 85,000`);
+    pages, files and chats use `wallet.display.money_text`, in the reader's language."""
+    text = f"{display_amount(micro, precision):,.{precision}f}"
     return f"{currency} {text}".strip()

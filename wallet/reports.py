@@ -101,15 +101,18 @@ def topups_by_method(
 
 def revenue_by_customer_kind(
     session: Session, start: datetime, end: datetime
-) -> list[tuple[str, int, int]]:
-    """(customer type, top-ups, call revenue)."""
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+) -> list[tuple[str, int, int, int]]:
+    """(customer type, top-ups, call revenue, packages and vouchers), the money spent
+    counted the way revenue by day counts it."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for _created, amount, kind, _method, customer_kind in _entries(session, start, end):
         if kind == "topup":
             totals[customer_kind][0] += amount
         elif kind == "call":
             totals[customer_kind][1] -= amount
-    return sorted(((k, t, c) for k, (t, c) in totals.items()), key=lambda r: r[0])
+        elif kind in ("package", "voucher"):
+            totals[customer_kind][2] -= amount
+    return sorted(((k, t, c, o) for k, (t, c, o) in totals.items()), key=lambda r: r[0])
 
 
 def calls_by_prefix(

@@ -25,6 +25,7 @@ from wallet.db import Database
 from wallet.migrate import current_revision
 from wallet.site_secrets import web_secret_key
 from webadmin.access import init_access, public, visible_screens
+from webadmin.labels import init_labels
 from webadmin.screens import SCREEN_MODULES
 from webadmin.ui import init_ui
 
@@ -112,6 +113,7 @@ def create_app(
     Babel(app, locale_selector=_locale)
     init_access(app)
     init_ui(app)
+    init_labels(app)
 
     for module_name in SCREEN_MODULES:
         module = importlib.import_module(module_name)

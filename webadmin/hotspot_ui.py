@@ -181,21 +181,22 @@ def router_problem(router_name: str, where: str, error: Exception) -> str:
 
 
 def duration(seconds: int | None) -> str:
-    """`93784` -> `1d 2h 3m`; short and readable, for uptimes and quotas."""
+    """`93784` -> `1d 2h` (English), `1 hari 2 jam` (Indonesian); short and readable,
+    for uptimes and quotas: days and hours, or hours and minutes, or seconds."""
     if seconds is None:
         return ""
     seconds = int(seconds)
     if seconds < 60:
-        return f"{seconds}s"
+        return _("%(n)ss", n=seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    parts = [f"{days}d"] if days else []
+    parts = [_("%(n)sd", n=days)] if days else []
     if hours:
-        parts.append(f"{hours}h")
+        parts.append(_("%(n)sh", n=hours))
     if minutes and not days:
-        parts.append(f"{minutes}m")
-    return " ".join(parts) or "0m"
+        parts.append(_("%(n)sm", n=minutes))
+    return " ".join(parts) or _("%(n)sm", n=0)
 
 
 def size(count: int | None) -> str:
@@ -249,6 +250,7 @@ def install(state) -> None:
         return
     app.extensions["pulsa.hotspot_ui"] = True
     app.jinja_env.filters["hs_duration"] = duration
+    app.jinja_env.globals["validity"] = validity_text
     app.jinja_env.filters["hs_size"] = size
     app.jinja_env.filters["hs_rate"] = rate
     app.jinja_env.globals["hs_units"] = UNIT_LABELS

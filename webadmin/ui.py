@@ -10,13 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from rating.money import format_money, micro_to_decimal
+from rating.money import micro_to_decimal
+from wallet.display import (
+    money_compact_text,
+    money_text,
+    number_compact_text,
+    number_text,
+)
 from wallet.errors import InsufficientFunds
 from wallet.site_settings import SiteConfig, load_site_config
 from wallet.text import whole_number
@@ -56,9 +63,44 @@ def currency() -> str:
 
 
 def money(micro: int | None, with_currency: bool = True) -> str:
+    """An amount in the reader's language: "IDR 85,000" in English, "Rp85.000" in
+    Indonesian (wallet.display.money_text, shared with the portal and the bots)."""
     if micro is None:
         return ""
-    return format_money(int(micro), site().display_precision, currency() if with_currency else "")
+    return money_text(
+        int(micro),
+        precision=site().display_precision,
+        currency=currency(),
+        locale=locale_name(),
+        with_currency=with_currency,
+    )
+
+
+def locale_name() -> str:
+    return str(get_locale() or "en")
+
+
+def money_short(micro: int | float) -> str:
+    """An amount written short, for a chart's axis: "Rp1,5 jt", "IDR 1.5M"."""
+    return money_compact_text(int(micro), currency=currency(), locale=locale_name())
+
+
+def count_text(value: int | float) -> str:
+    """A count or quantity with the reader's separators: "1.234" (id), "1,234" (en);
+    "12,5" (id) for a number with a decimal."""
+    decimals = 0 if float(value).is_integer() else 1
+    return number_text(value, locale=locale_name(), decimals=decimals)
+
+
+def day(value: date | None) -> str:
+    """A day in the reader's language: "4 Des 2026" (id), "Dec 4, 2026" (en)."""
+    if value is None:
+        return ""
+    return format_date(value, "medium", locale=locale_name())
+
+
+def count_short(value: int | float) -> str:
+    return number_compact_text(value, locale=locale_name())
 
 
 def explain(error: BaseException) -> str:
@@ -89,6 +131,14 @@ def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if moment is None:
         return ""
     return moment.replace(tzinfo=UTC).astimezone(zone()).strftime(fmt)
+
+
+def local_moment(moment: datetime | None) -> datetime | None:
+    """A stored naive-UTC moment as the operator's wall-clock time, naive, to the second:
+    what a spreadsheet's date cell holds (a CSV file writes it 2026-12-04 10:15:00)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(zone()).replace(tzinfo=None, microsecond=0)
 
 
 def utc_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -228,6 +278,8 @@ def init_ui(app) -> None:
     app.before_request(_preload_site)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["money_plain"] = money_plain
+    app.jinja_env.filters["number"] = count_text
+    app.jinja_env.filters["day"] = day
     app.jinja_env.filters["local"] = local
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["page_url_with"] = page_url_with

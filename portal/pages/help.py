@@ -26,7 +26,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -49,6 +48,7 @@ from messaging.conversations import (
 from messaging.errors import ConversationClosed
 from messaging.models import Message
 from portal.access import MenuEntry, client_address, customer, database, me, mine
+from portal.forms import TranslatedForm
 from portal.ui import explain
 from wallet.errors import NotFound, WalletError
 from wallet.payments import proof_file
@@ -69,7 +69,7 @@ STATUS_LABELS = {
 }
 
 
-class MessageForm(FlaskForm):
+class MessageForm(TranslatedForm):
     text = TextAreaField(_l("Message"), validators=[Optional(), Length(max=MAX_TEXT_LENGTH)])
     image = FileField(_l("Photo (optional)"))
 

@@ -6,7 +6,7 @@ short code to send to the LINE account), and the chats linked, each disconnected
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -251,7 +251,9 @@ def language():
         return _page(language=form, status=400)
     chosen = form.locale.data
     run_as_me(lambda my: set_locale(my.session, my.customer_id, chosen))
-    flash(_("Saved."), "success")
+    # Said in the language just chosen: the next page is in it.
+    with force_locale(chosen):
+        flash(_("Saved."), "success")
     return redirect(url_for("profile.index"))
 
 

@@ -40,7 +40,7 @@ def test_the_balance_shows_the_credit_and_what_is_available(db, new_chat):
 
 def test_the_balance_in_indonesian_groups_digits_the_indonesian_way(db, new_chat):
     me = linked_customer(db, new_chat, 25_000 * RUPIAH, language="id")
-    assert "Saldo Anda: IDR 25.000" in texts(me.chat.send("/balance"))
+    assert "Saldo Anda: Rp25.000" in texts(me.chat.send("/balance"))
 
 
 def test_credit_held_by_a_live_call_is_shown_as_such(db, new_chat):

@@ -13,6 +13,7 @@ from tests.e2e.conftest import LiveServer, shot
 from tests.webadmin.calls_data import calling_account, place_call
 from tests.webadmin.test_payments import PNG
 from wallet.payments import create_payment_request, store_proof
+from webadmin.exports import HEADER_ROW
 
 UNIT = 1_000_000
 HEADER = "prefix,description,price_per_minute,initial_block,increment\n"
@@ -104,7 +105,7 @@ def test_a_call_is_found_and_the_cdrs_are_exported(
     page.fill("#destination", "628")
     page.click("form.filters button[type=submit]")
     expect(page.locator("tbody tr").first).to_contain_text("628555")
-    expect(page.locator("tr.total")).to_contain_text("Total: 1 calls")
+    expect(page.locator("tr.total")).to_contain_text("Total: 1 call")
     shot(page, "08-calls")
     with page.expect_download() as csv_download:
         page.click("a.button >> text=CSV")
@@ -117,7 +118,7 @@ def test_a_call_is_found_and_the_cdrs_are_exported(
     xlsx_file = tmp_path / "calls.xlsx"
     xlsx_download.value.save_as(xlsx_file)
     sheet = load_workbook(xlsx_file).active
-    assert sheet.cell(row=2, column=2).value == "Pak Joko"
+    assert sheet.cell(row=HEADER_ROW + 1, column=2).value == "Pak Joko"
 
 
 def test_the_dashboard_shows_the_day_s_money(signed_in_page: Page, live_server: LiveServer):

@@ -145,7 +145,7 @@ def test_a_customer_gets_access_tops_up_and_buys_on_a_phone(site: Site, playwrig
     customer.fill("#confirm", CUSTOMER_PASSWORD)
     customer.click("button[type=submit]")
     customer.wait_for_url(site.portal + "/home")
-    assert customer.locator("[data-test=available]").inner_text() == "IDR 0"
+    assert customer.locator("[data-test=available]").inner_text() == "Rp0"
     shot(customer, "portal-01-home-id")
 
     customer.goto(site.portal + "/top-up/")
@@ -165,12 +165,12 @@ def test_a_customer_gets_access_tops_up_and_buys_on_a_phone(site: Site, playwrig
     assert "portal" in admin.content()
     admin.click("text=Confirm and credit IDR 20,000")
     customer.goto(site.portal + "/home")
-    assert customer.locator("[data-test=available]").inner_text() == "IDR 20.000"
+    assert customer.locator("[data-test=available]").inner_text() == "Rp20.000"
 
     customer.goto(site.portal + "/internet/")
     shot(customer, "portal-03-internet-id")
     customer.click(f"[data-test=offer-{site.ids['package']}] >> text=Beli")
-    customer.click("text=Konfirmasi dan bayar IDR 5.000")
+    customer.click("text=Konfirmasi dan bayar Rp5.000")
     customer.wait_for_url(site.portal + "/internet/")
     assert "Harian 5M" in customer.locator("[data-test=login-siti]").inner_text()
     # No router is registered: the package waits, and says why, instead of counting.
@@ -178,7 +178,7 @@ def test_a_customer_gets_access_tops_up_and_buys_on_a_phone(site: Site, playwrig
     assert waiting.is_visible() and "Menunggu router: belum ada router" in waiting.inner_text()
     shot(customer, "portal-06-internet-waiting-id")
     customer.goto(site.portal + "/home")
-    assert customer.locator("[data-test=available]").inner_text() == "IDR 15.000"
+    assert customer.locator("[data-test=available]").inner_text() == "Rp15.000"
     assert "Menunggu router" in customer.locator("[data-test=waiting]").inner_text()
     customer.goto(site.portal + "/history/")
     text = customer.content()

@@ -43,7 +43,7 @@ def test_home_speaks_indonesian_with_indonesian_grouping(portal, db):
     client = signed_in(portal, person)
     client.post("/language", data={"locale": "id", "next": "/home"})
     page = client.get("/home").get_data(as_text=True)
-    assert "Saldo tersedia" in page and 'data-test="available">IDR 1.234.567<' in page
+    assert "Saldo tersedia" in page and 'data-test="available">Rp1.234.567<' in page
 
 
 def test_a_low_balance_shows_a_notice_above_the_threshold_none(portal, db, settings):

@@ -71,7 +71,9 @@ def test_the_language_is_kept_in_the_profile(portal, db):
     client = signed_in(portal, person)
     client.get("/profile/")
     client.post("/profile/language", data={"locale": "id"})
-    assert "Beranda" in client.get("/home").get_data(as_text=True)
+    home = client.get("/home").get_data(as_text=True)
+    # The confirmation is said in the language just chosen, like the page it shows on.
+    assert "Beranda" in home and "Tersimpan." in home and "Saved." not in home
     other_browser = signed_in(portal, person)
     assert "Beranda" in other_browser.get("/home").get_data(as_text=True)
     assert client.post("/profile/language", data={"locale": "xx"}).status_code == 400
@@ -116,3 +118,12 @@ def test_a_hotspot_only_customer_sets_a_portal_password_with_the_hotspot_one(por
     )
     assert done.status_code == 302
     assert make_client(portal).sign_in(person.phone, new).status_code == 302
+
+
+def test_wtforms_own_messages_are_in_the_readers_language(portal, db):
+    person = make_customer(db)
+    client = signed_in(portal, person)
+    client.post("/profile/language", data={"locale": "id"})
+    client.get("/profile/")
+    page = client.post("/profile/details", data={"name": "", "phone": ""}).get_data(True)
+    assert field_errors(page, "name") == ["Isian ini wajib diisi."]  # "This field is required."

@@ -142,3 +142,9 @@ def superuser(db) -> str:
 def admin(app, superuser) -> AdminClient:
     """A signed-in super admin."""
     return signed_in(app, superuser)
+
+
+@pytest.fixture
+def admin_id(app, db) -> AdminClient:
+    """A signed-in super admin who reads the admin in Indonesian."""
+    return signed_in(app, make_staff(db, superuser=True, locale="id"))

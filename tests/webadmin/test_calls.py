@@ -19,6 +19,7 @@ from wallet.backoffice import (
     mark_hangup_handled,
     request_hangup,
 )
+from webadmin.exports import HEADER_ROW
 
 MORNING = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
 
@@ -34,7 +35,7 @@ def test_the_cdr_list_filters_by_customer_and_destination_and_totals_the_cost(db
     page = admin.get(f"/calls/?customer={account_id}&destination=628").get_data(as_text=True)
     assert "Total: 2 calls" in page and "IDR 900" in page and "4412345" not in page
     page = admin.get(f"/calls/?customer={name}&cost_min=500&cost_max=1000").get_data(as_text=True)
-    assert "Total: 1 calls" in page and "628111" in page
+    assert "Total: 1 call" in page and "628111" in page
 
 
 def test_the_cdr_list_filters_by_local_dates_and_result(db, admin):
@@ -45,9 +46,9 @@ def test_the_cdr_list_filters_by_local_dates_and_result(db, admin):
     page = admin.get(f"/calls/?customer={name}&from=2026-03-02&to=2026-03-02").get_data(
         as_text=True
     )
-    assert "Total: 1 calls" in page
+    assert "Total: 1 call" in page
     page = admin.get(f"/calls/?customer={name}&disposition=NO+ANSWER").get_data(as_text=True)
-    assert "Total: 1 calls" in page and "IDR 0" in page
+    assert "Total: 1 call" in page and "IDR 0" in page
 
 
 def test_the_cdrs_export_to_csv_with_names_kept_as_text(db, admin):
@@ -90,9 +91,9 @@ def test_the_cdrs_export_to_excel_as_text_cells_never_formulas(db, admin):
     response = admin.get(f"/calls/?customer={account_id}&format=xlsx")
     assert response.headers["Content-Disposition"].endswith('calls.xlsx"')
     sheet = load_workbook(io.BytesIO(response.data)).active
-    cell = sheet.cell(row=2, column=2)
+    cell = sheet.cell(row=HEADER_ROW + 1, column=2)
     assert cell.value == name and cell.data_type == "s"
-    assert sheet.cell(row=2, column=13).value == 900  # cost, a number
+    assert sheet.cell(row=HEADER_ROW + 1, column=13).value == 900  # cost, a number
     raw = response.data
     import zipfile
 
@@ -106,7 +107,7 @@ def test_the_printable_view_has_no_navigation_and_all_rows(db, admin):
     _, code = calling_account(db, name=name)
     place_call(db, code, "628111", MORNING, 60)
     page = admin.get(f"/calls/?customer={name}&print=1").get_data(as_text=True)
-    assert '<body class="printing' in page and "Total: 1 calls" in page
+    assert '<body class="printing' in page and "Total: 1 call" in page
 
 
 def test_live_calls_show_the_time_their_holds_still_pay_for(db, admin):

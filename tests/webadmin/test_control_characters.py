@@ -20,6 +20,7 @@ from wallet.customers import create_customer
 from wallet.db import Database
 from wallet.errors import InvalidInput
 from wallet.models import Account, Customer
+from webadmin.exports import HEADER_ROW
 from webadmin.forms import Form
 from webadmin.screens import SCREEN_MODULES
 
@@ -108,7 +109,7 @@ def test_the_calls_excel_export_works_for_a_name_stored_with_a_control_character
     response = admin.get("/calls/?from=2026-03-01&to=2026-03-03&format=xlsx")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
-    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    names = [row[1] for row in sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True)]
     assert name.replace("\x01", "\ufffd") in names
 
 

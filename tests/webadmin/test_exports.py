@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from webadmin.exports import csv_bytes, neutralize, xlsx_bytes
+from webadmin.exports import HEADER_ROW, csv_bytes, neutralize, xlsx_bytes
 
 DANGEROUS = ["=1+1", "+62812", "-2+3", "@SUM(A1)", "\t=x", "\r=x", '=HYPERLINK("http://x")']
 
@@ -30,7 +30,7 @@ def test_csv_cells_are_neutralized_but_numbers_stay_numbers():
 def test_excel_cells_hold_the_exact_text_as_strings_and_money_as_numbers():
     data = xlsx_bytes("T", ["name", "amount"], [(text, Decimal("12.5")) for text in DANGEROUS])
     sheet = load_workbook(io.BytesIO(data)).active
-    for row, text in enumerate(DANGEROUS, start=2):
+    for row, text in enumerate(DANGEROUS, start=HEADER_ROW + 1):
         cell = sheet.cell(row=row, column=1)
         assert cell.value == text.replace("\r", "\n") or cell.value == text
         assert cell.data_type == "s"

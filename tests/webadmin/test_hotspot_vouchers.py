@@ -29,6 +29,7 @@ from tests.webadmin.hotspot_data import (
 )
 from wallet.hotspot_models import Voucher, VoucherBatch
 from wallet.vouchers import generate_batch, mark_sold
+from webadmin.exports import HEADER_ROW
 
 PRICE = 5_000 * RUPIAH
 
@@ -175,9 +176,9 @@ def test_vouchers_are_sold_and_voided_and_the_report_counts_them(admin, db):
         data={"codes": f"{codes[0]}\n{codes[1]}, {codes[0]}", "price": "4500", "batch": batch_id},
     )
     assert sold.headers["Location"] == f"/vouchers/{batch_id}"
-    assert "2 voucher(s) recorded as sold" in page_text(admin.get(sold.headers["Location"]))
+    assert "2 vouchers recorded as sold" in page_text(admin.get(sold.headers["Location"]))
     voided = admin.post("/vouchers/void", data={"codes": codes[4], "batch": batch_id})
-    assert "1 voucher(s) voided" in page_text(admin.get(voided.headers["Location"]))
+    assert "1 voucher voided" in page_text(admin.get(voided.headers["Location"]))
     statuses = [v.status for v in vouchers_of(db, batch_id)]
     assert statuses == ["sold", "sold", "new", "new", "void"]
     assert [v.sold_price for v in vouchers_of(db, batch_id)][:2] == [4_500 * RUPIAH] * 2
@@ -198,7 +199,7 @@ def test_vouchers_are_sold_and_voided_and_the_report_counts_them(admin, db):
     ]
     export = admin.get("/vouchers/report?format=xlsx")
     sheet = load_workbook(BytesIO(export.data)).active
-    assert sheet.cell(1, 1).value == "Package"
+    assert sheet.cell(HEADER_ROW, 1).value == "Package"
 
 
 def package_name(db, package_id: int) -> str:

@@ -297,13 +297,13 @@ def test_another_country_takes_its_four_values(empty_db, tmp_path):
             {"timezone": "UTC"},
             {"timezone": "Asia/Dili"},
         )
-    # New wallets are in the chosen currency, shown with its two decimals.
+    # New wallets are in the chosen currency, shown with its two decimals ($ in English).
     form = {"name": "Maria", "kind": "individual", "plan": "", "credit_limit": "0"}
     made = admin.post("/customers/new", data=form)
     assert made.status_code == 302, made.get_data(as_text=True)
     with empty_db.transaction() as session:
         assert session.execute(select(Account.currency)).scalars().all() == ["USD"]
-    assert "USD 0.00" in admin.get(made.headers["Location"]).get_data(as_text=True)
+    assert "$0.00" in admin.get(made.headers["Location"]).get_data(as_text=True)
 
 
 @pytest.mark.usefixtures("fresh_setup")

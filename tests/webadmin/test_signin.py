@@ -254,7 +254,11 @@ def test_changing_the_password_ends_the_other_sessions(app, db):
 def test_a_staff_member_chooses_indonesian_for_themself(app, db):
     username = make_staff(db, grants={"dashboard": "view"})
     client = signed_in(app, username)
-    client.post("/profile", data={"locale": "id", "password": "", "confirm": ""})
+    saved = client.post(
+        "/profile", data={"locale": "id", "password": "", "confirm": ""}, follow_redirects=True
+    ).get_data(as_text=True)
+    # The confirmation is said in the language just chosen, like the page it shows on.
+    assert "Tersimpan." in saved and "Saved." not in saved
     page = client.get("/").get_data(as_text=True)
     assert "Keluar" in page  # "Sign out"
     other = signed_in(app, make_staff(db, grants={"dashboard": "view"}))

@@ -1,14 +1,21 @@
-"""The audit log (super admins only): who changed money or settings, when, before/after."""
+"""The audit log (super admins only): who changed money or settings, when, before/after.
+
+The records are stored as exact JSON (amounts in micro-units); the screen shows each
+field on a line of its own, amounts as money in the reader's language ("balance:
+Rp65.000"), with the stored value kept in the line's tooltip."""
 
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from wallet.display import AUDIT_MONEY_KEYS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, database, view
-from webadmin.ui import paginate, parse_day, utc_range
+from webadmin.ui import money, paginate, parse_day, utc_range
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 SCREEN = Screen(
@@ -44,3 +51,44 @@ def index():
     with database().transaction() as session:
         page = paginate(session, statement, per_page=50)
         return render_template("audit/index.html", page=page)
+
+
+def detail_lines(stored: str | None) -> list[tuple[str, str, str]]:
+    """(field, what the operator reads, the stored JSON of the value) per field of a
+    record's before or after."""
+    if not stored:
+        return []
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return [("", stored, stored)]
+    if not isinstance(data, dict):
+        return [("", stored, stored)]
+    return [
+        (str(key), _readable(key, value), json.dumps(value, ensure_ascii=False))
+        for key, value in data.items()
+    ]
+
+
+def _is_amount(key: object, value: object) -> bool:
+    return key in AUDIT_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool)
+
+
+def _readable(key: object, value: object) -> str:
+    if _is_amount(key, value):
+        return money(value)
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k}: {_readable(k, v)}" for k, v in value.items())
+        return "{" + inner + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_readable(key, v) for v in value) + "]"
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return json.dumps(value)
+    return str(value)
+
+
+@blueprint.app_template_global("audit_detail")
+def _audit_detail(stored: str | None) -> list[tuple[str, str, str]]:
+    return detail_lines(stored)

@@ -28,7 +28,9 @@ SCREEN = Screen(
 
 class BankAccountForm(Form):
     bank_name = StringField(_l("Bank"), validators=[DataRequired(), Length(max=100)])
-    account_number = StringField(_l("Account number"), validators=[DataRequired(), Length(max=60)])
+    account_number = StringField(
+        _l("Bank account number"), validators=[DataRequired(), Length(max=60)]
+    )
     holder_name = StringField(_l("Account holder"), validators=[DataRequired(), Length(max=200)])
     instructions = TextAreaField(
         _l("Instructions for the customer"), validators=[Optional(), Length(max=2000)]

@@ -22,9 +22,17 @@ from wallet.errors import WalletError
 from wallet.models import Account, CallRecord, Customer
 from wallet.reports import live_calls_query, seconds_left
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.exports import download
+from webadmin.exports import download, subtitle
 from webadmin.forms import amount_message, read_amount
-from webadmin.ui import filter_errors, local, paginate, parse_day, utc_range, whole_number
+from webadmin.labels import label
+from webadmin.ui import (
+    filter_errors,
+    local_moment,
+    paginate,
+    parse_day,
+    utc_range,
+    whole_number,
+)
 
 blueprint = Blueprint("calls", __name__, url_prefix="/calls")
 SCREEN = Screen(
@@ -125,11 +133,32 @@ HEADER = (
     "end",
     "end_estimated",
 )
+#: The Excel file's column titles, for people (the CSV file keeps HEADER, for programs).
+TITLES = (
+    _l("Start"),
+    _l("Customer"),
+    _l("Wallet"),
+    _l("Caller"),
+    _l("Number"),
+    _l("Prefix"),
+    _l("Destination"),
+    _l("Band"),
+    _l("Result"),
+    _l("Duration (s)"),
+    _l("Talk time (s)"),
+    _l("Charged (s)"),
+    _l("Cost"),
+    _l("Source"),
+    _l("End"),
+    _l("End estimated"),
+)
 
 
-def _row(record: CallRecord, name: str | None) -> tuple:
+def _row(record: CallRecord, name: str | None, *, readable: bool = False) -> tuple:
+    """One call of an export; `readable` (Excel) writes its outcome and flags in the
+    reader's words, the CSV file as stored."""
     return (
-        local(record.start_at, "%Y-%m-%d %H:%M:%S"),
+        local_moment(record.start_at),
         name or "",
         record.account_id,
         record.caller,
@@ -137,14 +166,16 @@ def _row(record: CallRecord, name: str | None) -> tuple:
         record.destination_prefix or "",
         record.rate_description or "",
         record.rate_band or "",
-        record.disposition,
+        label(record.disposition, "disposition") if readable else record.disposition,
         record.duration,
         record.billsec,
         record.charged_seconds,
         micro_to_decimal(record.cost),
-        record.source,
-        local(record.end_at, "%Y-%m-%d %H:%M:%S"),
-        "yes" if record.end_estimated else "no",
+        label(record.source, "record_source") if readable else record.source,
+        local_moment(record.end_at),
+        (_("yes") if record.end_estimated else _("no"))
+        if readable
+        else ("yes" if record.end_estimated else "no"),
     )
 
 
@@ -159,7 +190,16 @@ def index():
         if fmt in ("csv", "xlsx") and not filter_errors():
             rows = session.execute(statement.limit(EXPORT_LIMIT)).all()
             return download(
-                fmt, "calls", "Calls", HEADER, [_row(record, name) for record, name in rows]
+                fmt,
+                "calls",
+                _("Calls"),
+                HEADER if fmt == "csv" else [str(title) for title in TITLES],
+                [_row(record, name, readable=fmt == "xlsx") for record, name in rows],
+                subtitle=subtitle(
+                    parse_day(request.args.get("from")), parse_day(request.args.get("to"))
+                ),
+                money_columns={12},
+                total_columns={9, 10, 11, 12},
             )
         if request.args.get("print") and not filter_errors():
             rows = session.execute(statement.limit(PRINT_LIMIT)).all()

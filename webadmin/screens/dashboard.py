@@ -4,13 +4,14 @@ see revenue."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from wallet import permissions
+from wallet.display import day_text, month_text
 from wallet.reports import (
     calls_per_hour,
     new_customers_by_month,
@@ -19,7 +20,17 @@ from wallet.reports import (
 )
 from webadmin.access import Screen, database, signed_in, visible_screens
 from webadmin.charts import bar_chart
-from webadmin.ui import money, site, today_local, utc_range, zone
+from webadmin.ui import (
+    count_short,
+    count_text,
+    locale_name,
+    money,
+    money_short,
+    site,
+    today_local,
+    utc_range,
+    zone,
+)
 
 blueprint = Blueprint("dashboard", __name__)
 SCREEN = Screen(
@@ -52,23 +63,35 @@ def index():
         tiles = []
         for provider in current_app.extensions["pulsa.dashboard_tiles"]:
             tiles.extend(provider(session))
+    locale = locale_name()
     charts = {
         "revenue": bar_chart(
-            [(d.period[5:], d.topups + d.call_revenue) for d in days],
+            [
+                (day_text(date.fromisoformat(d.period), locale=locale), d.topups + d.call_revenue)
+                for d in days
+            ],
             title=str(_l("Top-ups and call revenue per day, last 30 days")),
             value_label=money,
+            axis_label=money_short,
             every=5,
         )
         if revenue
         else None,
         "customers": bar_chart(
-            [(label[2:], count) for label, count in months],
+            [
+                (month_text(date.fromisoformat(label + "-01"), locale=locale), count)
+                for label, count in months
+            ],
             title=str(_l("New customers per month")),
+            value_label=count_text,
+            axis_label=count_short,
             every=1,
         ),
         "hours": bar_chart(
             [(f"{hour:02d}", count) for hour, count in enumerate(hours)],
             title=str(_l("Calls per hour today")),
+            value_label=count_text,
+            axis_label=count_short,
             every=3,
         ),
     }

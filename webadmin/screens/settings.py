@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -230,7 +231,14 @@ def remove_demo_data():
     except WalletError:
         flash(_("No demo data is loaded."), "info")
         return redirect(url_for("settings.index"))
-    flash(_("The demo data is removed (%(count)s rows).", count=removal.total), "success")
+    flash(
+        ngettext(
+            "The demo data is removed (%(num)s row).",
+            "The demo data is removed (%(num)s rows).",
+            removal.total,
+        ),
+        "success",
+    )
     for plan in removal.kept_plans:
         flash(
             _(

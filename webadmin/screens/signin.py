@@ -16,7 +16,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_timedelta
+from flask_babel import force_locale, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -187,7 +187,9 @@ def profile():
                 session.clear()
                 flash(_("Password changed. Please sign in with the new one."), "info")
                 return redirect(url_for("signin.sign_in"))
-            flash(_("Saved."), "success")
+            # Said in the language just chosen: the next page is in it.
+            with force_locale(form.locale.data):
+                flash(_("Saved."), "success")
             return redirect(url_for("signin.profile"))
     return _profile_page(form)
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf.file import FileField
 from sqlalchemy import func, select
 from wtforms import SelectField, StringField, TextAreaField
@@ -365,7 +366,10 @@ def import_csv(plan_id: int):
                     except (WalletError, TariffFileError) as error:
                         errors = getattr(error, "errors", None) or [str(error)]
                     else:
-                        flash(_("%(count)s rates imported.", count=count), "success")
+                        flash(
+                            ngettext("%(num)s rate imported.", "%(num)s rates imported.", count),
+                            "success",
+                        )
                         return redirect(url_for("tariffs.plan", plan_id=plan_id))
                 else:
                     preview = rates

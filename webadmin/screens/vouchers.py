@@ -18,7 +18,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -46,12 +46,14 @@ from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
 from wallet.payments import proof_file
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.exports import download
+from webadmin.exports import download, subtitle
 from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install, package_summary
 from webadmin.ui import (
+    currency,
     explain,
     filter_errors,
+    local_moment,
     money,
     new_form_key,
     paginate,
@@ -213,7 +215,12 @@ def create():
         else:
             if is_new:
                 flash(
-                    _("Batch %(id)s generated: %(n)s vouchers.", id=batch.id, n=batch.count),
+                    ngettext(
+                        "Batch %(id)s generated: %(num)s voucher.",
+                        "Batch %(id)s generated: %(num)s vouchers.",
+                        batch.count,
+                        id=batch.id,
+                    ),
                     "success",
                 )
             else:
@@ -336,17 +343,26 @@ def export(batch_id: int):
             (
                 v.code,
                 v.password,
-                v.status,
-                v.sold_at,
+                str(VOUCHER_STATUS_LABELS.get(v.status, v.status)),
+                local_moment(v.sold_at),
                 micro_to_decimal(v.sold_price) if v.sold_price is not None else None,
-                v.used_at,
+                local_moment(v.used_at),
             )
             for v in session.execute(
                 select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
             ).scalars()
         ]
     header = [_("Code"), _("Password"), _("Status"), _("Sold"), _("Sold at"), _("Used")]
-    return download(fmt, f"vouchers-batch-{batch_id}", _("Vouchers"), header, rows)
+    return download(
+        fmt,
+        f"vouchers-batch-{batch_id}",
+        _("Vouchers"),
+        header,
+        rows,
+        subtitle=_("Batch %(batch)s; amounts in %(currency)s", batch=batch_id, currency=currency()),
+        money_columns={4},
+        total_columns={4},
+    )
 
 
 def _batch_of(form: CodesForm) -> int | None:
@@ -397,7 +413,10 @@ def sell():
         )
     except WalletError as error:
         return _refused(form, explain(error))
-    flash(_("%(n)s voucher(s) recorded as sold.", n=sold), "success")
+    flash(
+        ngettext("%(num)s voucher recorded as sold.", "%(num)s vouchers recorded as sold.", sold),
+        "success",
+    )
     return _back(form)
 
 
@@ -415,7 +434,14 @@ def void():
         )
     except WalletError as error:
         return _refused(form, explain(error))
-    flash(_("%(n)s voucher(s) voided; they stop working at the next sync.", n=count), "success")
+    flash(
+        ngettext(
+            "%(num)s voucher voided; it stops working at the next sync.",
+            "%(num)s vouchers voided; they stop working at the next sync.",
+            count,
+        ),
+        "success",
+    )
     return _back(form)
 
 
@@ -500,6 +526,9 @@ def report():
                 )
                 for r in rows
             ],
+            subtitle=subtitle(start_day, end_day),
+            money_columns={3},
+            total_columns={1, 2, 3, 4, 5},
         )
     totals = {
         "generated": sum(r.generated for r in rows),
