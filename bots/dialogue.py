@@ -36,6 +36,7 @@ from wallet.db import Database
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
 from wallet.payments import discard_proof, store_proof
+from wallet.site_settings import effective_settings
 
 __all__ = ["Button", "ChatPerson", "Incoming", "Reply", "handle"]
 log = logging.getLogger("pulsa.bots")
@@ -63,6 +64,7 @@ class Photo:
 class Outcome:
     replies: list[Reply] = field(default_factory=list)
     staff: ChatPerson | None = None
+    settings: object = None  # the settings in effect (the operator's setup applied)
 
 
 def handle(db: Database, settings, incoming: Incoming) -> list[Reply]:
@@ -85,7 +87,7 @@ def handle(db: Database, settings, incoming: Incoming) -> list[Reply]:
     if outcome.staff is not None:
         # Claimed and committed: staff actions run their own transactions (and may talk
         # to routers, which no database transaction should wait on).
-        return handle_staff(db, settings, incoming, outcome.staff)
+        return handle_staff(db, outcome.settings or settings, incoming, outcome.staff)
     return outcome.replies
 
 
@@ -101,6 +103,9 @@ def _stored_photo(settings, incoming: Incoming) -> Photo:
 def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
     photo.used = False  # a retried transaction starts again
     moment = utcnow()
+    # The operator's choices in the admin (setup, Settings: country code, currency, time
+    # zone) win over the server's environment, as they do in the admin and the portal.
+    settings = effective_settings(session, settings)
     claim_update(
         session, incoming.platform, str(incoming.update_id), incoming.chat_id, savepoint=False
     )
@@ -109,7 +114,7 @@ def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
     if _flooding(session, person, moment):
         return Outcome(_slow_down(session, person, moment))
     if person.staff_id is not None:
-        return Outcome(staff=person)
+        return Outcome(staff=person, settings=settings)
     return Outcome(customer_dialogue(session, settings, incoming, person, photo))
 
 

@@ -3,6 +3,8 @@ the operator, updates handled once, flooding chats slowed down, staff chats."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from messaging.chats import find_link, issue_link_token
@@ -142,3 +144,17 @@ def test_what_a_chat_wrote_before_it_was_linked_becomes_the_customers(db, new_ch
     [(conversation, messages)] = _conversations_of_contact(db, chat)
     assert conversation.customer_id == customer_id
     assert messages == ["Saya mau daftar, tapi sudah punya akun?", "Ini saya lagi"]
+
+
+def test_the_operators_setup_country_code_links_a_phone_written_the_local_way(
+    db, bot_settings, admin_settings, new_chat
+):
+    # The server's environment knows no country code; the operator chose Indonesia in
+    # the admin's setup: the chat reads 0857... as 62857..., like the admin does.
+    server = bot_settings.with_overrides(country_code="")
+    number = f"62858{uuid.uuid4().int % 10**8:08d}"
+    make_account(db, name="Wati", phone=number)
+    admin_settings(country_code="62")
+    chat = new_chat()
+    chat.settings = server
+    assert "Welcome, Wati!" in texts(chat.send(phone="0" + number[2:]))

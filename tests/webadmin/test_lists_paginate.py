@@ -164,9 +164,13 @@ def test_a_customers_hotspot_logins_beyond_a_page_go_on_to_the_next_page(db, adm
     assert f"<code>{label}{PER_PAGE:02d}</code>" in second
 
 
-def test_a_customer_without_hotspot_logins_shows_no_logins_section(db, admin):
+def test_a_customer_without_hotspot_logins_shows_none_and_offers_to_make_one(db, admin):
     customer_id = customer_of(db, make_account(db))
-    assert "<h2>Internet logins</h2>" not in page_text(admin.get(f"/customers/{customer_id}"))
+    page = page_text(admin.get(f"/customers/{customer_id}"))
+    logins = page.split("<h2>Internet logins</h2>")[1].split("</section>")[0]
+    assert "No hotspot login yet." in logins
+    assert "<li><" not in logins  # no login listed
+    assert "Make a hotspot login" in logins
 
 
 def bought_many(db, times: int) -> tuple[int, list[int]]:
