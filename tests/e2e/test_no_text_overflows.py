@@ -15,7 +15,8 @@ wrapper):
   it, or cut off when the box hides what overflows (`overflow: hidden`, `clip`,
   `text-overflow: ellipsis`);
 - its content is taller than a box that hides what overflows;
-- it reaches past the right edge of the page, so that the page scrolls sideways.
+- it reaches past the right edge of the page, so that the page scrolls sideways;
+- it is an amount ("Rp1.234.567") broken over two lines.
 
 The run takes about a minute on this machine (the figure is printed).
 """
@@ -139,6 +140,19 @@ MEASURE = """
     if (!sideways && style.position !== 'fixed' && box.right > page + 1) {
       faults.push({element: describe(el), text, reason: 'past the edge of the page',
                    by: Math.round(box.right - page)});
+    }
+  }
+  // An amount broken over two lines ("Rp1.234.56" / "2.890") is misread too.
+  const amount = /^[-+]?(Rp|IDR |\\$|US\\$)[0-9.,]+$/;
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.children.length || !amount.test((el.textContent || '').trim())) continue;
+    if (el.closest('svg')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) {
+      faults.push({element: describe(el), text: el.textContent.trim(),
+                   reason: 'an amount broken over lines', by: tops.size});
     }
   }
   return faults;
