@@ -21,6 +21,7 @@ from tests.webadmin.hotspot_data import (
     subscriptions_of,
 )
 from wallet.hotspot_models import HotspotLogin
+from wallet.ledger import utcnow
 from wallet.site_settings import SiteSetting
 from wallet.staff import AuditRecord
 
@@ -56,6 +57,12 @@ def test_a_package_bought_with_no_router_shows_waiting_with_the_reason_not_dates
 
 
 def test_the_operator_chooses_in_settings_that_validity_starts_at_the_first_login(admin, db):
+    # Saving the screen stores every value that differs from the environment (the call
+    # mode among them): all of them are put back after, or later tests on this shared
+    # database run with this test's settings (a static-mode FastAGI test ran live).
+    before = db.run(
+        lambda s: {row.key: row.value for row in s.execute(select(SiteSetting)).scalars()}
+    )
     try:
         response = admin.post(
             "/settings/",
@@ -84,7 +91,15 @@ def test_the_operator_chooses_in_settings_that_validity_starts_at_the_first_logi
             'value="first_login" selected' in page
         )
     finally:
-        db.run(lambda s: s.execute(delete(SiteSetting).where(SiteSetting.key == "internet_start")))
+
+        def restore(session):
+            session.execute(delete(SiteSetting))
+            for key, value in before.items():
+                session.add(
+                    SiteSetting(key=key, value=value, updated_at=utcnow(), updated_by="test")
+                )
+
+        db.run(restore)
 
 
 def test_a_hotspot_login_is_made_from_the_customer_page_and_audited(admin, db):
