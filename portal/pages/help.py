@@ -48,11 +48,11 @@ from messaging.conversations import (
 from messaging.errors import ConversationClosed
 from messaging.models import Message
 from portal.access import MenuEntry, client_address, customer, database, me, mine
-from portal.forms import TranslatedForm
 from portal.ui import explain
 from wallet.errors import NotFound, WalletError
 from wallet.payments import proof_file
 from wallet.text import whole_number
+from webcommon.forms import TranslatedForm
 
 blueprint = Blueprint("help", __name__, url_prefix="/help")
 MENU = MenuEntry(70, _l("Help"), "help.index")

@@ -35,7 +35,6 @@ from portal.access import (
     run_as_me,
     settings,
 )
-from portal.forms import Form
 from portal.pages.signin import PASSWORD_RULE, start_session
 from portal.passwords import weak_password_message
 from portal.ui import reader_locale
@@ -44,6 +43,7 @@ from wallet.customer_access import change_password, set_locale
 from wallet.errors import InvalidInput
 from wallet.models import SipIdentity
 from wallet.passwords import WeakPassword
+from webcommon.forms import Form
 
 blueprint = Blueprint("profile", __name__, url_prefix="/profile")
 MENU = MenuEntry(90, _l("Profile"), "profile.index")

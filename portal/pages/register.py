@@ -39,13 +39,13 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from hotspot.backoffice import RegistrationLimits, TooManyRegistrations, portal_register
 from messaging.wording import package_text
 from portal.access import client_address, database, public, settings
-from portal.forms import Form
 from portal.ui import duration, explain, money, reader_locale
 from wallet.errors import WalletError
 from wallet.hotspot_models import HotspotLogin, InternetPackage
 from wallet.internet import UsernameTaken
 from wallet.payments import active_bank_accounts
 from wallet.site_secrets import web_secret_key
+from webcommon.forms import Form
 
 blueprint = Blueprint("register", __name__, url_prefix="/register")
 

@@ -3,8 +3,6 @@ access from a one-time link, signing out, and the language switch."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -31,7 +29,6 @@ from portal.access import (
     public,
     settings,
 )
-from portal.forms import Form
 from portal.passwords import weak_password_message
 from portal.ui import when
 from wallet.customer_access import (
@@ -46,6 +43,8 @@ from wallet.customer_access import (
 from wallet.errors import NotFound
 from wallet.passwords import WeakPassword
 from wallet.staff import SignInThrottled, record_audit
+from webcommon.forms import Form
+from webcommon.redirects import local_path
 
 blueprint = Blueprint("signin", __name__)
 PASSWORD_RULE = Length(
@@ -73,11 +72,7 @@ class SetPasswordForm(Form):
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never send a freshly signed-in customer elsewhere."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("home.index")
+    return local_path(target) or url_for("home.index")
 
 
 def start_session(principal) -> None:

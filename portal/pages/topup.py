@@ -17,7 +17,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.access import MenuEntry, actor, client_address, customer, mine, run_as_me
-from portal.forms import Form
 from portal.ui import amount_from
 from wallet.errors import InvalidInput, NotFound
 from wallet.payments import (
@@ -28,6 +27,7 @@ from wallet.payments import (
     store_proof,
 )
 from wallet.text import whole_number
+from webcommon.forms import Form
 
 blueprint = Blueprint("topup", __name__, url_prefix="/top-up")
 MENU = MenuEntry(50, _l("Top up"), "topup.index")

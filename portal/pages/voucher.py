@@ -20,10 +20,10 @@ from hotspot.backoffice import (
     voucher_is_for_a_package,
 )
 from portal.access import MenuEntry, Mine, actor, client_address, customer, mine, run_as_me
-from portal.forms import Form
 from portal.ui import money, when
 from wallet.errors import NotFound, WalletError
 from wallet.text import whole_number
+from webcommon.forms import Form
 
 blueprint = Blueprint("voucher", __name__, url_prefix="/voucher")
 MENU = MenuEntry(40, _l("Voucher"), "voucher.index")

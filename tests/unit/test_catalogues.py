@@ -21,7 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 APPS = ("webadmin", "portal")
 CATALOGUES = ("webadmin", "portal", "bots", "messaging")
 #: Code outside an app's folder whose texts are in its catalogue.
-SHARED = {"portal": [REPO / "messaging" / "wording.py"]}
+SHARED = {
+    "portal": [REPO / "messaging" / "wording.py", REPO / "webcommon"],
+    "webadmin": [REPO / "webcommon"],
+}
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {
     "_": None,
@@ -93,9 +96,22 @@ def texts_in_the_code(app: str) -> dict[str, bool]:
     ):
         found[_singular(message)] = not isinstance(message, str)
     for path in SHARED.get(app, []):
-        for _line, message, _comments, _context in extract_from_file(
-            "python", str(path), keywords=KEYWORDS
-        ):
+        extracted = (
+            (
+                message
+                for *_, message, _comments, _context in extract_from_dir(
+                    str(path), METHODS, keywords=KEYWORDS
+                )
+            )
+            if path.is_dir()
+            else (
+                message
+                for _line, message, _comments, _context in extract_from_file(
+                    "python", str(path), keywords=KEYWORDS
+                )
+            )
+        )
+        for message in extracted:
             found[_singular(message)] = not isinstance(message, str)
     return found
 

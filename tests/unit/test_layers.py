@@ -18,6 +18,8 @@ FORBIDDEN = {
     "webadmin": ADAPTERS - {"webadmin"},
     "portal": ADAPTERS - {"portal"},
     "bots": ADAPTERS - {"bots"},
+    # What the two web apps share sits below both, beside the services.
+    "webcommon": ADAPTERS | {"pulsa", "hotspot", "messaging", "agi", "ami_listener"},
     "hotspot": ADAPTERS | {"pulsa"},
     "messaging": ADAPTERS | {"pulsa"},
     "wallet": ADAPTERS | {"pulsa", "hotspot", "messaging", "agi", "ami_listener"},

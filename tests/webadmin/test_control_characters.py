@@ -21,8 +21,8 @@ from wallet.db import Database
 from wallet.errors import InvalidInput
 from wallet.models import Account, Customer
 from webadmin.exports import HEADER_ROW
-from webadmin.forms import Form
 from webadmin.screens import SCREEN_MODULES
+from webcommon.forms import Form
 
 
 def store_name_as_before(db, account_id: int, name: str) -> None:

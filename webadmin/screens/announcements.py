@@ -23,9 +23,10 @@ from wallet.errors import NotFound, WalletError
 from wallet.hotspot_models import InternetPackage, Router
 from wallet.ledger import utcnow
 from webadmin.access import Screen, change, client_address, database, view
-from webadmin.forms import Form, options
+from webadmin.forms import options
 from webadmin.screens.conversations import staff_actor
 from webadmin.ui import explain, paginate, zone
+from webcommon.forms import Form
 
 blueprint = Blueprint("announcements", __name__, url_prefix="/announcements")
 SCREEN = Screen(

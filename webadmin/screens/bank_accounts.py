@@ -13,8 +13,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wallet.errors import WalletError
 from wallet.payments import BankAccount, save_bank_account
 from webadmin.access import Screen, actor, change, database, view
-from webadmin.forms import Form, WholeNumberField
+from webadmin.forms import WholeNumberField
 from webadmin.ui import paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("bank_accounts", __name__, url_prefix="/bank-accounts")
 SCREEN = Screen(

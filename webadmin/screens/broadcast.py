@@ -24,9 +24,10 @@ from wallet import permissions
 from wallet.errors import NotFound, WalletError
 from wallet.hotspot_models import InternetPackage, Router
 from webadmin.access import Screen, change, client_address, database, view
-from webadmin.forms import Form, FormKeyField, options
+from webadmin.forms import FormKeyField, options
 from webadmin.screens.conversations import staff_actor
 from webadmin.ui import explain, new_form_key, paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("broadcast", __name__, url_prefix="/broadcast")
 SCREEN = Screen(

@@ -53,8 +53,9 @@ from wallet.payments import proof_file
 from wallet.staff import StaffUser
 from wallet.text import whole_number
 from webadmin.access import Screen, change, client_address, database, view
-from webadmin.forms import Form, options
+from webadmin.forms import options
 from webadmin.ui import explain, paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("conversations", __name__, url_prefix="/conversations")
 SCREEN = Screen(

@@ -43,10 +43,11 @@ from webadmin.access import (
     database,
     view,
 )
-from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
+from webadmin.forms import FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, packages_of_logins
 from webadmin.ui import explain, money, paginate, whole_number
 from webadmin.ui import settings as settings_in_effect
+from webcommon.forms import Form
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
 SCREEN = Screen(

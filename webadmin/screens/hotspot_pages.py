@@ -25,9 +25,9 @@ from hotspot.pages import (
     walled_garden_commands,
 )
 from webadmin.access import Screen, view
-from webadmin.forms import Form
 from webadmin.hotspot_ui import install
 from webadmin.ui import site
+from webcommon.forms import Form
 
 blueprint = Blueprint("hotspot_pages", __name__, url_prefix="/hotspot-pages")
 blueprint.record_once(install)

@@ -34,9 +34,10 @@ from wallet.hotspot_models import InternetPackage, Subscription
 from wallet.internet import VALIDITY_UNITS
 from wallet.ledger import utcnow
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, MoneyField, WholeNumberField, options
+from webadmin.forms import MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import UNIT_LABELS, install, speeds
 from webadmin.ui import paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("packages", __name__, url_prefix="/packages")
 blueprint.record_once(install)

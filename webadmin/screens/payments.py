@@ -39,9 +39,10 @@ from wallet.payments import (
     store_proof,
 )
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, MoneyField, WholeNumberField, options
+from webadmin.forms import MoneyField, WholeNumberField, options
 from webadmin.screens.customers import METHOD_LABELS
 from webadmin.ui import explain, money, paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("payments", __name__, url_prefix="/payments")
 SCREEN = Screen(

@@ -25,10 +25,11 @@ from wallet.internet import pending_registrations_query
 from wallet.ledger import TOP_UP_METHODS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, MoneyField, options
+from webadmin.forms import MoneyField, options
 from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, install
 from webadmin.screens.customers import METHOD_LABELS
 from webadmin.ui import explain, local, money, paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("registrations", __name__, url_prefix="/registrations")
 blueprint.record_once(install)

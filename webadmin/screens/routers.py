@@ -20,9 +20,10 @@ from wallet import permissions
 from wallet.errors import WalletError
 from wallet.hotspot_models import Router
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, WholeNumberField
+from webadmin.forms import WholeNumberField
 from webadmin.hotspot_ui import install, keyring, router_problem, router_timeout
 from webadmin.ui import paginate
+from webcommon.forms import Form
 
 blueprint = Blueprint("routers", __name__, url_prefix="/routers")
 blueprint.record_once(install)

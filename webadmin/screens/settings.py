@@ -34,8 +34,9 @@ from wallet.errors import WalletError
 from wallet.payments import proof_file, store_proof
 from wallet.site_settings import REFRESH_SECONDS, save_site_config, stored_keys
 from webadmin.access import Screen, actor, change, client_address, database, public, view
-from webadmin.forms import Form, MoneyField, WholeNumberField, options
+from webadmin.forms import MoneyField, WholeNumberField, options
 from webadmin.ui import site
+from webcommon.forms import Form
 
 blueprint = Blueprint("settings", __name__, url_prefix="/settings")
 SCREEN = Screen(

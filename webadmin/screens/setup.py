@@ -33,8 +33,9 @@ from wallet.site_settings import save_site_config, wallets_in_other_currencies
 from wallet.staff import update_staff
 from wallet.tariffs import move_plans_to_zone
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, options
+from webadmin.forms import options
 from webadmin.ui import site
+from webcommon.forms import Form
 
 blueprint = Blueprint("setup", __name__, url_prefix="/setup")
 SCREEN = Screen(

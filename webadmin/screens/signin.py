@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -44,9 +43,11 @@ from wallet.staff import (
     update_staff,
 )
 from webadmin.access import StaffMember, actor, client_address, database, public, signed_in
-from webadmin.forms import Form, options
+from webadmin.forms import options
 from webadmin.passwords import weak_password_message
 from webadmin.ui import local
+from webcommon.forms import Form
+from webcommon.redirects import local_path
 
 PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=200, message=_l("A password needs at least %(min)d characters.")
@@ -76,11 +77,7 @@ class ProfileForm(Form):
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never send a freshly signed-in person elsewhere."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("dashboard.index")
+    return local_path(target) or url_for("dashboard.index")
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])

@@ -15,9 +15,10 @@ from wallet.errors import WalletError
 from wallet.passwords import WeakPassword
 from wallet.staff import MIN_PASSWORD_LENGTH, Role, StaffUser, create_staff, save_role, update_staff
 from webadmin.access import Screen, actor, change, database, view
-from webadmin.forms import Form, options
+from webadmin.forms import options
 from webadmin.passwords import weak_password_message
 from webadmin.ui import paginate, site
+from webcommon.forms import Form
 
 PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=200, message=_l("A password needs at least %(min)d characters.")

@@ -31,7 +31,7 @@ from wallet.internet import LOGIN_STATUSES, MAX_EXTENSION_DAYS, UsernameTaken
 from wallet.ledger import utcnow
 from wallet.models import Account, Customer
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
+from webadmin.forms import FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import (
     LOGIN_STATUS_LABELS,
     SUBSCRIPTION_STATUS_LABELS,
@@ -39,6 +39,7 @@ from webadmin.hotspot_ui import (
     waiting_reasons,
 )
 from webadmin.ui import explain, local, money, new_form_key, paginate, whole_number
+from webcommon.forms import Form
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/internet")
 blueprint.record_once(install)

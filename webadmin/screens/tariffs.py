@@ -30,9 +30,10 @@ from wallet.errors import WalletError
 from wallet.models import Account, Customer, HolidayRow, RateRow, TariffPlan, TimeBandRow
 from wallet.tariffs import export_rates, load_tariff
 from webadmin.access import Screen, actor, change, client_address, database, view
-from webadmin.forms import DayField, Form, WholeNumberField, options
+from webadmin.forms import DayField, WholeNumberField, options
 from webadmin.ui import FIRST_DAY, LAST_DAY, paginate, site
 from webadmin.ui import settings as settings_in_effect
+from webcommon.forms import Form
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
 SCREEN = Screen(

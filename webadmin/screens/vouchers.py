@@ -47,7 +47,7 @@ from wallet.payments import proof_file
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
 from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.exports import download, subtitle
-from webadmin.forms import Form, FormKeyField, MoneyField, WholeNumberField, options
+from webadmin.forms import FormKeyField, MoneyField, WholeNumberField, options
 from webadmin.hotspot_ui import VOUCHER_STATUS_LABELS, install, package_summary
 from webadmin.ui import (
     currency,
@@ -62,6 +62,7 @@ from webadmin.ui import (
     utc_range,
     whole_number,
 )
+from webcommon.forms import Form
 
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 blueprint.record_once(install)

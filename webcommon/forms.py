@@ -1,5 +1,6 @@
-"""The base of the portal's forms: text fields refuse control characters (tab and line
-breaks only in multi-line fields), beside the field, like any other error."""
+"""The base of both apps' forms: WTForms' own messages in the reader's language, and text
+fields that refuse control characters (tab and line breaks only in multi-line fields),
+beside the field, like any other error."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ class TranslatedForm(FlaskForm):
 
 
 class Form(TranslatedForm):
-    """The base of the portal's forms: translated, and text fields refuse control
+    """The base of every form of both apps: translated, and text fields refuse control
     characters."""
 
     def validate(self, extra_validators=None) -> bool:
