@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from wallet import ledger
 from wallet.errors import InvalidInput, NotFound
-from wallet.hotspot_models import HotspotLogin, Subscription, Voucher, VoucherBatch
+from wallet.hotspot_models import (
+    HotspotLogin,
+    InternetPackage,
+    Subscription,
+    Voucher,
+    VoucherBatch,
+)
 from wallet.internet import (
     _account_of,
     _queue_place,
@@ -266,20 +272,8 @@ def record_voucher_use(
     package = get_package(session, package_id)
     voucher.status = "used"
     voucher.used_at = used_at
-    subscription = Subscription(
-        login_id=login_id,
-        package_id=package.id,
-        voucher_id=voucher.id,
-        purchase_key=f"voucher:{voucher.id}",
-        price=0,  # paid in cash when the voucher was sold
-        status="active",
-        starts_at=used_at,
-        ends_at=validity_end(package, used_at),
-        limit_uptime=package.limit_uptime,
-        limit_bytes_total=package.limit_bytes_total,
-        auto_renew=False,
-        actor="hotspot",
-        created_at=now or utcnow(),
+    subscription = _voucher_subscription(
+        voucher, package, login_id, used_at, actor="hotspot", created_at=now or utcnow()
     )
     session.add(subscription)
     session.flush()
@@ -385,22 +379,15 @@ def redeem_voucher_into_package(
     # Placed like a purchase: after what the login has, or waiting for a router to take
     # it when nothing runs (wallet.internet's rule for every package).
     starts_at, waits = _queue_place(session, login.id, moment)
-    subscription = Subscription(
-        login_id=login.id,
-        package_id=package.id,
-        account_id=account.id,
-        voucher_id=voucher.id,
-        purchase_key=f"voucher:{voucher.id}",
-        price=0,  # paid in cash when the voucher was sold
-        status="active",
-        starts_at=starts_at,
-        ends_at=validity_end(package, starts_at),
-        limit_uptime=package.limit_uptime,
-        limit_bytes_total=package.limit_bytes_total,
-        auto_renew=False,
-        awaits_start=waits,
-        actor=actor[:100],
+    subscription = _voucher_subscription(
+        voucher,
+        package,
+        login.id,
+        starts_at,
+        actor=actor,
         created_at=moment,
+        account_id=account.id,
+        awaits_start=waits,
     )
     session.add(subscription)
     login.package_id = package.id  # the routers of this package serve the login now
@@ -412,6 +399,38 @@ def redeem_voucher_into_package(
         voucher_login.status = "void"
     session.flush()
     return subscription, True
+
+
+def _voucher_subscription(
+    voucher: Voucher,
+    package: InternetPackage,
+    login_id: int,
+    starts_at: datetime,
+    *,
+    actor: str,
+    created_at: datetime,
+    account_id: int | None = None,
+    awaits_start: bool = False,
+) -> Subscription:
+    """The package a voucher pays for, on `login_id` from `starts_at`: free here (the
+    voucher was paid in cash when sold), never renewed, one per voucher (its purchase key)."""
+    return Subscription(
+        login_id=login_id,
+        package_id=package.id,
+        account_id=account_id,
+        voucher_id=voucher.id,
+        purchase_key=f"voucher:{voucher.id}",
+        price=0,
+        status="active",
+        starts_at=starts_at,
+        ends_at=validity_end(package, starts_at),
+        limit_uptime=package.limit_uptime,
+        limit_bytes_total=package.limit_bytes_total,
+        auto_renew=False,
+        awaits_start=awaits_start,
+        actor=actor[:100],
+        created_at=created_at,
+    )
 
 
 def void_vouchers(session: Session, codes: Iterable[str]) -> int:
