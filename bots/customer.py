@@ -11,7 +11,9 @@ cannot touch money. Neither can the chat of a disabled customer.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -53,6 +55,8 @@ from wallet.ledger import utcnow
 from wallet.models import Account, Call, Customer, LedgerEntry
 from wallet.payments import active_bank_accounts, request_top_up
 from wallet.site_settings import SiteConfig, load_site_config
+
+T = TypeVar("T")
 
 #: Commands in Indonesian and English, each to what it does.
 COMMANDS = {
@@ -790,17 +794,15 @@ def _redeem(chat: Chat, text: str) -> list[Reply]:
     if voucher_is_for_a_package(chat.session, code):
         return _package_voucher(chat, code, password)
     account = chat.account()
-    try:
-        with chat.session.begin_nested():
-            entry, new = staff_redeem_voucher(
-                chat.session, account.id, code, password=password, actor=chat.actor_text
-            )
-    except NotFound:
-        return [Reply(_("No voucher with this code (and password)."))]
-    except WalletError:
-        if _may_hide_a_replay(chat.session):
-            raise
-        return [Reply(_("This voucher cannot be redeemed (used, void or redeemed)."))]
+    redeemed, refusal = _redeeming(
+        chat,
+        lambda: staff_redeem_voucher(
+            chat.session, account.id, code, password=password, actor=chat.actor_text
+        ),
+    )
+    if refusal:
+        return refusal
+    entry, new = redeemed
     if not new:
         return [
             Reply(
@@ -819,6 +821,22 @@ def _redeem(chat: Chat, text: str) -> list[Reply]:
             buttons=menu(_),
         )
     ]
+
+
+def _redeeming(chat: Chat, redeem: Callable[[], T]) -> tuple[T | None, list[Reply]]:
+    """Redeem a voucher (money or package) in a savepoint: its result, or the replies
+    refusing it (unknown code, used or void) with the savepoint undone. A refusal that may
+    hide a replay is raised for `Database.run` to look the key up."""
+    _ = chat._
+    try:
+        with chat.session.begin_nested():
+            return redeem(), []
+    except NotFound:
+        return None, [Reply(_("No voucher with this code (and password)."))]
+    except WalletError:
+        if _may_hide_a_replay(chat.session):
+            raise
+        return None, [Reply(_("This voucher cannot be redeemed (used, void or redeemed)."))]
 
 
 def _package_voucher(chat: Chat, code: str, password: str | None) -> list[Reply]:
@@ -880,17 +898,15 @@ def _redeem_package(
     chat: Chat, login: HotspotLogin, code: str, password: str | None
 ) -> list[Reply]:
     _ = chat._
-    try:
-        with chat.session.begin_nested():
-            subscription, new = redeem_package_voucher(
-                chat.session, login.id, code, password=password, actor=chat.actor_text
-            )
-    except NotFound:
-        return [Reply(_("No voucher with this code (and password)."))]
-    except WalletError:
-        if _may_hide_a_replay(chat.session):
-            raise
-        return [Reply(_("This voucher cannot be redeemed (used, void or redeemed)."))]
+    redeemed, refusal = _redeeming(
+        chat,
+        lambda: redeem_package_voucher(
+            chat.session, login.id, code, password=password, actor=chat.actor_text
+        ),
+    )
+    if refusal:
+        return refusal
+    subscription, new = redeemed
     package = subscription.package.name if subscription.package else ""
     if not new:
         text = _("This voucher was redeemed already; nothing more was added.")

@@ -391,16 +391,25 @@ def _ask_payment_reason(chat: StaffChat, argument: str) -> list[Reply]:
     ]
 
 
+def _decide_ending_step(chat: StaffChat, decide: Callable[[Session], object]) -> None:
+    """A decision typed as a step's answer (a rejection's reason) and the end of that step,
+    in one transaction: a refused decision undoes both (the caller says whether the step
+    ends)."""
+
+    def work(session: Session) -> None:
+        decide(session)
+        set_step(session, chat_state(session, chat.platform, chat.person.chat_id), "")
+
+    chat.db.run(work)
+
+
 def _reject_payment(chat: StaffChat, reason: str, data: dict) -> list[Reply]:
     _ = chat._
     request_id = int(data.get("request", 0))
-
-    def reject(session: Session) -> None:
-        reject_payment(session, request_id, reason, actor=chat.actor)
-        set_step(session, chat_state(session, chat.platform, chat.person.chat_id), "")
-
     try:
-        chat.db.run(reject)
+        _decide_ending_step(
+            chat, lambda session: reject_payment(session, request_id, reason, actor=chat.actor)
+        )
     except PaymentDecided:
         chat.step("")
         return [Reply(_("Payment %(id)s was decided already; nothing changed.", id=request_id))]
@@ -507,13 +516,11 @@ def _ask_registration_reason(chat: StaffChat, argument: str) -> list[Reply]:
 def _reject_registration(chat: StaffChat, reason: str, data: dict) -> list[Reply]:
     _ = chat._
     login_id = int(data.get("login", 0))
-
-    def reject(session: Session) -> None:
-        staff_reject_registration(session, login_id, reason, actor=chat.actor)
-        set_step(session, chat_state(session, chat.platform, chat.person.chat_id), "")
-
     try:
-        chat.db.run(reject)
+        _decide_ending_step(
+            chat,
+            lambda session: staff_reject_registration(session, login_id, reason, actor=chat.actor),
+        )
     except NotFound:
         chat.step("")
         return [Reply(_("There is no such registration waiting."))]
