@@ -20,7 +20,7 @@ from messaging.actors import CUSTOMER, PULSA, STAFF, Actor
 from messaging.errors import ConversationClosed, NotAllowed
 from messaging.models import CHANNELS, CHAT_CHANNELS, TOPICS, Conversation, Message
 from messaging.notifications import STAFF_REPLY, wants
-from messaging.outbox import enqueue_notice
+from messaging.outbox import ALL_CHATS, enqueue_notice
 from wallet.errors import InvalidInput, NotFound
 from wallet.ledger import utcnow
 from wallet.models import Customer
@@ -184,8 +184,8 @@ def post_message(
     was posted before, e.g. a chat update delivered twice).
 
     A customer's message puts the conversation back in the staff's "open" list; a staff
-    reply moves it to "waiting" (for the customer) and, when the conversation lives in a
-    chat app, enqueues the notice that carries the reply there, in this transaction.
+    reply moves it to "waiting" (for the customer) and enqueues the notice that carries
+    the reply to the customer's chats, in this transaction (see `_enqueue_reply`).
     """
     _check_channel(actor)
     if message_key:
@@ -258,30 +258,54 @@ def _append(
         after={"message": message.id, "characters": len(message.text), "image": bool(image_path)},
         address=address,
     )
-    if (
-        actor.kind in (STAFF, PULSA)
-        and conversation.channel in CHAT_CHANNELS
-        # A customer may turn replies in the chat off (they still read them on the portal).
-        and (
-            conversation.customer_id is None
-            or wants(session, conversation.customer_id, STAFF_REPLY)
-        )
-    ):
-        enqueue_notice(
-            session,
-            f"conversation-reply:{message.id}",
-            conversation.contact_key or f"customer:{conversation.customer_id}",
-            conversation.channel,
-            {
-                "conversation": conversation.id,
-                "message": message.id,
-                "text": message.text,
-                "image": image_path,
-            },
-            actor=actor.name,
-            now=moment,
-        )
+    if actor.kind in (STAFF, PULSA):
+        _enqueue_reply(session, actor, conversation, message, image_path, moment)
     return message
+
+
+def _enqueue_reply(
+    session: Session,
+    actor: Actor,
+    conversation: Conversation,
+    message: Message,
+    image_path: str | None,
+    moment: datetime,
+) -> None:
+    """The notice that carries a staff reply to the customer's chats, in this transaction.
+
+    A conversation that lives in a chat app answers in that chat app (the contact's chat,
+    or the linked customer's chats of that platform); one opened on the portal or by staff
+    in the admin reaches every chat the customer linked, so that a reply is not missed
+    when they do not look at the portal. One notice per message (its key), so one
+    delivery per chat, never two. A customer may turn replies in the chat off (they still
+    read them on the portal)."""
+    if conversation.channel in CHAT_CHANNELS:
+        recipient = conversation.contact_key or f"customer:{conversation.customer_id}"
+        channel = conversation.channel
+    elif conversation.customer_id is not None:
+        recipient, channel = f"customer:{conversation.customer_id}", ALL_CHATS
+    else:
+        return
+    if conversation.customer_id is not None and not wants(
+        session, conversation.customer_id, STAFF_REPLY
+    ):
+        return
+    enqueue_notice(
+        session,
+        f"{STAFF_REPLY}:{message.id}",
+        recipient,
+        channel,
+        {
+            "conversation": conversation.id,
+            "message": message.id,
+            "text": message.text,
+            "image": image_path,
+            # Where the conversation is, when not in the chat the reply arrives in.
+            "elsewhere": conversation.channel not in CHAT_CHANNELS,
+        },
+        actor=actor.name,
+        now=moment,
+    )
 
 
 def assign(

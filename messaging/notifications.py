@@ -80,6 +80,9 @@ _TEXTS: dict[str, str] = {
 }
 
 
+_FROM_THE_PORTAL = N_("The operator answered in your conversation on the portal:")
+
+
 @lru_cache(maxsize=8)
 def _catalogue(language: str) -> NullTranslations:
     if language == "en":
@@ -97,7 +100,11 @@ def kind_label(kind: str, language: str | None) -> str:
 
 def render(kind: str, payload: dict, language: str | None) -> str:
     """The notice's text in `language` (English when unknown). Staff replies and
-    announcements are written by people: their text goes as it is."""
+    announcements are written by people: their text goes as it is (a reply in a
+    conversation kept on the portal says where it comes from: the chat did not ask)."""
+    if kind == STAFF_REPLY and payload.get("elsewhere"):
+        heading = gettext_for(language)(_FROM_THE_PORTAL)
+        return f"{heading}\n\n{payload.get('text') or ''}".rstrip()
     if kind in (STAFF_REPLY, ANNOUNCEMENT) or kind not in _TEXTS:
         return str(payload.get("text") or "")
     values = dict(payload)

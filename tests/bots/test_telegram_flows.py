@@ -16,18 +16,22 @@ from sqlalchemy import func, select
 
 from bots.delivery import DeliveryWorker, TelegramSender
 from bots.telegram import TelegramBot, webhook_secret
+from messaging.actors import Actor
 from messaging.chats import bot_username, find_link, issue_link_token
-from messaging.conversations import post_message
-from messaging.models import Conversation
+from messaging.conversations import open_conversation, post_message
+from messaging.models import Conversation, Notice
+from messaging.notifications import KINDS, STAFF_REPLY, save_choices
 from pulsa.settings import load_settings
 from tests.bots.builders import RUPIAH, a_bank_account, make_package
 from tests.bots.fake_telegram import FakeBotApi
 from tests.hotspot.builders import balance_of, make_login
 from tests.messaging.builders import PNG, make_staff_actor
+from tests.webadmin.conftest import AdminClient, make_staff, signed_in
 from wallet.db import Database
 from wallet.hotspot_models import Subscription
 from wallet.models import Account
 from wallet.payments import PaymentRequest, confirm_payment
+from webadmin import create_app as create_admin_app
 
 pytest_plugins = ["tests.bots.outbox_builders"]
 
@@ -272,6 +276,69 @@ def test_a_complaint_reaches_the_staff_and_their_reply_comes_back_to_the_chat(te
     )
     [reply] = telegram.wait(chat, before, started)
     assert "Kami cek router Anda sekarang" in reply.text
+
+
+def test_a_staff_reply_in_the_admin_to_a_portal_conversation_reaches_the_chat_once(
+    telegram, tmp_path
+):
+    _, customer_id, _ = customer_with_login(telegram.db, 0)
+    chat = start_link(telegram, customer_id)
+    conversation_id = telegram.db.run(
+        lambda s: (
+            open_conversation(
+                s,
+                Actor.customer(customer_id, channel="portal"),
+                topic="internet",
+                text="Internet lambat sejak kemarin",
+            ).id
+        )
+    )
+    admin_settings = load_settings(
+        {"PULSA_DATABASE_URL": telegram.db.url, "PULSA_SECRET_KEY": "test-secret"}
+    )
+    admin_app = create_admin_app(admin_settings, telegram.db, upload_folder=tmp_path / "admin")
+    admin_app.test_client_class = AdminClient
+    admin = signed_in(admin_app, make_staff(telegram.db, superuser=True))
+    before = len(telegram.api.messages(chat))
+    started = time.time()
+
+    response = admin.post(
+        f"/conversations/{conversation_id}/reply",
+        data={"text": "Sudah kami perbaiki, silakan coba lagi."},
+    )
+
+    assert response.status_code == 302
+    [reply] = telegram.wait(chat, before, started)
+    assert "Sudah kami perbaiki, silakan coba lagi." in reply.text
+    assert "on the portal" in reply.text  # the chat did not ask: it says where from
+    time.sleep(0.5)  # a second copy would come within the worker's poll interval
+    assert len(telegram.api.messages(chat)) == before + 1
+    with telegram.db.transaction() as s:
+        assert s.get(Conversation, conversation_id).channel == "portal"
+
+
+def test_a_customer_who_turned_replies_off_gets_no_staff_reply_in_the_chat(telegram):
+    _, customer_id, _ = customer_with_login(telegram.db, 0)
+    chat = start_link(telegram, customer_id)
+    telegram.db.run(lambda s: save_choices(s, customer_id, set(KINDS) - {STAFF_REPLY}))
+    conversation_id = telegram.db.run(
+        lambda s: (
+            open_conversation(
+                s, Actor.customer(customer_id, channel="portal"), topic="billing", text="Tagihan?"
+            ).id
+        )
+    )
+    staff = make_staff_actor(telegram.db)
+    telegram.db.run(lambda s: post_message(s, staff, conversation_id, text="Sudah lunas."))
+    with telegram.db.transaction() as s:
+        replies = s.execute(
+            select(func.count(Notice.id)).where(
+                Notice.recipient == f"customer:{customer_id}", Notice.kind == STAFF_REPLY
+            )
+        ).scalar_one()
+    assert replies == 0
+    telegram.say(chat, "/help", language_code="en")  # (the fixture wants one answer)
+    assert all("Sudah lunas." not in m.text for m in telegram.api.messages(chat))
 
 
 def test_an_update_delivered_twice_is_answered_and_acted_on_once(telegram):

@@ -12,7 +12,14 @@ from sqlalchemy import func, select
 from messaging.actors import Actor
 from messaging.conversations import open_conversation, post_message
 from messaging.models import Message, Notice
-from messaging.outbox import due_notices, enqueue_notice, mark_failed, mark_sent, notice_payload
+from messaging.outbox import (
+    ALL_CHATS,
+    due_notices,
+    enqueue_notice,
+    mark_failed,
+    mark_sent,
+    notice_payload,
+)
 from tests.conftest import unique_key
 from tests.messaging.builders import make_customer, make_staff_actor
 from wallet.ledger import utcnow
@@ -64,14 +71,50 @@ def test_a_rolled_back_reply_leaves_neither_the_message_nor_its_notice(db):
     assert notices_with(db, f"conversation-reply:{posted[0]}") == 0
 
 
-def test_a_portal_conversation_enqueues_no_notice_because_the_portal_shows_the_reply(db):
-    customer = Actor.customer(make_customer(db))
+def test_a_reply_in_a_portal_conversation_goes_once_to_every_chat_of_the_customer(db):
+    customer_id = make_customer(db)
     staff = make_staff_actor(db)
     conversation_id = db.run(
-        lambda s: open_conversation(s, customer, topic="calls", text="a call dropped").id
+        lambda s: (
+            open_conversation(
+                s, Actor.customer(customer_id), topic="calls", text="a call dropped"
+            ).id
+        )
     )
-    message, _ = db.run(lambda s: post_message(s, staff, conversation_id, text="refunded"))
-    assert notices_with(db, f"conversation-reply:{message.id}") == 0
+    key = unique_key("reply")
+    message, _ = db.run(
+        lambda s: post_message(s, staff, conversation_id, text="refunded", message_key=key)
+    )
+    again, added = db.run(
+        lambda s: post_message(s, staff, conversation_id, text="refunded", message_key=key)
+    )
+    assert (again.id, added) == (message.id, False)
+    assert notices_with(db, f"conversation-reply:{message.id}") == 1
+    with db.transaction() as session:
+        notice = session.execute(
+            select(Notice).where(Notice.key == f"conversation-reply:{message.id}")
+        ).scalar_one()
+        assert (notice.recipient, notice.channel) == (f"customer:{customer_id}", ALL_CHATS)
+        assert notice_payload(notice)["elsewhere"] is True
+
+
+def test_a_reply_in_a_linked_customers_chat_conversation_stays_in_that_chat_app(db):
+    customer_id = make_customer(db)
+    staff = make_staff_actor(db)
+    conversation_id = db.run(
+        lambda s: (
+            open_conversation(
+                s, Actor.customer(customer_id, channel="line"), topic="billing", text="saldo?"
+            ).id
+        )
+    )
+    message, _ = db.run(lambda s: post_message(s, staff, conversation_id, text="Rp 5.000"))
+    with db.transaction() as session:
+        notice = session.execute(
+            select(Notice).where(Notice.key == f"conversation-reply:{message.id}")
+        ).scalar_one()
+        assert (notice.recipient, notice.channel) == (f"customer:{customer_id}", "line")
+        assert notice_payload(notice)["elsewhere"] is False
 
 
 def test_a_notice_key_is_never_enqueued_twice(db):
