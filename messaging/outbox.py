@@ -424,7 +424,14 @@ def expire_leases(
     return len(expired)
 
 
-def send_again(session: Session, notice_id: int, *, actor: str, now: datetime | None = None) -> int:
+def send_again(
+    session: Session,
+    notice_id: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    address: str | None = None,
+) -> int:
     """Staff send a failed notice again (to the chats that did not get it for sure).
     Returns how many deliveries were put back."""
     moment = now or utcnow()
@@ -453,6 +460,7 @@ def send_again(session: Session, notice_id: int, *, actor: str, now: datetime | 
         "notice.send_again",
         f"notice {notice.id}",
         after={"deliveries": [d.id for d in again]},
+        address=address,
     )
     return len(again)
 

@@ -177,7 +177,12 @@ def end_customer_session(session: Session, token: str) -> None:
 
 
 def issue_portal_link(
-    session: Session, customer_id: int, *, actor: str, now: datetime | None = None
+    session: Session,
+    customer_id: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    address: str | None = None,
 ) -> tuple[str, datetime]:
     """A new one-time token for `customer_id` (valid LINK_LIFETIME) and when it expires.
     The token is returned once and never stored."""
@@ -201,6 +206,7 @@ def issue_portal_link(
         "portal.link",
         f"customer {customer_id}",
         after={"link": link.id, "expires_at": link.expires_at},
+        address=address,
     )
     return token, link.expires_at
 

@@ -282,6 +282,7 @@ def save_bank_account(
     is_active: bool = True,
     position: int = 0,
     bank_account_id: int | None = None,
+    address: str | None = None,
 ) -> BankAccount:
     values = {
         "bank_name": (bank_name or "").strip(),
@@ -315,6 +316,7 @@ def save_bank_account(
         f"bank account {row.id}",
         before=before,
         after=_bank_state(row),
+        address=address,
     )
     return row
 

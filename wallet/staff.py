@@ -204,6 +204,7 @@ def create_staff(
     is_superuser: bool = False,
     locale: str = "en",
     actor: str = "system",
+    address: str | None = None,
 ) -> StaffUser:
     username = (username or "").strip().lower()
     if (
@@ -236,6 +237,7 @@ def create_staff(
         "staff.create",
         f"staff {username}",
         after={"role": role, "superuser": is_superuser, "locale": locale},
+        address=address,
     )
     return user
 
@@ -251,6 +253,7 @@ def update_staff(
     is_superuser: bool | None = None,
     locale: str | None = None,
     password: str | None = None,
+    address: str | None = None,
 ) -> StaffUser:
     """Change a staff member; `role=""` removes the role. Audited, password never shown."""
     user = get_staff(session, user_id)
@@ -279,7 +282,13 @@ def update_staff(
     if password:
         after["password"] = "changed"
     record_audit(
-        session, actor, "staff.update", f"staff {user.username}", before=before, after=after
+        session,
+        actor,
+        "staff.update",
+        f"staff {user.username}",
+        before=before,
+        after=after,
+        address=address,
     )
     return user
 
@@ -419,6 +428,7 @@ def save_role(
     actor: str,
     description: str = "",
     role_id: int | None = None,
+    address: str | None = None,
 ) -> Role:
     """Create a role, or replace the name, description and permissions of `role_id`."""
     name = check_text((name or "").strip(), "a role name")
@@ -452,5 +462,13 @@ def save_role(
             role.permissions.append(RolePermission(screen=screen, level=level))
     session.flush()
     after = {"name": role.name, "description": role.description, **dict(grants)}
-    record_audit(session, actor, "role.save", f"role {role.name}", before=before, after=after)
+    record_audit(
+        session,
+        actor,
+        "role.save",
+        f"role {role.name}",
+        before=before,
+        after=after,
+        address=address,
+    )
     return role

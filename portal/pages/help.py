@@ -233,14 +233,16 @@ def new_messages(conversation_id: int):
     polling script; seen, so no longer unread."""
     after = request.args.get("after", "0")
     after_id = whole_number(after) or 0
-    actor = my_actor()
+    actor, address = my_actor(), client_address()
     with mine() as my:
         found = my.conversation(conversation_id)
         messages = messages_of(my.session, found, after_id)
         html = render_template("help/_messages.html", messages=messages, conversation=found)
         status = found.status
     if messages:
-        database().run(lambda s: mark_read(s, actor, conversation_id, messages[-1].id))
+        database().run(
+            lambda s: mark_read(s, actor, conversation_id, messages[-1].id, address=address)
+        )
     return jsonify(
         html=html,
         last=messages[-1].id if messages else after_id,

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from wallet.errors import WalletError
 from wallet.payments import BankAccount, save_bank_account
-from webadmin.access import Screen, actor, change, database, view
+from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import WholeNumberField
 from webadmin.ui import paginate
 from webcommon.forms import Form
@@ -84,6 +84,7 @@ def _edit(bank_account_id: int | None):
                     is_active=form.is_active.data,
                     position=form.position.data or 0,
                     bank_account_id=bank_account_id,
+                    address=client_address(),
                 )
             )
         except WalletError as error:

@@ -207,7 +207,7 @@ def new_messages(conversation_id: int):
     polling script; they count as read since the page shows them."""
     after = request.args.get("after", "0")
     after_id = whole_number(after) or 0
-    actor = staff_actor()
+    actor, address = staff_actor(), client_address()
     db = database()
     with db.transaction() as session:
         try:
@@ -220,7 +220,7 @@ def new_messages(conversation_id: int):
         )
         status = conversation.status
     if messages:
-        db.run(lambda s: mark_read(s, actor, conversation_id, messages[-1].id))
+        db.run(lambda s: mark_read(s, actor, conversation_id, messages[-1].id, address=address))
     return jsonify(
         html=html,
         last=messages[-1].id if messages else after_id,

@@ -406,7 +406,7 @@ def portal_link(customer_id: int):
     settings = settings_in_effect()
     try:
         token, expires_at = database().run(
-            lambda s: issue_portal_link(s, customer_id, actor=actor())
+            lambda s: issue_portal_link(s, customer_id, actor=actor(), address=client_address())
         )
     except NotFound:
         abort(404)

@@ -17,7 +17,7 @@ from messaging.notifications import kind_label, render_notice
 from messaging.outbox import notice_counts, send_again
 from wallet import permissions
 from wallet.errors import WalletError
-from webadmin.access import Screen, actor, change, database, view
+from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.ui import explain, paginate
 
 blueprint = Blueprint("notices", __name__, url_prefix="/notices")
@@ -75,7 +75,9 @@ def index():
 @change
 def resend(notice_id: int):
     try:
-        again = database().run(lambda s: send_again(s, notice_id, actor=actor()))
+        again = database().run(
+            lambda s: send_again(s, notice_id, actor=actor(), address=client_address())
+        )
     except WalletError as error:
         if "does not exist" in str(error):
             abort(404)

@@ -253,10 +253,15 @@ def save():
         save_site_config(session, settings, values, actor=me, address=address, pin=True)
         for bank_name, number, holder in banks:
             save_bank_account(
-                session, actor=me, bank_name=bank_name, account_number=number, holder_name=holder
+                session,
+                actor=me,
+                bank_name=bank_name,
+                account_number=number,
+                holder_name=holder,
+                address=address,
             )
         # The one who sets the site up reads it in the language chosen for it.
-        update_staff(session, user_id, actor=me, locale=chosen["language"])
+        update_staff(session, user_id, actor=me, locale=chosen["language"], address=address)
         moved = []
         if form.move_plans.data:
             moved = move_plans_to_zone(session, chosen["timezone"], actor=me, address=address)

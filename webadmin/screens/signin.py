@@ -171,6 +171,7 @@ def profile():
                     actor=actor(),
                     locale=form.locale.data,
                     password=form.password.data or None,
+                    address=client_address(),
                 )
             )
         except WeakPassword as error:

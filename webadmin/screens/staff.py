@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wallet.errors import WalletError
 from wallet.passwords import WeakPassword
 from wallet.staff import MIN_PASSWORD_LENGTH, Role, StaffUser, create_staff, save_role, update_staff
-from webadmin.access import Screen, actor, change, database, view
+from webadmin.access import Screen, actor, change, client_address, database, view
 from webadmin.forms import options
 from webadmin.passwords import weak_password_message
 from webadmin.ui import paginate, site
@@ -149,6 +149,7 @@ def _edit(staff_id: int | None):
                         is_superuser=form.is_superuser.data,
                         locale=form.locale.data,
                         actor=actor(),
+                        address=client_address(),
                     )
                 )
             else:
@@ -163,6 +164,7 @@ def _edit(staff_id: int | None):
                         is_superuser=form.is_superuser.data,
                         locale=form.locale.data,
                         password=form.password.data or None,
+                        address=client_address(),
                     )
                 )
         except WeakPassword as error:
@@ -217,6 +219,7 @@ def _edit_role(role_id: int | None):
                     actor=actor(),
                     description=form.description.data,
                     role_id=role_id,
+                    address=client_address(),
                 )
             )
         except WalletError as error:
