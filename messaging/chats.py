@@ -80,6 +80,7 @@ def issue_link_token(
     customer_id: int | None = None,
     staff_id: int | None = None,
     now: datetime | None = None,
+    address: str | None = None,
 ) -> tuple[str, datetime]:
     """A one-time token that links a chat of `platform` to the customer or the staff
     member (exactly one of them), valid TOKEN_LIFETIME; returns it (never stored, only its
@@ -116,6 +117,7 @@ def issue_link_token(
         "chat.link_token",
         f"customer {customer_id}" if customer_id is not None else f"staff {staff_id}",
         after={"platform": platform, "token": row.id, "expires_at": row.expires_at},
+        address=address,
     )
     return token, row.expires_at
 

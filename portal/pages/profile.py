@@ -164,7 +164,11 @@ def connect_telegram():
         if name is None:
             return None
         token, _expires = issue_link_token(
-            my.session, "telegram", actor=actor(), customer_id=my.customer_id
+            my.session,
+            "telegram",
+            actor=actor(),
+            customer_id=my.customer_id,
+            address=client_address(),
         )
         return telegram_start_link(name, token)
 
@@ -182,7 +186,13 @@ def connect_line():
     if not settings().line_configured:
         abort(404)
     code, _expires = run_as_me(
-        lambda my: issue_link_token(my.session, "line", actor=actor(), customer_id=my.customer_id)
+        lambda my: issue_link_token(
+            my.session,
+            "line",
+            actor=actor(),
+            customer_id=my.customer_id,
+            address=client_address(),
+        )
     )
     return _page(line_code=code)
 

@@ -35,3 +35,22 @@ def test_a_top_up_in_the_audit_log_reads_as_money_and_is_stored_exactly(db, admi
     assert 'title="65000000000"' in english  # the exact value, for who needs it
     indonesian = admin_id.get(f"/audit/?target={record.target}").get_data(as_text=True)
     assert "Rp65.000" in indonesian
+
+
+def test_an_action_reads_as_words_with_its_code_beside_and_either_finds_it(db, admin, admin_id):
+    account_id = make_account(db)
+    top_up(admin, db, account_id, "12.000", "cash")
+    target = _topup_record(db, account_id).target
+    indonesian = admin_id.get(f"/audit/?target={target}").get_data(as_text=True)
+    assert (
+        "Isi ulang" in indonesian and '<code class="muted small">wallet.top_up</code>' in indonesian
+    )
+    english = admin.get(f"/audit/?target={target}").get_data(as_text=True)
+    assert "Top-up<br>" in english
+    # The filter takes the code, its beginning, or words of the label in the reader's
+    # language; a label of another action finds nothing of this one.
+    for words in ("wallet.top_up", "wallet.", "isi ulang"):
+        found = admin_id.get(f"/audit/?target={target}&action={words}").get_data(as_text=True)
+        assert ">wallet.top_up<" in found, words
+    other = admin_id.get(f"/audit/?target={target}&action=Paket+tarif+dibuat")
+    assert ">wallet.top_up<" not in other.get_data(as_text=True)

@@ -10,11 +10,12 @@ import json
 
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from wallet.display import AUDIT_MONEY_KEYS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, database, view
+from webadmin.labels import LABELS
 from webadmin.ui import money, paginate, parse_day, utc_range
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -41,7 +42,14 @@ def index():
     if actor:
         statement = statement.where(AuditRecord.actor.contains(actor, autoescape=True))
     if action:
-        statement = statement.where(AuditRecord.action.startswith(action, autoescape=True))
+        # A code ("wallet.", "wallet.top_up") or words of its label in the reader's
+        # language ("isi ulang").
+        statement = statement.where(
+            or_(
+                AuditRecord.action.startswith(action, autoescape=True),
+                AuditRecord.action.in_(actions_labelled(action)),
+            )
+        )
     if target:
         statement = statement.where(AuditRecord.target.contains(target, autoescape=True))
     if start:
@@ -50,7 +58,19 @@ def index():
         statement = statement.where(AuditRecord.at < end)
     with database().transaction() as session:
         page = paginate(session, statement, per_page=50)
-        return render_template("audit/index.html", page=page)
+        return render_template("audit/index.html", page=page, actions=action_choices())
+
+
+def actions_labelled(words: str) -> list[str]:
+    """The action codes whose label, in the reader's language, contains `words`."""
+    wanted = words.casefold()
+    return [code for code, text in action_choices() if wanted in text.casefold()]
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """(code, label) of every action, by label, for the filter's suggestions."""
+    shown = [(code, str(text)) for code, text in LABELS["audit_action"].items()]
+    return sorted(shown, key=lambda pair: pair[1].casefold())
 
 
 def detail_lines(stored: str | None) -> list[tuple[str, str, str]]:

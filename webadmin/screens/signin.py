@@ -233,7 +233,9 @@ def chat_link():
     staff_id = current_user.principal.id
 
     def issue(db_session):
-        token, expires_at = issue_link_token(db_session, platform, actor=actor(), staff_id=staff_id)
+        token, expires_at = issue_link_token(
+            db_session, platform, actor=actor(), staff_id=staff_id, address=client_address()
+        )
         # The bot notes its name when it starts: until then, the command to send.
         bot = bot_username(db_session, "telegram") if platform == "telegram" else None
         return {
