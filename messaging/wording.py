@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wallet import display
+from wallet import display, references
 from wallet.hotspot_models import InternetPackage
 from wallet.models import Call, CallRecord, LedgerEntry
 
@@ -162,9 +162,11 @@ def describe_entry(
         if entry.method == "voucher":
             return _("Voucher")
         text = _(METHOD_LABELS.get(entry.method or "other", METHOD_LABELS["other"]))
-        return (
-            _("%(what)s, ref %(ref)s", what=text, ref=entry.reference) if entry.reference else text
-        )
+        fact = references.read_reference(kind, entry.reference)
+        if fact is None or fact.what != references.TYPED:
+            # No reference, or the number of the top-up request pulsa wrote itself.
+            return text
+        return _("%(what)s, ref %(ref)s", what=text, ref=entry.reference)
     if kind == "call":
         number = display_number(
             dialled or "", country_code=country_code, trunk_prefix=trunk_prefix
@@ -175,14 +177,22 @@ def describe_entry(
             "Call to %(number)s, %(duration)s", number=number, duration=duration_text(billsec, _)
         )
     if kind == "package":
-        # wallet.internet writes "<package> for <login>": the customer knows their login.
-        name = (entry.reference or "").rsplit(" for ", 1)[0]
+        fact = references.read_reference(kind, entry.reference)
+        if fact is not None and fact.what == references.EXTENSION:
+            days = fact.values["days"]
+            if days == 1:
+                return _("Internet package extended by 1 day")
+            return _("Internet package extended by %(n)s days", n=days)
+        # "<package> for <login>": the customer knows their login.
+        name = fact.values.get("package", fact.values.get("text", "")) if fact else ""
         return _("Internet package %(name)s", name=name)
     if kind == "voucher":
         return _("Voucher")
     if kind == "refund":
         return _("Refund")
     if kind == "adjustment":
+        if references.read_note(kind, entry.note) == references.Fact(references.DEMO_OPENING):
+            return _("Demo opening balance")
         return _("Correction: %(reason)s", reason=entry.note or "")
     if kind == "transfer":
         return _("Transfer received") if entry.amount > 0 else _("Transfer sent")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet import demo as demo_data
-from wallet import ledger
+from wallet import ledger, references
 from wallet.customers import add_identity, create_customer
 from wallet.models import HolidayRow, RateRow
 from wallet.staff import record_audit
@@ -95,7 +95,7 @@ def load_demo(
             balance,
             key=f"demo-opening-{phone}",
             actor=actor,
-            reason="demo opening balance",
+            reason=references.DEMO_OPENING_NOTE,
         )
         done.append(f"customer {name!r}: account {account.id}")
     record_audit(

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from wallet import events, ledger
+from wallet import events, ledger, references
 from wallet.customers import create_customer
 from wallet.errors import IdempotencyConflict, InvalidInput, NotFound, WalletError
 from wallet.hotspot_models import (
@@ -640,7 +640,7 @@ def _record_purchase(
             package.price,
             key=f"internet:{key}",
             kind="package",
-            reference=f"{package.name} for {login.username}"[:200],
+            reference=references.package(package.name, login.username),
             actor=actor,
         )
     subscription = Subscription(
@@ -745,7 +745,7 @@ def extend_subscription(
             price,
             key=f"internet-ext:{key}",
             kind="package",
-            reference=f"subscription {subscription.id} +{days} days",
+            reference=references.extension(subscription.id, days),
             actor=actor,
         )
     old_end = subscription.ends_at
@@ -1039,7 +1039,7 @@ def confirm_registration(
         method=method,
         reference=reference,
         actor=actor,
-        note="hotspot registration",
+        note=references.REGISTRATION_NOTE,
     )
     customer = session.get(Customer, login.customer_id)
     assert customer is not None  # _account_of found its wallet

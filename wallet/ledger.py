@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from wallet import events
+from wallet import events, references
 from wallet.db import OPTIMISTIC_KEYS, SKIPPED_KEY_LOOKUP
 from wallet.errors import (
     AccountBlocked,
@@ -207,7 +207,7 @@ def transfer(
         "transfer",
         f"{key}:out",
         actor=actor,
-        reference=f"to account {target.id}",
+        reference=references.transfer_to(target.id),
         note=note,
     )
     into = _post(
@@ -217,7 +217,7 @@ def transfer(
         "transfer",
         f"{key}:in",
         actor=actor,
-        reference=f"from account {source.id}",
+        reference=references.transfer_from(source.id),
         note=note,
     )
     return out, into

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from wallet import events, ledger
+from wallet import events, ledger, references
 from wallet.errors import InvalidInput, NotFound, WalletError
 from wallet.models import Account, Base, Customer, Id
 from wallet.staff import record_audit
@@ -219,7 +219,7 @@ def confirm_payment(
         request.amount,
         key=payment_key(request.id),
         method=request.method,
-        reference=request.reference or f"payment request {request.id}",
+        reference=request.reference or references.payment_request(request.id),
         actor=actor,
         note=request.note or None,
     )

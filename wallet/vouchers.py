@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wallet import ledger
+from wallet import ledger, references
 from wallet.errors import InvalidInput, NotFound
 from wallet.hotspot_models import (
     HotspotLogin,
@@ -317,7 +317,7 @@ def redeem_voucher(
         batch.price,
         key=key,
         method="voucher",
-        reference=f"voucher {voucher.code}",
+        reference=references.voucher(voucher.code),
         actor=actor,
     )
     voucher.status = "redeemed"

@@ -5,7 +5,11 @@ listed here is shown as it is stored. Templates read them through the `label` fi
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
+from wallet import references
 
 LABELS = {
     "entry_kind": {
@@ -122,5 +126,47 @@ def label(value: object, table: str) -> str:
     return str(found) if found is not None else str(value)
 
 
+def fact_text(fact: references.Fact | None) -> str:
+    """A ledger entry's reference or note, read by wallet.references, in the reader's
+    words: "ke dompet 12", "langganan 5 diperpanjang 7 hari"; a typed one as typed."""
+    if fact is None:
+        return ""
+    values = fact.values
+    if fact.what == references.TRANSFER_TO:
+        return _("to wallet %(account)s", account=values["account"])
+    if fact.what == references.TRANSFER_FROM:
+        return _("from wallet %(account)s", account=values["account"])
+    if fact.what == references.VOUCHER:
+        return _("voucher code %(code)s", code=values["code"])
+    if fact.what == references.PAYMENT_REQUEST:
+        return _("top-up request %(request)s", request=values["request"])
+    if fact.what == references.PACKAGE:
+        return _("%(package)s for %(login)s", package=values["package"], login=values["login"])
+    if fact.what == references.EXTENSION:
+        return ngettext(
+            "subscription %(subscription)s extended by %(num)s day",
+            "subscription %(subscription)s extended by %(num)s days",
+            values["days"],
+            subscription=values["subscription"],
+        )
+    if fact.what == references.DEMO_OPENING:
+        return _("Demo opening balance")
+    if fact.what == references.REGISTRATION:
+        return _("Hotspot registration")
+    return str(values.get("text", ""))
+
+
+def entry_reference(entry) -> str:
+    """The reference of a ledger entry, as the reader reads it."""
+    return fact_text(references.read_reference(entry.kind, entry.reference))
+
+
+def entry_note(entry) -> str:
+    """The note of a ledger entry, as the reader reads it."""
+    return fact_text(references.read_note(entry.kind, entry.note))
+
+
 def init_labels(app) -> None:
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["entry_reference"] = entry_reference
+    app.jinja_env.filters["entry_note"] = entry_note

@@ -169,3 +169,42 @@ def test_another_customers_history_is_never_shown(portal, db):
 def test_ids_beyond_64_bits_and_odd_months_are_not_found_or_ignored(portal, db, url):
     client = signed_in(portal, make_customer(db))
     assert client.get(url).status_code in (200, 404)
+
+
+def test_entries_pulsa_wrote_itself_read_in_the_customers_language(portal, db):
+    """An extension ("subscription 5 +7 days" as stored), a confirmed top-up request with
+    no reference of the customer's ("payment request 9") and a demo opening balance read
+    as words in Indonesian, never as the stored English."""
+    person = make_customer(db, 20_000_000_000)
+    tag = secrets.token_hex(3)
+
+    def work(session):
+        ledger.spend(
+            session,
+            person.account_id,
+            1_000_000_000,
+            key=f"x{tag}",
+            kind="package",
+            reference="subscription 5 +7 days",
+        )
+        ledger.top_up(
+            session,
+            person.account_id,
+            2_000_000_000,
+            key=f"p{tag}",
+            method="bank_transfer",
+            reference="payment request 9",
+        )
+        ledger.adjust(
+            session, person.account_id, 1, key=f"d{tag}", reason="demo opening balance", actor="t"
+        )
+
+    db.run(work)
+    client = signed_in(portal, person)
+    english = client.get("/history/").get_data(as_text=True)
+    assert "Internet package extended by 7 days" in english and "ref payment" not in english
+    client.post("/language", data={"locale": "id", "next": "/history/"})
+    page = client.get("/history/").get_data(as_text=True)
+    assert "Paket internet diperpanjang 7 hari" in page
+    assert "Saldo awal demo" in page
+    assert "payment request" not in page and "+7 days" not in page and "subscription" not in page

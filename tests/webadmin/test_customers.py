@@ -8,8 +8,9 @@ import secrets
 
 from sqlalchemy import func, select
 
-from tests.conftest import make_account
+from tests.conftest import make_account, unique_key
 from tests.webadmin.conftest import make_staff, signed_in, unique_name
+from wallet import ledger
 from wallet.models import Account, Customer, LedgerEntry, SipIdentity
 from wallet.staff import AuditRecord
 
@@ -337,3 +338,49 @@ def test_the_ledger_history_shows_every_entry_with_money_in_the_operators_curren
     account_id = make_account(db, 1_234_500_000)
     page = admin.get(f"/customers/{customer_of(db, account_id)}").get_data(as_text=True)
     assert "IDR 1,235" in page  # IDR shows no decimals (1,234.5 rounds half up)
+
+
+def test_the_ledger_reads_the_wallets_own_references_in_the_readers_language(db, admin, admin_id):
+    """References and notes the services wrote in English (also in rows older than this
+    test) are worded for the reader; the stored text stays in the cell's tooltip."""
+    account = make_account(db, 30_000 * UNIT)
+    other = make_account(db)
+
+    def work(session):
+        ledger.transfer(session, account, other, 2_000 * UNIT, key=unique_key("t"), actor="t")
+        ledger.spend(
+            session,
+            account,
+            1_000 * UNIT,
+            key=unique_key("x"),
+            kind="package",
+            reference="subscription 41 +7 days",  # as stored by every version
+        )
+        ledger.top_up(
+            session, account, 500 * UNIT, key=unique_key("p"), reference="payment request 9"
+        )
+        ledger.adjust(
+            session,
+            account,
+            100 * UNIT,
+            key=unique_key("d"),
+            reason="demo opening balance",
+            actor="t",
+        )
+
+    db.run(work)
+    url = f"/customers/{customer_of(db, account)}"
+    indonesian = admin_id.get(url).get_data(as_text=True)
+    for words in (
+        f"ke dompet {other}",
+        "langganan 41 diperpanjang 7 hari",
+        "permintaan isi ulang 9",
+        "Saldo awal demo",
+    ):
+        assert words in indonesian, words
+    assert f">to account {other}<" not in indonesian and "+7 days<" not in indonesian
+    assert f'title="to account {other}"' in indonesian
+    english = admin.get(url).get_data(as_text=True)
+    assert f"to wallet {other}" in english and "subscription 41 extended by 7 days" in english
+    received = admin_id.get(f"/customers/{customer_of(db, other)}").get_data(as_text=True)
+    assert f"dari dompet {account}" in received
