@@ -30,6 +30,7 @@ from portal.ui import init_ui
 from pulsa.settings import Settings
 from wallet.db import Database
 from wallet.site_secrets import web_secret_key
+from webcommon.csrf import csrf_reason
 
 HERE = Path(__file__).resolve().parent
 COOKIE_NAME = "pulsa_portal"
@@ -159,7 +160,8 @@ def create_app(
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("error.html", code=400, message=error.description), 400
+        reason = csrf_reason(error.description)
+        return render_template("error.html", code=400, message="", reason=reason), 400
 
     for code in (401, 403, 404, 405, 413, 429):
         app.register_error_handler(code, _error_page(code))

@@ -28,6 +28,7 @@ from webadmin.access import init_access, public, visible_screens
 from webadmin.labels import init_labels
 from webadmin.screens import SCREEN_MODULES
 from webadmin.ui import init_ui
+from webcommon.csrf import csrf_reason
 
 HERE = Path(__file__).resolve().parent
 LOCALES = ("en", "id")
@@ -169,7 +170,8 @@ def create_app(
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("error.html", code=400, message=error.description), 400
+        reason = csrf_reason(error.description)
+        return render_template("error.html", code=400, message="", reason=reason), 400
 
     for code in (401, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page(code))

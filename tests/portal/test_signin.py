@@ -270,3 +270,10 @@ def test_staff_give_portal_access_from_the_customer_page_and_the_link_opens_the_
     path = link.removeprefix("https://portal.example.net")
     assert person.name in client.get(path).get_data(as_text=True)
     assert clerk.post("/customers/999999999/portal-link").status_code == 404
+
+
+def test_a_refused_form_says_why_in_indonesian(portal):
+    client = make_client(portal)
+    client.post("/language", data={"locale": "id", "next": "/"})
+    page = client.post("/sign-in", data={"identifier": "x"}, csrf=False).get_data(as_text=True)
+    assert "Formulir terkirim tanpa kode keamanannya." in page and "CSRF" not in page
