@@ -189,6 +189,8 @@ def batch_sheet(
     logo: bytes | None = None,
     words: SheetWords | None = None,
     describe: Callable[[InternetPackage], str] = describe_package,
+    size: int = SHEET_SIZE,
+    login_url: str | None = None,
 ) -> str:
     """The printable sheet of part `part` (SHEET_SIZE cards each) of a voucher batch:
     its unsold vouchers, or all of them. The login URL is the first of the package's
@@ -196,7 +198,8 @@ def batch_sheet(
     reader's currency, `credit_name` and `credit_validity` name a credit voucher (one
     without a package) in the reader's language, `describe` says what a package gives
     (in that language too), `words` are the sheet's words and `logo` the operator's
-    logo file (left out when it is none or not an image)."""
+    logo file (left out when it is none or not an image). `size` cards make a part;
+    `login_url`, when given, is used instead of the routers' and the default."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
     batch = session.get(VoucherBatch, batch_id)
@@ -205,11 +208,11 @@ def batch_sheet(
     statement = select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
     if unsold_only:
         statement = statement.where(Voucher.status == "new")
-    offset = (max(part, 1) - 1) * SHEET_SIZE
-    vouchers = session.execute(statement.limit(SHEET_SIZE).offset(offset)).scalars().all()
+    offset = (max(part, 1) - 1) * size
+    vouchers = session.execute(statement.limit(size).offset(offset)).scalars().all()
     package = batch.package
     routers = package.routers if package is not None else []
-    login_url = next((r.login_url for r in routers if r.login_url), default_login_url)
+    login_url = login_url or next((r.login_url for r in routers if r.login_url), default_login_url)
     info = SheetInfo(
         brand=brand,
         package=package.name if package is not None else credit_name,

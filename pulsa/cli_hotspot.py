@@ -500,37 +500,35 @@ def voucher_generate(
 )
 @click.option("--login-url", help="Hotspot login URL (default: the router's, or the setting).")
 @click.option("--all", "everything", is_flag=True, help="Also vouchers already sold or used.")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "id"]),
+    help="Language of the sheet (default: the site's, from Settings or the first-run setup).",
+)
 @pass_context
-def voucher_print(ctx: Context, batch_id, output, layout, login_url, everything) -> None:
-    """Write a printable HTML sheet of a batch, a QR login code on every voucher."""
-    from hotspot.voucher_sheet import SheetInfo, VoucherCard, render_sheet
-    from wallet.hotspot_models import VoucherBatch
-    from wallet.internet import describe_package
-    from wallet.vouchers import batch_vouchers
+def voucher_print(ctx: Context, batch_id, output, layout, login_url, everything, language) -> None:
+    """Write a printable HTML sheet of a batch, a QR login code on every voucher: the
+    admin's sheet (operator's name and logo, translated), with the whole batch on it."""
+    from wallet.errors import NotFound
+    from webadmin import create_app
+    from webadmin.screens.vouchers import printed_sheet
 
-    with ctx.database().transaction() as session:
-        batch = session.get(VoucherBatch, batch_id)
-        if batch is None:
-            raise UserError(f"voucher batch {batch_id} does not exist")
-        vouchers = [v for v in batch_vouchers(session, batch_id) if everything or v.status == "new"]
-        package_ = batch.package
-        routers = package_.routers if package_ is not None else []
-        url = login_url or next(
-            (r.login_url for r in routers if r.login_url), ctx.settings.hotspot_login_url
+    app = create_app(ctx.settings, ctx.database())
+    try:
+        page, cards = printed_sheet(
+            app,
+            batch_id,
+            language=language,
+            layout=layout,
+            unsold_only=not everything,
+            login_url=login_url,
         )
-        info = SheetInfo(
-            brand=ctx.settings.hotspot_brand_name,
-            package=package_.name if package_ is not None else "Credit voucher",
-            price=ctx.money(batch.price),
-            validity=describe_package(package_) if package_ is not None else "wallet credit",
-            login_url=url,
-        )
-        cards = [VoucherCard(v.code, v.password, not batch.separate_password) for v in vouchers]
-    page = render_sheet(cards, info, layout)
+    except NotFound as error:
+        raise UserError(str(error)) from None
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(page)
-        click.echo(f"{len(cards)} vouchers written to {output}")
+        click.echo(f"{cards} vouchers written to {output}")
     else:
         click.echo(page, nl=False)
 

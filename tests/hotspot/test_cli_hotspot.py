@@ -139,3 +139,40 @@ def test_a_registration_is_listed_and_confirmed_from_the_command_line(router):
     assert "no registrations waiting" in ok("hotspot", "registrations")
     ok("hotspot", "sync")
     assert router.user("dewi")["disabled"] == "false"
+
+
+def test_voucher_print_makes_the_admins_sheet_in_the_sites_language(site, monkeypatch):
+    """`pulsa voucher print` writes the same sheet as the Vouchers screen: the operator's
+    name and logo from Settings, the words and money in the site's language (here
+    Indonesian, from PULSA_LANGUAGE), or in the one asked for with --language."""
+    import base64
+
+    from pulsa.settings import load_settings
+    from tests.webadmin.test_payments import PNG
+    from wallet.db import Database
+    from wallet.site_settings import save_site_config
+
+    monkeypatch.setenv("PULSA_LANGUAGE", "id")
+    (site / "uploads").mkdir()
+    (site / "uploads" / "logo.png").write_bytes(PNG)
+    database = Database(os.environ["PULSA_DATABASE_URL"])
+    values = {"operator_name": "RT 05 Net", "logo_path": "logo.png"}
+    database.run(lambda s: save_site_config(s, load_settings(), values, actor="test"))
+    database.dispose()
+    ok("package", "add", "Harian", "5000", "--validity", "1d")
+    ok("voucher", "generate", "Harian", "--count", "3", "--prefix", "HR", "--length", "5")
+
+    assert "3 vouchers written" in ok("voucher", "print", "1", "-o", "sheet.html")
+    page = (site / "sheet.html").read_text(encoding="utf-8")
+    assert '<html lang="id">' in page and "RT 05 Net" in page
+    assert f'<img src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in page
+    assert "Rp5.000" in page and "1 hari" in page and "kode voucher" in page
+    assert "Gunting di sepanjang garis putus-putus." in page and "pindai, atau buka" in page
+    assert page.count("<svg") == 3 and "scan, or open" not in page
+
+    ok("voucher", "print", "1", "--language", "en", "-o", "english.html")
+    english = (site / "english.html").read_text(encoding="utf-8")
+    assert "IDR 5,000" in english and "scan, or open" in english and "RT 05 Net" in english
+
+    code, _, err = run("voucher", "print", "9")
+    assert code == 1 and "voucher batch 9 does not exist" in err

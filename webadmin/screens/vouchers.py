@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -18,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, ngettext
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -41,7 +42,7 @@ from hotspot.backoffice import (
 from hotspot.voucher_sheet import LAYOUTS, SHEET_SIZE, SheetWords, batch_sheet
 from rating.money import micro_to_decimal
 from wallet import permissions
-from wallet.errors import WalletError
+from wallet.errors import NotFound, WalletError
 from wallet.hotspot_models import InternetPackage, Voucher, VoucherBatch
 from wallet.payments import proof_file
 from wallet.vouchers import ALPHABETS, MAX_BATCH, VOUCHER_STATUSES, batch_summary
@@ -283,6 +284,25 @@ def sheet(batch_id: int):
         abort(404)
     part = max(1, whole_number(request.args.get("part")) or 1)
     unsold_only = request.args.get("all") != "1"
+    with database().transaction() as session:
+        _batch(session, batch_id)
+    page = sheet_page(batch_id, layout=layout, part=part, unsold_only=unsold_only)
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SHEET_CSP
+    return response
+
+
+def sheet_page(
+    batch_id: int,
+    *,
+    layout: str = "a4",
+    part: int = 1,
+    unsold_only: bool = True,
+    size: int = SHEET_SIZE,
+    login_url: str | None = None,
+) -> str:
+    """The printable sheet of a batch in the language in effect, with the operator's
+    name and logo: the Vouchers screen's, and `pulsa voucher print`'s (printed_sheet)."""
     settings = current_app.extensions["pulsa.settings"]
     operator = site()
     words = SheetWords(
@@ -295,8 +315,7 @@ def sheet(batch_id: int):
         scan=_("scan, or open %(address)s", address="%s"),
     )
     with database().transaction() as session:
-        _batch(session, batch_id)
-        page = batch_sheet(
+        return batch_sheet(
             session,
             batch_id,
             brand=_brand(settings, operator.operator_name),
@@ -310,10 +329,48 @@ def sheet(batch_id: int):
             logo=_logo_bytes(operator.logo_path),
             words=words,
             describe=package_summary,
+            size=size,
+            login_url=login_url,
         )
-    response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = SHEET_CSP
-    return response
+
+
+def printed_sheet(
+    app: Flask,
+    batch_id: int,
+    *,
+    language: str | None = None,
+    layout: str = "a4",
+    unsold_only: bool = True,
+    login_url: str | None = None,
+) -> tuple[str, int]:
+    """The whole batch on one sheet, outside any request (`pulsa voucher print`): the
+    same sheet as the screen's, in `language` or else the site's language (Settings or
+    the first-run setup), and how many vouchers it shows. Raises NotFound for a batch
+    that does not exist."""
+    with app.test_request_context("/"):
+        chosen = language or site().language
+        with database().transaction() as session:
+            _batch_or_not_found(session, batch_id)
+            shown = select(func.count(Voucher.id)).where(Voucher.batch_id == batch_id)
+            if unsold_only:
+                shown = shown.where(Voucher.status == "new")
+            count = int(session.execute(shown).scalar_one())
+        with force_locale(chosen):
+            page = sheet_page(
+                batch_id,
+                layout=layout,
+                unsold_only=unsold_only,
+                size=max(1, count),
+                login_url=login_url,
+            )
+        return page, count
+
+
+def _batch_or_not_found(session, batch_id: int) -> VoucherBatch:
+    batch = session.get(VoucherBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"voucher batch {batch_id} does not exist")
+    return batch
 
 
 def _brand(settings, operator_name: str) -> str:
