@@ -5,6 +5,8 @@ listed here is shown as it is stored. Templates read them through the `label` fi
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -126,6 +128,60 @@ def label(value: object, table: str) -> str:
     return str(found) if found is not None else str(value)
 
 
+#: What an audit record's target names, by the stored words it starts with (longest
+#: first): "account 12" is shown "dompet 12" to an Indonesian reader.
+AUDIT_TARGETS = (
+    ("payment request ", _l("payment request")),
+    ("hotspot login ", _l("hotspot login")),
+    ("voucher batch ", _l("voucher batch")),
+    ("site settings", _l("site settings")),
+    ("bank account ", _l("bank account")),
+    ("announcement ", _l("announcement")),
+    ("conversation ", _l("conversation")),
+    ("subscription ", _l("subscription")),
+    ("tariff plan ", _l("tariff plan")),
+    ("demo batch ", _l("demo batch")),
+    ("broadcast ", _l("broadcast")),
+    ("customer ", _l("customer")),
+    ("account ", _l("wallet")),
+    ("package ", _l("internet package")),
+    ("notice ", _l("notice")),
+    ("staff ", _l("staff")),
+    ("plan ", _l("tariff plan")),
+    ("role ", _l("role")),
+    ("call ", _l("call")),
+)
+_VOUCHERS = re.compile(r"(\d+) voucher\(s\)")
+
+
+def audit_target(stored: str | None) -> str:
+    """An audit record's target in the reader's words ("dompet 1 -> 3", "3 voucher");
+    what follows the noun (a number, a name) as stored."""
+    text = stored or ""
+    found = _VOUCHERS.fullmatch(text)
+    if found:
+        count = int(found.group(1))
+        return ngettext("%(num)s voucher", "%(num)s vouchers", count)
+    for prefix, noun in AUDIT_TARGETS:
+        if text.startswith(prefix):
+            rest = text[len(prefix) :]
+            return f"{noun} {rest}" if rest else str(noun)
+    return text
+
+
+def stored_target(typed: str) -> str:
+    """The stored form of a target the reader typed in their words ("dompet 1" ->
+    "account 1"), for the audit log's filter; what matches no noun, unchanged."""
+    wanted = typed.casefold()
+    # The longest words first; of two stored forms with the same words ("tariff plan",
+    # "plan"), the shorter, which the longer contains.
+    for prefix, noun in sorted(AUDIT_TARGETS, key=lambda pair: (-len(str(pair[1])), len(pair[0]))):
+        word = str(noun).casefold()
+        if wanted == word or wanted.startswith(word + " "):
+            return prefix.strip() + typed[len(word) :]
+    return typed
+
+
 def fact_text(fact: references.Fact | None) -> str:
     """A ledger entry's reference or note, read by wallet.references, in the reader's
     words: "ke dompet 12", "langganan 5 diperpanjang 7 hari"; a typed one as typed."""
@@ -139,7 +195,7 @@ def fact_text(fact: references.Fact | None) -> str:
     if fact.what == references.VOUCHER:
         return _("voucher code %(code)s", code=values["code"])
     if fact.what == references.PAYMENT_REQUEST:
-        return _("top-up request %(request)s", request=values["request"])
+        return _("payment request %(request)s", request=values["request"])
     if fact.what == references.PACKAGE:
         return _("%(package)s for %(login)s", package=values["package"], login=values["login"])
     if fact.what == references.EXTENSION:
@@ -170,3 +226,4 @@ def init_labels(app) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["entry_reference"] = entry_reference
     app.jinja_env.filters["entry_note"] = entry_note
+    app.jinja_env.filters["audit_target"] = audit_target

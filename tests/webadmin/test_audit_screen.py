@@ -54,3 +54,21 @@ def test_an_action_reads_as_words_with_its_code_beside_and_either_finds_it(db, a
         assert ">wallet.top_up<" in found, words
     other = admin_id.get(f"/audit/?target={target}&action=Paket+tarif+dibuat")
     assert ">wallet.top_up<" not in other.get_data(as_text=True)
+
+
+def test_a_target_reads_in_the_readers_words_and_either_form_finds_it(db, admin_id):
+    account_id = make_account(db)
+    admin_id.post(f"/customers/{_customer(db, account_id)}/status", data={"status": "disabled"})
+    top = admin_id.get(f"/audit/?target=customer {_customer(db, account_id)}")
+    page = top.get_data(as_text=True)
+    customer = _customer(db, account_id)
+    assert f">pelanggan {customer}<" in page and f'title="customer {customer}"' in page
+    typed = admin_id.get(f"/audit/?target=pelanggan {customer}").get_data(as_text=True)
+    assert f">pelanggan {customer}<" in typed
+
+
+def _customer(db, account_id: int) -> int:
+    from wallet.models import Account
+
+    with db.transaction() as session:
+        return session.get(Account, account_id).customer_id

@@ -374,7 +374,7 @@ def test_the_ledger_reads_the_wallets_own_references_in_the_readers_language(db,
     for words in (
         f"ke dompet {other}",
         "langganan 41 diperpanjang 7 hari",
-        "permintaan isi ulang 9",
+        "permintaan pembayaran 9",
         "Saldo awal demo",
     ):
         assert words in indonesian, words

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from wallet.display import AUDIT_MONEY_KEYS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, database, view
-from webadmin.labels import LABELS
+from webadmin.labels import LABELS, stored_target
 from webadmin.ui import money, paginate, parse_day, utc_range
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -51,7 +51,13 @@ def index():
             )
         )
     if target:
-        statement = statement.where(AuditRecord.target.contains(target, autoescape=True))
+        # As stored ("account 12") or in the reader's words ("dompet 12").
+        statement = statement.where(
+            or_(
+                AuditRecord.target.contains(target, autoescape=True),
+                AuditRecord.target.contains(stored_target(target), autoescape=True),
+            )
+        )
     if start:
         statement = statement.where(AuditRecord.at >= start)
     if end:
