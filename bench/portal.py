@@ -10,17 +10,27 @@ ledger entries, `--heavy` of them on one customer's wallet and the rest spread o
 others. Then `--clients` threads, each a signed-in customer (the heavy one and others in
 turn), ask `--requests` times each for every page below, through the portal's WSGI app in
 this process (Flask and the database work as served, without an HTTP server in front):
-requests per second of the whole run, p50 and p95 per page (ms).
+requests per second of the whole run, p50 and p95 per page (ms), and the CPU time a
+page costs: each request's own thread's CPU time (p50 per page: the app's work plus the
+test client's, which a real server's parsing and writing replace), and the whole
+process's CPU time divided by the requests (what one core can carry: 1000 / that ms is
+the most requests per second one process could serve). The CPU times move less than the
+latencies with what else runs on the machine; the load average is printed before and
+after the run.
 
 By default a client asks again as soon as it has its answer (a closed loop with no pause):
 the 20 clients then keep 20 requests in flight at every moment, which measures capacity,
 and a request waits for the others in one Python process (p50 is about clients divided by
-requests per second). `--think MS` makes each client pause that long between two pages,
-like a customer reading them: the latency a customer sees at that load.
+requests per second). `--think MS` makes each client pause between two pages like a
+customer reading them, MS on average: the latency a customer sees at that load. The pauses
+are drawn at random (exponential, each client its own seeded generator) and each client
+starts after a random part of one, so that the customers ask independently of each other;
+fixed pauses from a common start would keep all 20 asking at the same instant, round after
+round, and measure a queue no independent customers make.
 
   home              balance, calls in progress, packages
   history first     the newest 25 entries
-  history last      the oldest page of the heavy customer (keyset: before the 26th oldest)
+  history last      the customer's oldest page (keyset: before their 26th oldest entry)
 
 Filling a million entries takes minutes: `--keep NAME` keeps the database NAME after the
 run and, when it exists already with the same figures, reuses it without filling it again
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -172,25 +183,38 @@ def main() -> None:
         for customer_id in signed:
             db.run(lambda s, c=customer_id: set_password(s, c))
         with db.transaction() as session:
-            oldest = session.execute(
-                select(LedgerEntry.id)
-                .join(Account, Account.id == LedgerEntry.account_id)
-                .where(Account.customer_id == ids[0])
-                .order_by(LedgerEntry.id)
-                .offset(25)
-                .limit(1)
-            ).scalar_one()
+            # Each signed-in customer's last page: before their 26th oldest entry.
+            oldest = {
+                customer_id: session.execute(
+                    select(LedgerEntry.id)
+                    .join(Account, Account.id == LedgerEntry.account_id)
+                    .where(Account.customer_id == customer_id)
+                    .order_by(LedgerEntry.id)
+                    .offset(25)
+                    .limit(1)
+                ).scalar_one_or_none()
+                or 1
+                for customer_id in signed
+            }
         settings = load_settings({"PULSA_DATABASE_URL": url, "PULSA_SECRET_KEY": "bench"})
         app = create_app(settings, db)
         app.config["WTF_CSRF_ENABLED"] = False
         pages = {
             "home": "/home",
             "history first": "/history/",
-            "history last": f"/history/?before={oldest}",
+            "history last": "/history/?before={oldest}",
         }
         timings: dict[str, list[float]] = {label: [] for label in pages}
+        cpu_times: dict[str, list[float]] = {label: [] for label in pages}
         lock = threading.Lock()
-        go = threading.Barrier(args.clients)
+        # The run is timed from the moment every client has signed in (signing in hashes
+        # a password: it is no page view) to the last answer.
+        started_at: dict[str, float] = {}
+
+        def start_clock() -> None:
+            started_at.update(wall=time.perf_counter(), cpu=time.process_time())
+
+        go = threading.Barrier(args.clients, action=start_clock)
         errors: list[str] = []
 
         def client(number: int) -> None:
@@ -204,42 +228,54 @@ def main() -> None:
                 errors.append(f"sign-in {answer.status_code}")
                 return
             go.wait(timeout=120)
+            chance = random.Random(number)
+            if args.think:
+                time.sleep(chance.uniform(0, args.think / 1000))
             mine: dict[str, list[float]] = {label: [] for label in pages}
+            mine_cpu: dict[str, list[float]] = {label: [] for label in pages}
             for _ in range(args.requests):
                 for label, path in pages.items():
-                    if label == "history last" and customer_id != ids[0]:
-                        path = "/history/?before=1"
-                    begun = time.perf_counter()
+                    path = path.format(oldest=oldest[customer_id])
+                    begun, cpu = time.perf_counter(), time.thread_time()
                     response = visitor.get(path)
                     mine[label].append(time.perf_counter() - begun)
+                    mine_cpu[label].append(time.thread_time() - cpu)
                     if response.status_code != 200:
                         errors.append(f"{path} {response.status_code}")
                     if args.think:
-                        time.sleep(args.think / 1000)
+                        time.sleep(chance.expovariate(1000 / args.think))
             with lock:
                 for label, walls in mine.items():
                     timings[label].extend(walls)
+                    cpu_times[label].extend(mine_cpu[label])
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-        begun = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - begun
+        elapsed = time.perf_counter() - started_at["wall"]
+        process_cpu = time.process_time() - started_at["cpu"]
         if errors:
             raise SystemExit(f"errors: {errors[:5]}")
         total = sum(len(walls) for walls in timings.values())
+        pauses = f"pauses of {args.think:g} ms on average between pages" if args.think else ""
         print(
-            f"run       {args.clients} clients, {total} requests, {total / elapsed:.0f} req/s"
-            + (f", {args.think:g} ms pause between pages" if args.think else ", no pause")
+            f"run       {args.clients} clients, {total} requests, {total / elapsed:.0f} req/s, "
+            + (pauses or "no pause")
         )
+        print(
+            f"cpu       {process_cpu / total * 1000:.2f} ms of the process's CPU per request "
+            f"({process_cpu / elapsed:.0%} of a core over the run)"
+        )
+        print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run)")
         for label, walls in timings.items():
             walls.sort()
             p95 = walls[max(0, int(len(walls) * 0.95) - 1)]
             print(
                 f"{label:<15} p50 {statistics.median(walls) * 1000:7.2f} ms   "
-                f"p95 {p95 * 1000:7.2f} ms"
+                f"p95 {p95 * 1000:7.2f} ms   "
+                f"CPU p50 {statistics.median(cpu_times[label]) * 1000:5.2f} ms"
             )
     finally:
         if db is not None:
