@@ -59,10 +59,11 @@ def money(micro: int | None, with_currency: bool = True) -> str:
     (Rp 12.500 in Indonesian, 12,500 in English): messaging.wording, as in the chats."""
     if micro is None:
         return ""
+    config = site()
     return money_text(
         micro,
-        currency=currency() if with_currency else "",
-        precision=site().display_precision,
+        currency=config.currency if with_currency else "",
+        precision=config.display_precision,
         locale=reader_locale(),
     )
 

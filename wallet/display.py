@@ -14,6 +14,8 @@ come from the locale's data, so a bot with no catalogue of its own formats the s
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -25,6 +27,8 @@ from babel.numbers import (
     format_compact_currency,
     format_compact_decimal,
     get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
     parse_pattern,
 )
 
@@ -82,11 +86,106 @@ def _pattern(locale_name: str, precision: int, with_currency: bool) -> NumberPat
 
 
 def money_text(
-    micro: int, *, precision: int, currency: str, locale: str, with_currency: bool = True
+    micro: int, *, precision: int, currency: str, locale: str | Locale, with_currency: bool = True
 ) -> str:
     """`micro` micro-units as the reader of `locale` reads an amount: "Rp85.000" (id),
     "IDR 85,000" (en), "-Rp5.000", "US$1.234,50"; without the currency, "85.000"."""
     value = display_amount(int(micro), precision)
+    shape = _shape(locale, precision, currency if with_currency and currency else "")
+    if shape is not None:
+        return shape.text(value)
+    return _babel_money_text(value, precision, currency, locale, with_currency)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What Babel writes around and between the digits of an amount for one language,
+    precision and currency, worked out once: a page of history shows fifty amounts, and
+    Babel works the pattern, the currency's symbol and the spacing out again for each
+    (about 14 us each; this takes under 2). `_shape` builds one only for the plain patterns
+    (groups of digits, a fixed number of decimals); tests/unit/test_display.py checks
+    that it writes what Babel writes, in many languages and currencies."""
+
+    prefixes: tuple[str, str]  # before the digits: of a positive amount, of a negative one
+    suffixes: tuple[str, str]  # after them
+    group: str  # between groups of digits
+    decimal: str  # before the decimals
+    sizes: tuple[int, int]  # digits in the last group, and in each group before it
+    min_digits: int  # at least this many digits before the decimals
+    precision: int  # decimals
+
+    def text(self, value: Decimal) -> str:
+        # `value` has `precision` decimals already (display_amount), as Babel would
+        # round it; -0 keeps its sign, as in Babel.
+        sign = 1 if value.is_signed() else 0
+        whole, _, fraction = f"{abs(value):f}".partition(".")
+        whole = whole.rjust(self.min_digits, "0")
+        groups = []
+        size = self.sizes[0]
+        while len(whole) > size:
+            groups.append(whole[-size:])
+            whole = whole[:-size]
+            size = self.sizes[1]
+        groups.append(whole)
+        number = self.group.join(reversed(groups))
+        if self.precision:
+            number += self.decimal + fraction
+        return self.prefixes[sign] + number + self.suffixes[sign]
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+@lru_cache(maxsize=64)
+def _shape(locale: str | Locale, precision: int, currency: str) -> _Shape | None:
+    """The shape of amounts in `locale` (None: a pattern Babel must write each time)."""
+    key = _key(locale)
+    pattern = _pattern(key, precision, bool(currency))
+    if (
+        pattern.scale
+        or pattern.exp_prec
+        or "@" in pattern.pattern
+        or not pattern.number_pattern
+        or pattern.frac_prec != (precision, precision)
+        or min(pattern.grouping) <= 0
+    ):
+        return None
+    parsed = _locale(key)
+    prefixes, suffixes = [], []
+    for sign in (0, 1):
+        # What Babel does around a number, done on "0": the currency's code and symbol,
+        # the quotes of the pattern, the space after a code.
+        text = pattern.prefix[sign] + "0" + pattern.suffix[sign]
+        if currency:
+            if "¤¤¤" in text:
+                return None  # the currency's name, which depends on the amount
+            text = text.replace("¤¤", currency.upper())
+            text = text.replace("¤", get_currency_symbol(currency, parsed))
+        text = _QUOTED.sub(lambda match: match.group(1) or "'", text)
+        if currency:
+            text = _spaced_code(text, currency, key)
+        digits = [at for at, ch in enumerate(text) if ch.isdigit()]
+        if len(digits) != 1:
+            return None
+        prefixes.append(text[: digits[0]])
+        suffixes.append(text[digits[0] + 1 :])
+    group, decimal = get_group_symbol(parsed), get_decimal_symbol(parsed)
+    if "'" in group + decimal:
+        return None  # Babel takes quotes out of the whole text, the number's too (de_CH)
+    return _Shape(
+        tuple(prefixes),
+        tuple(suffixes),
+        group,
+        decimal,
+        pattern.grouping,
+        pattern.int_prec[0],
+        precision,
+    )
+
+
+def _babel_money_text(
+    value: Decimal, precision: int, currency: str, locale: str | Locale, with_currency: bool
+) -> str:
     pattern = _pattern(_key(locale), precision, with_currency and bool(currency))
     if not (with_currency and currency):
         return pattern.apply(value, _locale(locale), decimal_quantization=False)

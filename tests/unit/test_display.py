@@ -50,3 +50,38 @@ def test_numbers_months_and_days_in_each_language():
 def test_a_charts_axis_writes_amounts_short():
     assert money_compact_text(1_500_000 * MICRO, currency="IDR", locale="id") == "Rp1,5\xa0jt"
     assert money_compact_text(1_500_000 * MICRO, currency="IDR", locale="en") == "IDR 1.5M"
+
+
+def test_amounts_are_written_as_babel_writes_them_in_every_language_and_currency():
+    # money_text writes the digits itself once it knows a language's shape of amounts
+    # (wallet.display._Shape); Babel writing each amount in full is the reference.
+    from babel import Locale
+
+    from rating.money import display_amount
+    from wallet.display import _babel_money_text
+
+    locales = ["en", "id", "id-ID", "en_IN", "hi", "de", "de_CH", "fr", "ar", "fa", "he"]
+    locales += ["ja", "pt_BR", "sw", "nl", "es", "th", "xx", Locale.parse("id")]
+    amounts = [0, 1, 499_999, 500_000, 999_999, 1_000_000, 12_345_678, 1_234_567_890_123]
+    amounts += [10**18 + 987_654_321, 85_000 * MICRO, 100_000 * MICRO]
+    amounts += [-amount for amount in amounts]
+    checked = 0
+    for locale in locales:
+        for currency in ("IDR", "USD", "EUR", "JPY", "INR", "CHF", "GBP", ""):
+            for precision in (0, 1, 2, 3):
+                for with_currency in (True, False):
+                    for micro in amounts:
+                        value = display_amount(micro, precision)
+                        expected = _babel_money_text(
+                            value, precision, currency, locale, with_currency
+                        )
+                        written = money_text(
+                            micro,
+                            precision=precision,
+                            currency=currency,
+                            locale=locale,
+                            with_currency=with_currency,
+                        )
+                        assert written == expected, (locale, currency, precision, micro)
+                        checked += 1
+    assert checked == 19 * 8 * 4 * 2 * 22
