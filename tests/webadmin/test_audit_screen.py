@@ -72,3 +72,23 @@ def _customer(db, account_id: int) -> int:
 
     with db.transaction() as session:
         return session.get(Account, account_id).customer_id
+
+
+def test_a_wallet_typed_in_indonesian_is_not_found_in_a_bank_account(db, admin_id):
+    from tests.webadmin.conftest import unique_name
+    from wallet.payments import BankAccount
+
+    number = unique_name("03-")
+    saved = admin_id.post(
+        "/bank-accounts/new",
+        data={"bank_name": "BNI", "account_number": number, "holder_name": "RT", "position": "0"},
+    )
+    assert saved.status_code == 302
+    with db.transaction() as session:
+        bank_id = session.execute(
+            select(BankAccount.id).where(BankAccount.account_number == number)
+        ).scalar_one()
+    bank = admin_id.get(f"/audit/?target=rekening bank {bank_id}").get_data(as_text=True)
+    assert f">rekening bank {bank_id}<" in bank
+    wallet = admin_id.get(f"/audit/?target=dompet {bank_id}").get_data(as_text=True)
+    assert f">rekening bank {bank_id}<" not in wallet

@@ -51,13 +51,13 @@ def index():
             )
         )
     if target:
-        # As stored ("account 12") or in the reader's words ("dompet 12").
-        statement = statement.where(
-            or_(
-                AuditRecord.target.contains(target, autoescape=True),
-                AuditRecord.target.contains(stored_target(target), autoescape=True),
-            )
-        )
+        # As stored ("account 12", anywhere in it) or in the reader's words ("dompet 12":
+        # targets that start with its stored form, so not "bank account 12").
+        matches = [AuditRecord.target.contains(target, autoescape=True)]
+        stored = stored_target(target)
+        if stored != target:
+            matches.append(AuditRecord.target.startswith(stored, autoescape=True))
+        statement = statement.where(or_(*matches))
     if start:
         statement = statement.where(AuditRecord.at >= start)
     if end:
