@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
-from sqlalchemy import event, select
+from sqlalchemy import Integer, Select, bindparam, event, select
 from sqlalchemy.orm import Session
 
 from messaging.models import Notice, NotificationSetting
@@ -179,13 +179,20 @@ def save_choices(
 
 def recent_notices(session: Session, customer_id: int, limit: int = 10) -> list[Notice]:
     """The customer's latest notices, newest first (the portal shows them)."""
-    return list(
-        session.execute(
-            select(Notice)
-            .where(Notice.recipient == f"customer:{customer_id}")
-            .order_by(Notice.id.desc())
-            .limit(limit)
-        ).scalars()
+    found = session.execute(
+        _recent_notices_query(), {"recipient": f"customer:{customer_id}", "limit": limit}
+    )
+    return list(found.scalars())
+
+
+@cache
+def _recent_notices_query() -> Select:
+    # Built once (the portal's home asks it on every visit), run with its parameters.
+    return (
+        select(Notice)
+        .where(Notice.recipient == bindparam("recipient"))
+        .order_by(Notice.id.desc())
+        .limit(bindparam("limit", type_=Integer))
     )
 
 

@@ -15,8 +15,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import DateTime, ForeignKey, String, func, select
+from sqlalchemy import DateTime, ForeignKey, Select, String, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -138,6 +139,27 @@ def open_customer_session(session: Session, customer_id: int, *, lifetime: timed
     return open_session(session, CUSTOMER_REALM, customer_id, lifetime=lifetime)
 
 
+@cache
+def _session_customer_query() -> Select:
+    # Built once, run with its parameters: building it took more of the CPU than
+    # running it (120 us and 230 us; bench/portal.py), before every page of the portal.
+    wallet = (
+        select(func.min(Account.id)).where(Account.customer_id == Customer.id).scalar_subquery()
+    )
+    return (
+        select(Customer.id, Customer.name, CustomerCredential.locale, wallet.label("account_id"))
+        .select_from(WebSession)
+        .join(Customer, Customer.id == WebSession.subject_id)
+        .outerjoin(CustomerCredential, CustomerCredential.customer_id == Customer.id)
+        .where(
+            WebSession.token_hash == bindparam("token_hash"),
+            WebSession.realm == CUSTOMER_REALM,
+            WebSession.expires_at > bindparam("now"),
+            Customer.status != "disabled",
+        )
+    )
+
+
 def principal_for_session(
     session: Session, token: str, *, now: datetime | None = None
 ) -> CustomerPrincipal | None:
@@ -147,20 +169,8 @@ def principal_for_session(
     One query: it runs before every page a customer asks for."""
     if not token:
         return None
-    wallet = (
-        select(func.min(Account.id)).where(Account.customer_id == Customer.id).scalar_subquery()
-    )
     row = session.execute(
-        select(Customer.id, Customer.name, CustomerCredential.locale, wallet.label("account_id"))
-        .select_from(WebSession)
-        .join(Customer, Customer.id == WebSession.subject_id)
-        .outerjoin(CustomerCredential, CustomerCredential.customer_id == Customer.id)
-        .where(
-            WebSession.token_hash == token_hash(token),
-            WebSession.realm == CUSTOMER_REALM,
-            WebSession.expires_at > (now or utcnow()),
-            Customer.status != "disabled",
-        )
+        _session_customer_query(), {"token_hash": token_hash(token), "now": now or utcnow()}
     ).first()
     if row is None or row.account_id is None:
         return None

@@ -15,7 +15,7 @@ from babel.dates import format_date
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, or_, select
 
 from messaging.wording import calls_of_entries, describe_entry
 from messaging.wording import display_number as shown_number
@@ -86,7 +86,27 @@ def _int_arg(name: str) -> int | None:
     return whole_number(value)
 
 
-def _entries(session, account_id: int, month: date | None, *, before=None, after=None, limit=None):
+def _entries(
+    account_id: int, month: date | None, *, before=None, after=None, limit=None
+) -> tuple[Select, dict]:
+    """The statement of a page of entries and its parameters."""
+    values: dict = {"account_id": account_id}
+    if month is not None:
+        values["start"], values["end"] = _month_bounds(month)
+    if before is not None:
+        values["before"] = before
+    if after is not None:
+        values["after"] = after
+    if limit is not None:
+        values["limit"] = limit
+    cut = "after" if after is not None else "before" if before is not None else None
+    return _entries_query(month is not None, cut, limit is not None), values
+
+
+@lru_cache(maxsize=16)
+def _entries_query(by_month: bool, cut: str | None, limited: bool) -> Select:
+    # Built once for each kind of page and run with its parameters: building it took
+    # about as much CPU as running it (bench/portal.py).
     # The entries alone, so that the page is a plain range of one table; the calls of the
     # page's holds are fetched after it (_with_calls).
     # The wallet's id reaches the server as a subquery's result, which the planner does
@@ -95,19 +115,20 @@ def _entries(session, account_id: int, month: date | None, *, before=None, after
     # a heavy wallet holds a tenth of the table and walks the primary key backwards
     # instead, filtering, through every newer entry of everyone else (a wallet busy
     # once and quiet since: 900,000 rows, 350 ms for the newest page, in bench/portal.py).
-    wallet = select(Account.id).where(Account.id == account_id).scalar_subquery()
+    wallet = select(Account.id).where(Account.id == bindparam("account_id")).scalar_subquery()
     statement = select(LedgerEntry).where(LedgerEntry.account_id == wallet)
-    if month is not None:
-        start, end = _month_bounds(month)
-        statement = statement.where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
-    if after is not None:
-        statement = statement.where(LedgerEntry.id > after).order_by(LedgerEntry.id)
+    if by_month:
+        statement = statement.where(
+            LedgerEntry.created_at >= bindparam("start"), LedgerEntry.created_at < bindparam("end")
+        )
+    if cut == "after":
+        statement = statement.where(LedgerEntry.id > bindparam("after")).order_by(LedgerEntry.id)
     else:
-        if before is not None:
-            statement = statement.where(LedgerEntry.id < before)
+        if cut == "before":
+            statement = statement.where(LedgerEntry.id < bindparam("before"))
         statement = statement.order_by(LedgerEntry.id.desc())
-    if limit is not None:
-        statement = statement.limit(limit)
+    if limited:
+        statement = statement.limit(bindparam("limit", type_=Integer))
     return statement
 
 
@@ -143,13 +164,10 @@ def index():
     month = _month(request.args.get("month"))
     before, after = _int_arg("before"), _int_arg("after")
     with mine() as my:
-        entries = list(
-            my.session.execute(
-                _entries(
-                    my.session, my.account_id, month, before=before, after=after, limit=PER_PAGE + 1
-                )
-            ).scalars()
+        statement, values = _entries(
+            my.account_id, month, before=before, after=after, limit=PER_PAGE + 1
         )
+        entries = list(my.session.execute(statement, values).scalars())
         more = len(entries) > PER_PAGE
         entries = entries[:PER_PAGE]
         if after is not None:
@@ -181,8 +199,9 @@ def download():
     ).date().replace(day=1)
     header = [_("Date"), _("Description"), _("Amount"), _("Balance")]
     with mine() as my:
+        statement, values = _entries(my.account_id, month)
         entries = my.session.execute(
-            _entries(my.session, my.account_id, month).order_by(None).order_by(LedgerEntry.id)
+            statement.order_by(None).order_by(LedgerEntry.id), values
         ).scalars()
         rows = _with_calls(my.session, list(entries))
         body = csv_bytes(
