@@ -20,7 +20,7 @@ from sqlalchemy import Integer, Select, and_, bindparam, or_, select
 from messaging.wording import calls_of_entries, describe_entry
 from messaging.wording import display_number as shown_number
 from portal.access import MenuEntry, customer, mine, settings
-from portal.ui import local_moment, reader_locale, zone
+from portal.ui import Reading, local_moment, reader_locale, reading, zone
 from rating.money import micro_to_decimal
 from wallet.models import Account, CallRecord, LedgerEntry
 from wallet.spreadsheet import csv_bytes
@@ -48,14 +48,18 @@ def display_number(number: str) -> str:
     return shown_number(number, country_code=config.country_code, trunk_prefix=config.trunk_prefix)
 
 
-def describe(entry: LedgerEntry, dialled: str | None, billsec: int | None) -> str:
-    """A ledger entry in plain words, worded like in the chat bots (messaging.wording)."""
-    config = settings()
+def describe(
+    entry: LedgerEntry, dialled: str | None, billsec: int | None, gettext=None, config=None
+) -> str:
+    """A ledger entry in plain words, worded like in the chat bots (messaging.wording).
+    `gettext` and `config` (the settings in effect) may be given, looked up once for a
+    page of entries."""
+    config = config or settings()
     return describe_entry(
         entry,
         dialled,
         billsec,
-        _,
+        gettext or _,
         country_code=config.country_code,
         trunk_prefix=config.trunk_prefix,
     )
@@ -137,19 +141,22 @@ def _with_calls(session, entries: list[LedgerEntry]) -> list[tuple]:
     return calls_of_entries(session, entries)
 
 
-def _line(entry: LedgerEntry, dialled, billsec) -> Line:
+def _line(entry: LedgerEntry, dialled, billsec, by: Reading, config) -> Line:
     return Line(
         entry.id,
         entry.created_at,
-        describe(entry, dialled, billsec),
+        describe(entry, dialled, billsec, by.gettext, config),
         entry.amount,
         entry.balance_after,
     )
 
 
-def month_label(moment: datetime) -> str:
-    day = local_moment(moment).date()
-    return _month_name(day.year, day.month, reader_locale())
+def month_label(moment: datetime, by: Reading | None = None) -> str:
+    if by is None:
+        day = local_moment(moment).date()
+        return _month_name(day.year, day.month, reader_locale())
+    day = local_moment(moment, by.site).date()
+    return _month_name(day.year, day.month, by.locale)
 
 
 @lru_cache(maxsize=256)
@@ -172,10 +179,11 @@ def index():
         entries = entries[:PER_PAGE]
         if after is not None:
             entries.reverse()
-        lines = [_line(*row) for row in _with_calls(my.session, entries)]
+        by, config = reading(), settings()
+        lines = [_line(*row, by, config) for row in _with_calls(my.session, entries)]
     groups: list[tuple[str, list[Line]]] = []
     for line in lines:
-        label = month_label(line.at)
+        label = month_label(line.at, by)
         if not groups or groups[-1][0] != label:
             groups.append((label, []))
         groups[-1][1].append(line)
