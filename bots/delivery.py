@@ -81,7 +81,13 @@ class RetryLater(Exception):
 
 
 class Undeliverable(Exception):
-    """The platform refused this chat for good (blocked the bot, chat not found)."""
+    """The platform refused this chat for good (blocked the bot, chat not found).
+    `chat_blocked`: the chat's person blocked the bot (its next notices are not pushed
+    until they write again)."""
+
+    def __init__(self, reason: str = "", *, chat_blocked: bool = False) -> None:
+        super().__init__(reason)
+        self.chat_blocked = chat_blocked
 
 
 class MaybeDelivered(Exception):
@@ -209,7 +215,8 @@ class TelegramSender:
         except RetryAfter as error:
             raise RetryLater(_seconds(error), str(error), rate_limited=True) from error
         except Forbidden as error:
-            raise Undeliverable(str(error)) from error
+            # 403: blocked by the user, or the user deleted their account.
+            raise Undeliverable(str(error), chat_blocked=True) from error
         except (BadRequest, ChatMigrated) as error:
             raise Undeliverable(str(error)) from error
         except InvalidToken as error:
@@ -573,7 +580,9 @@ class DeliveryWorker:
             return
         except Undeliverable as error:
             self.stats.failed += 1
-            self._outcomes.append(Outcome(due.id, claim, "failed", error=str(error)))
+            self._outcomes.append(
+                Outcome(due.id, claim, "failed", error=str(error), chat_blocked=error.chat_blocked)
+            )
         except MaybeDelivered as error:
             self.stats.uncertain += 1
             self._outcomes.append(

@@ -581,12 +581,15 @@ class LineWebhook:
             raw.release_conn()
 
     def _unfollowed(self, event_id: str, user_id: str) -> None:
-        """The customer blocked the account: nothing can be answered; the chat's link
-        stays (unblocking brings it back), pushes to it are lost until then."""
-        from messaging.chats import claim_update
+        """The customer blocked the account: nothing can be answered, and notices are not
+        pushed to the chat (they fail at once, shown on the admin's Notices screen). The
+        chat's link stays: unblocking (a follow event) brings the notices back."""
+        from messaging.chats import claim_update, mark_chat_blocked
 
         def work(session):
-            return claim_update(session, PLATFORM, event_id, user_id)
+            return claim_update(session, PLATFORM, event_id, user_id) and (
+                mark_chat_blocked(session, PLATFORM, user_id) or True
+            )
 
         if self.database.run(work):
             log.info("LINE chat %s blocked the account (unfollow)", user_id)

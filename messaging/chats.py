@@ -396,14 +396,49 @@ def claim_update(
         # UPDATE_CONSTRAINT): two round trips fewer for the caller that can start over.
         session.add(row)
         session.flush()
-        return True
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
+    else:
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return False
+    _reachable_again(session, platform, str(chat_id))
     return True
+
+
+def _reachable_again(session: Session, platform: str, chat_id: str) -> None:
+    """A chat that writes has unblocked the bot (LINE sends a follow, Telegram a message):
+    its notices are pushed again."""
+    session.execute(
+        update(ChatLink)
+        .where(
+            ChatLink.platform == platform,
+            ChatLink.chat_id == chat_id,
+            ChatLink.blocked_at.is_not(None),
+        )
+        .values(blocked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_chat_blocked(
+    session: Session, platform: str, chat_id: str, now: datetime | None = None
+) -> bool:
+    """The chat blocked the bot: from now on its deliveries fail at once ("the chat
+    blocked the bot") instead of being pushed, until it writes again. True when the chat
+    is linked to someone and was not marked already."""
+    result = session.execute(
+        update(ChatLink)
+        .where(
+            ChatLink.platform == platform,
+            ChatLink.chat_id == str(chat_id),
+            ChatLink.blocked_at.is_(None),
+        )
+        .values(blocked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 def updates_since(session: Session, platform: str, chat_id: str, since: datetime) -> int:

@@ -224,6 +224,9 @@ class ChatLink(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     linked_by: Mapped[str] = mapped_column(String(20))  # token, code, phone
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    # The chat blocked the bot (LINE: unfollow; Telegram: a send refused with 403): its
+    # notices fail at once instead of being pushed, until the chat writes again.
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
 
     customer: Mapped[Customer | None] = relationship()
     staff: Mapped[StaffUser | None] = relationship()

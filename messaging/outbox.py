@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from messaging.chats import mark_chat_blocked
 from messaging.models import CHAT_CHANNELS, ChatLink, Delivery, Notice
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
@@ -145,8 +146,13 @@ ALL_CHATS = "chat"
 FINAL_DELIVERY = ("sent", "failed", "uncertain")
 
 
-def chats_of(session: Session, recipient: str, channel: str) -> list[tuple[str, str, str]]:
-    """The chats a notice for `recipient` goes to: (platform, chat id, language)."""
+#: Why a delivery to a chat that blocked the bot failed without being pushed.
+CHAT_BLOCKED = "the chat blocked the bot"
+
+
+def chats_of(session: Session, recipient: str, channel: str) -> list[tuple[str, str, str, bool]]:
+    """The chats a notice for `recipient` goes to: (platform, chat id, language, whether
+    the chat blocked the bot)."""
     kind, _, ident = recipient.partition(":")
     platforms = CHAT_CHANNELS if channel == ALL_CHATS else (channel,)
     if kind in ("customer", "staff"):
@@ -158,12 +164,14 @@ def chats_of(session: Session, recipient: str, channel: str) -> list[tuple[str, 
             .where(column == int(ident), ChatLink.platform.in_(platforms))
             .order_by(ChatLink.id)
         ).scalars()
-        return [(link.platform, link.chat_id, link.language or "en") for link in links]
+        return [_chat(link) for link in links]
     if kind in CHAT_CHANNELS and ident and kind in platforms:
         link = session.execute(
             select(ChatLink).where(ChatLink.platform == kind, ChatLink.chat_id == ident)
         ).scalar_one_or_none()
-        return [(kind, ident, link.language if link is not None else "en")]
+        if link is None:
+            return [(kind, ident, "en", False)]  # not linked yet: an unknown writer
+        return [_chat(link)]
     return []
 
 
@@ -182,6 +190,7 @@ def route_notices(session: Session, *, now: datetime | None = None, limit: int =
     notices = list(session.execute(statement).scalars())
     links = _customer_links(session, notices)
     rows = []
+    settled_at_once = set()
     for notice in notices:
         kind, _, ident = notice.recipient.partition(":")
         if kind == "customer" and ident.isdigit():
@@ -195,19 +204,24 @@ def route_notices(session: Session, *, now: datetime | None = None, limit: int =
                 "platform": platform,
                 "chat_id": str(chat_id),
                 "language": language,
-                "status": "pending",
+                "status": "failed" if blocked else "pending",
+                "last_error": CHAT_BLOCKED if blocked else None,
                 "attempts": 0,
                 "next_attempt_at": moment,
                 "created_at": moment,
             }
-            for platform, chat_id, language in chats
+            for platform, chat_id, language, blocked in chats
         ]
         notice.routed_at = moment
         if not chats:
             notice.status = "no_chat"
+        elif all(blocked for *_, blocked in chats):
+            settled_at_once.add(notice.id)
     if rows:
         session.execute(insert(Delivery), rows)
     session.flush()
+    # Nothing will be sent for these: they fail now, like a refused send.
+    settle_notices(session, settled_at_once, now=moment)
     return len(notices)
 
 
@@ -223,10 +237,12 @@ def _customer_links(session: Session, notices: list[Notice]) -> dict[int, list]:
         for link in session.execute(
             select(ChatLink).where(ChatLink.customer_id.in_(ids)).order_by(ChatLink.id)
         ).scalars():
-            links.setdefault(link.customer_id, []).append(
-                (link.platform, link.chat_id, link.language or "en")
-            )
+            links.setdefault(link.customer_id, []).append(_chat(link))
     return links
+
+
+def _chat(link: ChatLink) -> tuple[str, str, str, bool]:
+    return (link.platform, link.chat_id, link.language or "en", link.blocked_at is not None)
 
 
 @dataclass(frozen=True)
@@ -305,6 +321,7 @@ class Outcome:
     retry_at: datetime | None = None
     message_id: str | None = None
     counts_as_attempt: bool = True
+    chat_blocked: bool = False  # "failed" because the chat blocked the bot
 
 
 def record_outcomes(
@@ -317,6 +334,7 @@ def record_outcomes(
     moment = now or utcnow()
     outcomes = list(outcomes)
     notice_ids: set[int] = set()
+    blocked: set[tuple[str, str]] = set()
     locked = {
         d.id: d
         for d in session.execute(
@@ -348,8 +366,12 @@ def record_outcomes(
             delivery.next_attempt_at = outcome.retry_at or moment
         else:
             delivery.status = outcome.status
+        if outcome.chat_blocked:
+            blocked.add((delivery.platform, delivery.chat_id))
         notice_ids.add(delivery.notice_id)
     session.flush()
+    for platform, chat_id in sorted(blocked):
+        mark_chat_blocked(session, platform, chat_id, moment)
     settle_notices(session, notice_ids, now=moment)
 
 

@@ -12,6 +12,8 @@ from datetime import timedelta
 import pytest
 
 from bots.delivery import DeliveryWorker, TelegramSender
+from messaging.chats import claim_update, mark_chat_blocked
+from messaging.outbox import CHAT_BLOCKED
 from tests.bots.fake_telegram import FakeBotApi
 from tests.bots.outbox_builders import (
     deliveries_of,
@@ -115,6 +117,47 @@ def test_a_chat_that_blocked_the_bot_fails_at_once_and_is_not_tried_again(clean_
     assert by_chat[str(blocked)].status == "failed"
     assert "blocked by the user" in by_chat[str(blocked)].last_error
     assert by_chat[str(fine)].status == "sent"
+    assert statuses(db, [key]) == {key: "failed"}
+
+
+def test_a_chat_that_blocked_the_bot_is_not_pushed_to_again_until_it_writes(clean_outbox, api):
+    db = clean_outbox
+    customer_id, (blocked, fine) = linked_customer(db, chats=2)
+    (first,) = enqueue_texts(db, customer_id, ["first notice"])
+    api.block(blocked)
+    run(worker(db, quick_sender(api)).drain(timeout=10))
+    tried = len([c for c in api.calls if c.chat_id == blocked])
+
+    (second,) = enqueue_texts(db, customer_id, ["second notice"])
+    run(worker(db, quick_sender(api)).drain(timeout=10))
+
+    assert len([c for c in api.calls if c.chat_id == blocked]) == tried  # not pushed again
+    by_chat = {d.chat_id: d for d in deliveries_of(db, second)}
+    assert by_chat[str(blocked)].status == "failed"
+    assert by_chat[str(blocked)].last_error == CHAT_BLOCKED
+    assert by_chat[str(blocked)].attempts == 0
+    assert api.texts(fine) == ["first notice", "second notice"]
+
+    # The person unblocks the bot and writes to it: notices reach the chat again.
+    api.unblock(blocked)
+    db.run(lambda s: claim_update(s, "telegram", f"update-from-{blocked}", str(blocked)))
+    (third,) = enqueue_texts(db, customer_id, ["third notice"])
+    run(worker(db, quick_sender(api)).drain(timeout=10))
+
+    assert api.texts(blocked) == ["third notice"]
+    assert set(statuses(db, [first, second, third]).values()) == {"failed", "sent"}
+    assert statuses(db, [third]) == {third: "sent"}
+
+
+def test_a_notice_whose_only_chat_blocked_the_bot_fails_without_a_push(clean_outbox, api):
+    db = clean_outbox
+    customer_id, (chat_id,) = linked_customer(db)
+    db.run(lambda s: mark_chat_blocked(s, "telegram", str(chat_id)))
+    (key,) = enqueue_texts(db, customer_id, ["nobody will read this"])
+
+    run(worker(db, quick_sender(api)).drain(timeout=10))
+
+    assert api.messages() == []
     assert statuses(db, [key]) == {key: "failed"}
 
 

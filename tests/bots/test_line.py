@@ -545,6 +545,24 @@ def test_a_linked_customer_asks_the_balance_and_gets_it_as_a_reply(db, fake, dia
         assert {"balance", "history"} <= set(reply.quick_reply_data())
 
 
+def test_a_customer_who_blocks_the_account_is_marked_and_unblocking_clears_it(
+    db, fake, dialogue_served
+):
+    user = linked_line_chat(db, fake)
+
+    def blocked_at(session):
+        return find_link(session, "line", user).blocked_at
+
+    fake.deliver(dialogue_served.url, [fake.unfollow_event(user)])
+    assert dialogue_served.webhook.wait_idle()
+    assert db.run(blocked_at) is not None
+    assert fake.delivered(user) == []  # nothing can be answered to a blocked account
+
+    fake.deliver(dialogue_served.url, [fake.follow_event(user)])
+    fake.wait_for(1, user)  # the welcome back
+    assert db.run(blocked_at) is None
+
+
 def test_an_unlinked_line_chat_is_told_how_to_link_on_line(db, fake, dialogue_served):
     user = new_user_id()
     fake.add_profile(user, "Budi", language="en")

@@ -9,7 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from messaging.chats import find_link, issue_link_token, redeem_link_token, remember_bot
+from messaging.chats import (
+    claim_update,
+    find_link,
+    issue_link_token,
+    mark_chat_blocked,
+    redeem_link_token,
+    remember_bot,
+)
 from portal import create_app
 from tests.portal.conftest import PortalClient, make_customer, signed_in
 from wallet.staff import AuditRecord
@@ -99,3 +106,25 @@ def test_connect_line_is_not_found_without_line(portal, alice):
     client = signed_in(portal, alice)
     client.get("/profile/")
     assert client.post("/profile/chats/line").status_code == 404
+
+
+def test_a_chat_that_blocked_the_bot_says_so_on_the_profile_until_it_writes_again(
+    portal, db, alice
+):
+    chat_id = "40404"
+
+    def link(session):
+        token, _ = issue_link_token(
+            session, "telegram", actor="test", customer_id=alice.customer_id
+        )
+        redeem_link_token(session, "telegram", chat_id, token)
+
+    db.run(link)
+    client = signed_in(portal, alice)
+    assert 'data-test="chat-blocked"' not in client.get("/profile/").get_data(as_text=True)
+
+    db.run(lambda s: mark_chat_blocked(s, "telegram", chat_id))
+    assert 'data-test="chat-blocked"' in client.get("/profile/").get_data(as_text=True)
+
+    db.run(lambda s: claim_update(s, "telegram", "update-1", chat_id))
+    assert 'data-test="chat-blocked"' not in client.get("/profile/").get_data(as_text=True)
