@@ -222,8 +222,41 @@ def entry_note(entry) -> str:
     return fact_text(references.read_note(entry.kind, entry.note))
 
 
+_PLATFORMS = {"telegram": "Telegram", "line": "LINE", "portal": "portal", "web": "admin"}
+
+
+def actor_label(stored: str | None) -> str:
+    """Who did something (an audit record's, a ledger entry's actor) in the reader's
+    words: a staff member's name, "pelanggan 7 di portal", "baris perintah"; an actor name
+    not made by pulsa's services, as stored."""
+    text = stored or ""
+    if text in ("system", "pulsa"):
+        return "pulsa"
+    if text == "cli":
+        return _("command line")
+    if text == "demo":
+        return _("demo data")
+    if text == "hotspot":
+        return _("hotspot router")
+    channel, _sep, rest = text.partition(":")
+    platform = _PLATFORMS.get(channel)
+    if platform is None or not rest:
+        return text
+    kind, _sep, ident = rest.partition(":")
+    if kind == "customer" and ident:
+        if channel == "portal":
+            return _("customer %(number)s on the portal", number=ident)
+        return _("customer %(number)s on %(platform)s", number=ident, platform=platform)
+    if kind == "contact" and ident:
+        return _("a chat contact on %(platform)s", platform=platform)
+    if channel == "web":
+        return rest  # a staff member in the admin: their user name
+    return _("%(name)s on %(platform)s", name=rest, platform=platform)
+
+
 def init_labels(app) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["entry_reference"] = entry_reference
     app.jinja_env.filters["entry_note"] = entry_note
     app.jinja_env.filters["audit_target"] = audit_target
+    app.jinja_env.filters["actor"] = actor_label

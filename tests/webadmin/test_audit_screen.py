@@ -92,3 +92,33 @@ def test_a_wallet_typed_in_indonesian_is_not_found_in_a_bank_account(db, admin_i
     assert f">rekening bank {bank_id}<" in bank
     wallet = admin_id.get(f"/audit/?target=dompet {bank_id}").get_data(as_text=True)
     assert f">rekening bank {bank_id}<" not in wallet
+
+
+def test_who_did_it_reads_in_the_readers_words_with_the_stored_name_beside(db, admin, admin_id):
+    from tests.webadmin.conftest import unique_name
+    from wallet.staff import record_audit
+
+    target = unique_name("customer ")
+    actors = {
+        "portal:customer:7": ("pelanggan 7 di portal", "customer 7 on the portal"),
+        "telegram:customer:8": ("pelanggan 8 lewat Telegram", "customer 8 on Telegram"),
+        "telegram:andi": ("andi lewat Telegram", "andi on Telegram"),
+        "line:contact:line:U1234": ("kontak chat lewat LINE", "a chat contact on LINE"),
+        "web:pemilik": ("pemilik", "pemilik"),
+        "cli": ("baris perintah", "command line"),
+        "demo": ("data demo", "demo data"),
+        "system": ("pulsa", "pulsa"),
+        "someone's script": ("someone&#39;s script", "someone&#39;s script"),
+    }
+
+    def write(session):
+        for actor in actors:
+            record_audit(session, actor, "customer.update", target)
+
+    db.run(write)
+    indonesian = admin_id.get(f"/audit/?target={target}").get_data(as_text=True)
+    english = admin.get(f"/audit/?target={target}").get_data(as_text=True)
+    for stored, (in_indonesian, in_english) in actors.items():
+        title = stored.replace("'", "&#39;")
+        assert f'<td title="{title}">{in_indonesian}</td>' in indonesian, stored
+        assert f'<td title="{title}">{in_english}</td>' in english, stored
