@@ -10,8 +10,9 @@ the portal, which both read notices.
 Why a hook: wallet/ must not import messaging (messaging imports wallet), yet a payment
 confirmed and its notice must commit together, whoever confirms it (the admin, the staff
 bot). So wallet services note what they did on their session (wallet.events) and
-`watch(database, settings)` turns those events into notices just before the commit,
-inside the transaction: no adapter can forget a notice, and a rollback leaves neither.
+`watch(database, settings)` (messaging.watching, re-exported here) turns those events
+into notices just before the commit, inside the transaction: no adapter can forget a
+notice, and a rollback leaves neither.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
-from sqlalchemy import Integer, Select, bindparam, event, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from messaging.models import Notice, NotificationSetting
 from messaging.outbox import ALL_CHATS, enqueue_notice, notice_payload
+from messaging.watching import LOW_BALANCE_KEY, crosses, may_notify
+from messaging.watching import watch as watch  # the callers' name for it
 from rating.money import format_money
 from wallet import events as wallet_events
 from wallet.hotspot_models import HotspotLogin, Subscription
@@ -229,36 +232,14 @@ def notify_customer(
 # --- from wallet's events ----------------------------------------------------------------------
 
 
-def watch(database, settings) -> None:
-    """Turn the events wallet services note on their sessions (wallet.events) into
-    notices, in the same transaction, just before it commits. Each process that changes
-    money calls this once on its Database (the web apps and the `pulsa` commands do)."""
-    sessions = database.sessions
-    if getattr(sessions, "_pulsa_notices_watched", False):
-        return
-
-    def before_commit(session: Session) -> None:
-        noted = wallet_events.take(session)
-        if noted:
-            notices_for_events(session, noted, settings)
-
-    def after_rollback(session: Session) -> None:
-        wallet_events.forget(session)
-
-    event.listen(sessions, "before_commit", before_commit)
-    event.listen(sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
-    sessions._pulsa_notices_watched = True
-
-
-def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings) -> None:
-    # Calls lower balances many times a minute: a debit costs one primary-key read of the
-    # low-balance threshold here, and the rest of the Settings screen is read only when a
-    # notice is written.
-    lowered_only = all(name == wallet_events.BALANCE_LOWERED for name, _ in noted)
-    threshold = _low_balance_threshold(session)
-    if lowered_only and not any(
-        threshold > 0 and data["before"] > threshold >= data["after"] for _, data in noted
-    ):
+def notices_for_events(
+    session: Session, noted: list[tuple[str, dict]], settings, *, threshold: int | None = None
+) -> None:
+    """The notices of the events noted in this transaction. `threshold`: the low-balance
+    threshold as the watch last read it (None: read it now)."""
+    if threshold is None:
+        threshold = _low_balance_threshold(session)
+    if not may_notify(noted, threshold):
         return
     precision = load_site_config(session, settings).display_precision
     actor = "pulsa"
@@ -296,8 +277,7 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings
                 actor=actor,
             )
         elif name == wallet_events.BALANCE_LOWERED:
-            # Once per crossing: from above the threshold to at or below it.
-            if threshold > 0 and data["before"] > threshold >= data["after"]:
+            if crosses(data, threshold):
                 account = session.get(Account, data["account_id"])
                 notify_customer(
                     session,
@@ -342,7 +322,7 @@ def notices_for_events(session: Session, noted: list[tuple[str, dict]], settings
 
 
 def _low_balance_threshold(session: Session) -> int:
-    row = session.get(SiteSetting, "low_balance_threshold")
+    row = session.get(SiteSetting, LOW_BALANCE_KEY)
     try:
         return int(row.value) if row is not None else 0
     except ValueError:

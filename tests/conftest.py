@@ -15,7 +15,7 @@ from wallet import ledger
 from wallet.customers import create_customer
 from wallet.db import Database
 from wallet.migrate import upgrade
-from wallet.site_settings import SiteSetting, save_site_config
+from wallet.site_settings import SiteSetting, note_saved, save_site_config
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -100,3 +100,4 @@ def admin_settings(db: Database) -> Iterator:
         db.run(
             lambda session: session.execute(delete(SiteSetting).where(SiteSetting.key.in_(saved)))
         )
+        note_saved()  # what this process cached of them is read again

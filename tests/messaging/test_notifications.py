@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from messaging.models import Notice
 from messaging.notifications import (
@@ -144,6 +144,37 @@ def test_low_balance_is_told_once_each_time_the_balance_crosses_the_threshold(
     watched.run(lambda s: ledger.top_up(s, account_id, 20_000 * RUPIAH, key=unique_key("t")))
     spend(19_000 * RUPIAH)  # 28,000 -> 9,000: crossed again
     assert len(notices_of(watched, customer_id, LOW_BALANCE)) == 2
+
+
+def test_a_debit_reads_the_threshold_at_most_every_few_seconds_not_at_each_commit(
+    watched, admin_settings
+):
+    admin_settings(low_balance_threshold=10_000 * RUPIAH)
+    account_id = make_account(watched, 30_000 * RUPIAH)
+    customer_id = customer_of(watched, account_id)
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def spend(amount):
+        watched.run(
+            lambda s: ledger.spend(s, account_id, amount, key=unique_key("call"), kind="call")
+        )
+
+    spend(1_000 * RUPIAH)  # the first commit after the save reads the threshold
+    event.listen(watched.engine, "before_cursor_execute", note)
+    try:
+        for _ in range(5):
+            spend(1_000 * RUPIAH)  # 24,000 left: above the threshold
+    finally:
+        event.remove(watched.engine, "before_cursor_execute", note)
+    assert [s for s in statements if "site_settings" in s] == []
+    assert notices_of(watched, customer_id, LOW_BALANCE) == []
+    # A change saved in this process applies at the next commit (others: within 5 s).
+    admin_settings(low_balance_threshold=23_500 * RUPIAH)
+    spend(1_000 * RUPIAH)  # 24,000 -> 23,000: crosses the new threshold
+    assert len(notices_of(watched, customer_id, LOW_BALANCE)) == 1
 
 
 def test_packages_ending_within_a_day_and_ended_are_told_once(watched):
