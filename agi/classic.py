@@ -162,12 +162,16 @@ def _read_reply(agi: AGI) -> str:
 
 def _authorizer(environ):
     from agi.authorize import CallAuthorizer, database_url
+    from pulsa.notices import watch_money
     from pulsa.settings import load_settings
     from wallet.db import Database
 
     settings = load_settings(environ)
     url = database_url(settings.database_url, settings.agi_timeout_ms)
-    return CallAuthorizer(settings, Database(url, pool_size=1))
+    database = Database(url, pool_size=1)
+    # A settlement lowers a balance: its low-balance notice commits with it.
+    watch_money(database, settings)
+    return CallAuthorizer(settings, database)
 
 
 def _authorize(agi: AGI, authorizer, args: list[str], started: float, collected) -> None:

@@ -39,6 +39,7 @@ from agi.authorize import (
     describe,
     elapsed_ms,
 )
+from pulsa.notices import watch_money
 from wallet.calls import ERROR, CallPolicy
 from wallet.db import Database
 from wallet.site_settings import REFRESH_SECONDS
@@ -177,6 +178,9 @@ class FastAGIServer:
             url = database_url(settings.database_url, settings.agi_timeout_ms)
             database = Database(url, pool_size=max(1, workers))
         self.database = database
+        # A static call's settlement lowers a balance here (no AMI listener): its
+        # low-balance notice commits with it, in this process as in any other.
+        watch_money(database, settings)
         self.authorizer = CallAuthorizer(settings, database, refresh_seconds=settings_refresh_s)
         self.workers = WorkerPool(workers)
         self.host = settings.fastagi_host if host is None else host

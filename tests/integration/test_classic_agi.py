@@ -10,6 +10,8 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
+from messaging.models import Notice
+from messaging.notifications import LOW_BALANCE
 from pulsa.settings import load_settings
 from tests.conftest import make_account
 from tests.databases import selected_backends
@@ -146,6 +148,25 @@ def test_static_mode_then_settle_from_the_hangup_handler_charges_once(db):
             select(CallRecord).where(CallRecord.uniqueid == env["agi_uniqueid"])
         ).scalars()
         assert [(r.billsec, r.cost) for r in records] == [(12, 12 * UNIT)]
+
+
+def test_a_settlement_by_the_script_crossing_the_threshold_writes_the_low_balance_notice(
+    db, admin_settings
+):
+    admin_settings(low_balance_threshold=50 * UNIT)
+    number, account_id = wallet(db, 100)
+    env = call_env(number)
+    static = environ(db, call_mode="static")
+    t = classic_session(["authorize"], env, environ=static)
+    hangup = dict(env, agi_extension="h")
+    settled = classic_session(["settle", t["PULSA_CALL"], "ANSWER", "70"], hangup, environ=static)
+    assert settled.sets() == [("PULSA_SETTLED", "OK")]
+    with db.transaction() as session:
+        customer_id = session.get(Account, account_id).customer_id
+        kinds = session.execute(
+            select(Notice.kind).where(Notice.recipient == f"customer:{customer_id}")
+        ).scalars()
+        assert list(kinds) == [LOW_BALANCE]
 
 
 def test_a_database_that_never_answers_is_error_within_the_timeout_and_the_script_exits():

@@ -23,6 +23,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from agi.authorize import AgiError, database_url, peer_from_channel
+from messaging.models import Notice
+from messaging.notifications import LOW_BALANCE
+from messaging.outbox import notice_payload
 from pulsa.settings import load_settings
 from rating import CallPricing
 from tests.conftest import make_account
@@ -583,6 +586,35 @@ def test_static_mode_holds_everything_and_the_settle_route_charges_once(db, plan
             .all()
         )
     assert [(r.billsec, r.cost, r.disposition) for r in records] == [(37, 37 * UNIT, "ANSWERED")]
+
+
+def test_a_static_settlement_crossing_the_threshold_writes_the_low_balance_notice(
+    db, plan, admin_settings
+):
+    admin_settings(low_balance_threshold=50 * UNIT)
+    number, account_id = customer(db, plan, 100)
+    env = call_env(number)
+    # The server opens its own database, as `pulsa fastagi` and each worker process do.
+    static = settings(call_mode="static", database_url=db.url)
+    with fastagi_server(static, None) as server:
+        t = agi_session(server.address, env)
+        hangup = agi_environment(
+            "settle",
+            extension="h",
+            callerid=number,
+            uniqueid=env["agi_uniqueid"],
+            args=[t["PULSA_CALL"], "ANSWER", "60"],
+        )
+        assert agi_session(server.address, hangup).sets() == [("PULSA_SETTLED", "OK")]
+    assert account_state(db, account_id)[0] == 40 * UNIT
+    with db.transaction() as session:
+        customer_id = session.get(Account, account_id).customer_id
+        notices = session.execute(
+            select(Notice).where(Notice.recipient == f"customer:{customer_id}")
+        ).scalars()
+        assert [(n.kind, notice_payload(n)["balance"]) for n in notices] == [
+            (LOW_BALANCE, 40 * UNIT)
+        ]
 
 
 # --- the admin's call settings ------------------------------------------------------------
