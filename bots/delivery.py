@@ -452,7 +452,11 @@ class DeliveryWorker:
     def _anything_pending(self) -> bool:
         with self.db.transaction() as session:
             unrouted = session.execute(
-                select(Notice.id).where(Notice.status == "pending", Notice.routed_at.is_(None))
+                select(Notice.id).where(
+                    Notice.status == "pending",
+                    Notice.routed_at.is_(None),
+                    Notice.next_attempt_at <= utcnow(),  # not one waiting for its time
+                )
             ).first()
             open_delivery = session.execute(
                 select(Delivery.id).where(Delivery.status.in_(("pending", "sending"))).limit(1)

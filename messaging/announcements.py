@@ -1,30 +1,31 @@
 """Announcements: the operator's messages on the portal home, to all customers or to the
-current users of one package or one router, between a start and an end."""
+current users of one package or one router, between a start and an end; pushed once to
+the chats of that audience too (a notice of kind "announcement", which a customer may
+turn off)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, exists, or_, select
+from sqlalchemy import Select, bindparam, delete, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
 from messaging.actors import Actor
+from messaging.audiences import audience_chat_customers, checked_audience, packages_in_use
 from messaging.errors import NotAllowed
-from messaging.models import AUDIENCES, Announcement
+from messaging.models import Announcement, Notice
+from messaging.notifications import ANNOUNCEMENT
+from messaging.outbox import ALL_CHATS
 from wallet.errors import InvalidInput, NotFound
-from wallet.hotspot_models import (
-    HotspotLogin,
-    InternetPackage,
-    Router,
-    Subscription,
-    package_routers,
-)
+from wallet.hotspot_models import package_routers
 from wallet.ledger import utcnow
 from wallet.staff import record_audit
 from wallet.text import check_text
 
 MAX_TEXT_LENGTH = 2000
+_BATCH = 1000
 
 
 def post_announcement(
@@ -48,20 +49,10 @@ def post_announcement(
         raise InvalidInput("write the announcement")
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidInput(f"an announcement has at most {MAX_TEXT_LENGTH} characters")
-    if audience not in AUDIENCES:
-        raise InvalidInput(f"unknown audience {audience!r}")
     if ends_at <= starts_at:
         raise InvalidInput("the end must come after the start")
-    if audience == "package":
-        if package_id is None or session.get(InternetPackage, package_id) is None:
-            raise NotFound("choose an existing package")
-        router_id = None
-    elif audience == "router":
-        if router_id is None or session.get(Router, router_id) is None:
-            raise NotFound("choose an existing router")
-        package_id = None
-    else:
-        package_id = router_id = None
+    package_id, router_id = checked_audience(session, audience, package_id, router_id)
+    moment = now or utcnow()
     announcement = Announcement(
         text=text,
         audience=audience,
@@ -70,10 +61,11 @@ def post_announcement(
         starts_at=starts_at,
         ends_at=ends_at,
         created_by=actor.name[:60],
-        created_at=now or utcnow(),
+        created_at=moment,
     )
     session.add(announcement)
     session.flush()
+    pushed = _push_to_chats(session, announcement, moment) if ends_at > moment else 0
     record_audit(
         session,
         actor.name,
@@ -85,10 +77,57 @@ def post_announcement(
             "router": router_id,
             "starts": starts_at,
             "ends": ends_at,
+            "chat_notices": pushed,
         },
         address=address,
     )
     return announcement
+
+
+def notice_key(announcement_id: int, customer_id: int) -> str:
+    return f"{ANNOUNCEMENT}:{announcement_id}:{customer_id}"
+
+
+def _push_to_chats(session: Session, announcement: Announcement, moment: datetime) -> int:
+    """Enqueue the announcement for the chats of its audience, in the caller's
+    transaction (it commits with the announcement or not at all): one notice per
+    customer with a linked chat who has not turned announcements off and is not
+    disabled (the worker sends it to each of their chats), keyed by announcement and
+    customer so that it never goes twice. The audience is taken now; a notice waits
+    for the announcement's start. Inserted in bulk, one statement per `_BATCH`: an
+    audience of thousands costs a few statements, not a round trip each. Returns how
+    many."""
+    customers = audience_chat_customers(
+        session,
+        announcement.audience,
+        ANNOUNCEMENT,
+        package_id=announcement.package_id,
+        router_id=announcement.router_id,
+        now=moment,
+    )
+    payload = json.dumps(
+        {"announcement": announcement.id, "text": announcement.text},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    due = max(moment, announcement.starts_at)
+    rows = [
+        {
+            "key": notice_key(announcement.id, customer_id),
+            "recipient": f"customer:{customer_id}",
+            "channel": ALL_CHATS,
+            "payload": payload,
+            "kind": ANNOUNCEMENT,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": due,
+            "created_at": moment,
+        }
+        for customer_id in customers
+    ]
+    for start in range(0, len(rows), _BATCH):
+        session.execute(insert(Notice), rows[start : start + _BATCH])
+    return len(rows)
 
 
 def end_announcement(
@@ -112,13 +151,24 @@ def end_announcement(
     announcement.ends_at = max(moment, announcement.starts_at)
     announcement.ended_by = actor.name[:60]
     session.flush()
+    # Its notices the worker has not taken yet (waiting for the start, or not routed
+    # yet) are not sent: an ended announcement is not news. Those on their way go on.
+    withdrawn = session.execute(
+        delete(Notice)
+        .where(
+            Notice.key.like(f"{ANNOUNCEMENT}:{announcement.id}:%"),
+            Notice.status == "pending",
+            Notice.routed_at.is_(None),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     record_audit(
         session,
         actor.name,
         "announcement.end",
         f"announcement {announcement.id}",
         before={"ends": before},
-        after={"ends": announcement.ends_at},
+        after={"ends": announcement.ends_at, "chat_notices_withdrawn": withdrawn},
         address=address,
     )
     return announcement
@@ -133,8 +183,8 @@ def announcements_for(
     session: Session, customer_id: int, now: datetime | None = None
 ) -> list[Announcement]:
     """What `customer_id` is shown at `now`: announcements to all, and to the users of a
-    package or a router when one of the customer's logins has a subscription running now
-    for that package (or for a package provisioned on that router)."""
+    package or a router when the customer is one of them (messaging.audiences, the
+    definition the chats' push uses too)."""
     found = session.execute(
         _announcements_query(), {"customer_id": customer_id, "now": now or utcnow()}
     )
@@ -146,16 +196,7 @@ def _announcements_query() -> Select:
     # Built once and run with the customer and the moment: the portal's home asks it on
     # every visit, and building it cost more CPU than running it (bench/portal.py).
     moment = bindparam("now")
-    running = (
-        select(Subscription.package_id)
-        .join(HotspotLogin, HotspotLogin.id == Subscription.login_id)
-        .where(
-            HotspotLogin.customer_id == bindparam("customer_id"),
-            Subscription.status == "active",
-            Subscription.starts_at <= moment,
-            Subscription.ends_at > moment,
-        )
-    )
+    running = packages_in_use(bindparam("customer_id"), moment)
     on_router = exists(
         select(package_routers.c.package_id).where(
             package_routers.c.router_id == Announcement.router_id,

@@ -16,30 +16,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, insert, or_, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from messaging.actors import Actor
+from messaging.audiences import audience_chats, checked_audience
 from messaging.errors import NotAllowed
-from messaging.models import (
-    AUDIENCES,
-    Broadcast,
-    BroadcastRecipient,
-    ChatLink,
-    Notice,
-    NotificationSetting,
-)
+from messaging.models import Broadcast, BroadcastRecipient, Notice
 from wallet.errors import InvalidInput, NotFound
-from wallet.hotspot_models import (
-    HotspotLogin,
-    InternetPackage,
-    Router,
-    Subscription,
-    package_routers,
-)
 from wallet.ledger import utcnow
-from wallet.models import Customer
 from wallet.staff import record_audit
 from wallet.text import check_text
 
@@ -54,42 +40,6 @@ def notice_key(broadcast_id: int, platform: str, chat_id: str) -> str:
     return f"broadcast:{broadcast_id}:{platform}:{chat_id}"
 
 
-def audience_customers(
-    audience: str,
-    *,
-    package_id: int | None = None,
-    router_id: int | None = None,
-    now: datetime | None = None,
-) -> Select:
-    """The ids of the customers an audience names at `now`: every customer ("all"), or
-    those with a subscription of the package (or of a package provisioned on the router)
-    running now or bought and waiting for its start."""
-    moment = now or utcnow()
-    if audience == "all":
-        return select(Customer.id)
-    running = (
-        select(HotspotLogin.customer_id)
-        .join(Subscription, Subscription.login_id == HotspotLogin.id)
-        .where(
-            HotspotLogin.customer_id.is_not(None),
-            Subscription.status == "active",
-            # Running now, or bought and waiting for its first login (its user too).
-            or_(
-                Subscription.awaits_start.is_(True),
-                (Subscription.starts_at <= moment) & (Subscription.ends_at > moment),
-            ),
-        )
-    )
-    if audience == "package":
-        return running.where(Subscription.package_id == package_id)
-    if audience == "router":
-        on_router = select(package_routers.c.package_id).where(
-            package_routers.c.router_id == router_id
-        )
-        return running.where(Subscription.package_id.in_(on_router))
-    raise InvalidInput(f"unknown audience {audience!r}")
-
-
 def recipient_chats(
     session: Session,
     audience: str,
@@ -100,28 +50,10 @@ def recipient_chats(
 ) -> list[tuple[int, str, str, str]]:
     """(customer id, platform, chat id, language) of every chat linked to a customer of
     the audience who is not disabled and has not turned announcements off, in a stable
-    order."""
-    customers = audience_customers(audience, package_id=package_id, router_id=router_id, now=now)
-    turned_off = exists(
-        select(NotificationSetting.id).where(
-            NotificationSetting.customer_id == ChatLink.customer_id,
-            NotificationSetting.kind == NOTICE_KIND,
-            NotificationSetting.enabled.is_(False),
-        )
+    order (messaging.audiences, shared with announcements)."""
+    return audience_chats(
+        session, audience, NOTICE_KIND, package_id=package_id, router_id=router_id, now=now
     )
-    return [
-        tuple(row)
-        for row in session.execute(
-            select(ChatLink.customer_id, ChatLink.platform, ChatLink.chat_id, ChatLink.language)
-            .join(Customer, Customer.id == ChatLink.customer_id)
-            .where(
-                ChatLink.customer_id.in_(customers),
-                Customer.status != "disabled",
-                ~turned_off,
-            )
-            .order_by(ChatLink.id)
-        ).all()
-    ]
 
 
 def send_broadcast(
@@ -151,18 +83,7 @@ def send_broadcast(
         raise InvalidInput("write the message")
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidInput(f"a broadcast has at most {MAX_TEXT_LENGTH} characters")
-    if audience not in AUDIENCES:
-        raise InvalidInput(f"unknown audience {audience!r}")
-    if audience == "package":
-        if package_id is None or session.get(InternetPackage, package_id) is None:
-            raise NotFound("choose an existing package")
-        router_id = None
-    elif audience == "router":
-        if router_id is None or session.get(Router, router_id) is None:
-            raise NotFound("choose an existing router")
-        package_id = None
-    else:
-        package_id = router_id = None
+    package_id, router_id = checked_audience(session, audience, package_id, router_id)
     moment = now or utcnow()
     broadcast = Broadcast(
         form_key=form_key,

@@ -180,10 +180,15 @@ def save_choices(
     session.flush()
 
 
-def recent_notices(session: Session, customer_id: int, limit: int = 10) -> list[Notice]:
-    """The customer's latest notices, newest first (the portal shows them)."""
+def recent_notices(
+    session: Session, customer_id: int, limit: int = 10, *, now: datetime | None = None
+) -> list[Notice]:
+    """The customer's latest notices, newest first (the portal shows them); not those
+    waiting for their time, nor announcements: the portal shows those in their own
+    panel while they last."""
     found = session.execute(
-        _recent_notices_query(), {"recipient": f"customer:{customer_id}", "limit": limit}
+        _recent_notices_query(),
+        {"recipient": f"customer:{customer_id}", "limit": limit, "now": now or utcnow()},
     )
     return list(found.scalars())
 
@@ -193,7 +198,11 @@ def _recent_notices_query() -> Select:
     # Built once (the portal's home asks it on every visit), run with its parameters.
     return (
         select(Notice)
-        .where(Notice.recipient == bindparam("recipient"))
+        .where(
+            Notice.recipient == bindparam("recipient"),
+            Notice.next_attempt_at <= bindparam("now"),
+            Notice.kind != ANNOUNCEMENT,
+        )
         .order_by(Notice.id.desc())
         .limit(bindparam("limit", type_=Integer))
     )

@@ -176,12 +176,17 @@ def chats_of(session: Session, recipient: str, channel: str) -> list[tuple[str, 
 
 
 def route_notices(session: Session, *, now: datetime | None = None, limit: int = 200) -> int:
-    """Turn pending notices not yet routed into one delivery per chat of their recipient
-    (none: the notice is "no_chat", shown on the portal only). Returns how many."""
+    """Turn pending notices not yet routed whose time has come (an announcement's waits
+    for its start) into one delivery per chat of their recipient (none: the notice is
+    "no_chat", shown on the portal only). Returns how many."""
     moment = now or utcnow()
     statement = (
         select(Notice)
-        .where(Notice.status == "pending", Notice.routed_at.is_(None))
+        .where(
+            Notice.status == "pending",
+            Notice.routed_at.is_(None),
+            Notice.next_attempt_at <= moment,
+        )
         .order_by(Notice.id)
         .limit(limit)
     )

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from bots.delivery import DeliveryWorker, TelegramSender
 from bots.telegram import TelegramBot, webhook_secret
 from messaging.actors import Actor
+from messaging.announcements import post_announcement
 from messaging.chats import bot_username, find_link, issue_link_token
 from messaging.conversations import open_conversation, post_message
 from messaging.models import Conversation, Notice
@@ -29,6 +31,8 @@ from tests.messaging.builders import PNG, make_staff_actor
 from tests.webadmin.conftest import AdminClient, make_staff, signed_in
 from wallet.db import Database
 from wallet.hotspot_models import Subscription
+from wallet.internet import buy_package
+from wallet.ledger import utcnow
 from wallet.models import Account
 from wallet.payments import PaymentRequest, confirm_payment
 from webadmin import create_app as create_admin_app
@@ -339,6 +343,33 @@ def test_a_customer_who_turned_replies_off_gets_no_staff_reply_in_the_chat(teleg
     assert replies == 0
     telegram.say(chat, "/help", language_code="en")  # (the fixture wants one answer)
     assert all("Sudah lunas." not in m.text for m in telegram.api.messages(chat))
+
+
+def test_an_announcement_to_a_packages_users_reaches_their_chats_once(telegram):
+    package_id = make_package(telegram.db)
+    _, customer_id, login_id = customer_with_login(telegram.db, 100_000 * RUPIAH)
+    telegram.db.run(lambda s: buy_package(s, login_id, package_id, key=f"buy-{login_id}"))
+    chat = start_link(telegram, customer_id)
+    staff = make_staff_actor(telegram.db)
+    before, started = len(telegram.api.messages(chat)), time.time()
+    now = utcnow()
+
+    telegram.db.run(
+        lambda s: post_announcement(
+            s,
+            staff,
+            text="Perbaikan menara Sabtu pukul 22.00.",
+            audience="package",
+            package_id=package_id,
+            starts_at=now,
+            ends_at=now + timedelta(days=1),
+        )
+    )
+
+    [pushed] = telegram.wait(chat, before, started)
+    assert pushed.text == "Perbaikan menara Sabtu pukul 22.00."
+    time.sleep(0.5)  # a second copy would come within the worker's poll interval
+    assert len(telegram.api.messages(chat)) == before + 1
 
 
 def test_an_update_delivered_twice_is_answered_and_acted_on_once(telegram):

@@ -7,10 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from messaging.models import Announcement
+from messaging.chats import issue_link_token, redeem_link_token
+from messaging.models import Announcement, Notice
+from messaging.notifications import render_notice
 from tests.conftest import unique_key
-from tests.hotspot.builders import make_package
+from tests.hotspot.builders import make_login, make_package
 from tests.webadmin.conftest import field_errors, make_staff, page_with, signed_in
+from wallet.hotspot_models import HotspotLogin
+from wallet.internet import buy_package
 from wallet.ledger import utcnow
 
 
@@ -74,3 +78,31 @@ def test_viewing_announcements_does_not_allow_posting_and_no_permission_gets_403
     assert viewer.post("/announcements/", data=form(unique_key("x"))).status_code == 403
     outsider = signed_in(app, make_staff(db, grants={"payments": "view"}))
     assert outsider.get("/announcements/").status_code == 403
+
+
+def test_an_announcement_to_a_packages_users_posted_here_goes_to_their_chats(db, admin):
+    package_id = make_package(db)
+    _account_id, login_id = make_login(db, 100_000_000_000)
+    db.run(lambda s: buy_package(s, login_id, package_id, key=unique_key("buy")))
+    customer_id = db.run(lambda s: s.get(HotspotLogin, login_id).customer_id)
+    chat_id = unique_key("tg")
+
+    def link(session):
+        token, _ = issue_link_token(session, "telegram", actor="test", customer_id=customer_id)
+        redeem_link_token(session, "telegram", chat_id, token, language="id")
+
+    db.run(link)
+    text = unique_key("Menara diperbaiki")
+    page = admin.get("/announcements/").get_data(as_text=True)
+    assert "sent once, at its start, to the linked chats" in page
+
+    admin.post("/announcements/", data=form(text, audience="package", package=str(package_id)))
+
+    posted = announcement(db, text)
+    with db.transaction() as session:
+        notices = session.execute(
+            select(Notice).where(Notice.key.like(f"announcement:{posted.id}:%"))
+        ).scalars()
+        assert [(n.recipient, render_notice(n, "id")) for n in notices] == [
+            (f"customer:{customer_id}", text)
+        ]

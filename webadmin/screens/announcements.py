@@ -1,6 +1,7 @@
 """Announcements: the operator's messages on the portal home, to all customers or to the
 users of one package or one router, from a start to an end (in the operator's time
-zone); the list of every announcement, and ending one early."""
+zone), pushed to their linked chats once at the start; the list of every announcement,
+and ending one early."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -20,9 +20,16 @@ from messaging.announcements import (
     post_announcement,
 )
 from wallet.errors import NotFound, WalletError
-from wallet.hotspot_models import InternetPackage, Router
 from wallet.ledger import utcnow
 from webadmin.access import Screen, change, client_address, database, view
+from webadmin.audience import (
+    PACKAGE_USERS,
+    ROUTER_USERS,
+    AudienceFields,
+    chosen,
+    target_field,
+    with_choices,
+)
 from webadmin.forms import options
 from webadmin.screens.conversations import staff_actor
 from webadmin.ui import explain, paginate, zone
@@ -34,17 +41,17 @@ SCREEN = Screen(
     _l("Announcements"),
     "announcements.index",
     order=33,
-    description=_l("Messages to customers on the portal home"),
+    description=_l("Messages to customers on the portal home and in their chats"),
 )
 AUDIENCE_LABELS = {
     "all": _l("All customers"),
-    "package": _l("Users of a package"),
-    "router": _l("Users of a router"),
+    "package": PACKAGE_USERS,
+    "router": ROUTER_USERS,
 }
 _MINUTE = "%Y-%m-%dT%H:%M"
 
 
-class AnnouncementForm(Form):
+class AnnouncementForm(AudienceFields, Form):
     text = TextAreaField(
         _l("Message"),
         validators=[
@@ -53,8 +60,6 @@ class AnnouncementForm(Form):
         ],
     )
     audience = SelectField(_l("Shown to"), choices=options(AUDIENCE_LABELS.items()))
-    package = SelectField(_l("Package"), choices=[])
-    router = SelectField(_l("Router"), choices=[])
     starts = DateTimeLocalField(
         _l("From"), format=_MINUTE, validators=[DataRequired(message=_l("Enter a date and time."))]
     )
@@ -77,14 +82,6 @@ def _new_form() -> AnnouncementForm:
     return AnnouncementForm(formdata=None, starts=now, ends=now + timedelta(days=7))
 
 
-def _with_choices(form: AnnouncementForm, session) -> AnnouncementForm:
-    packages = session.execute(select(InternetPackage).order_by(InternetPackage.name)).scalars()
-    routers = session.execute(select(Router).order_by(Router.name)).scalars()
-    form.package.choices = options([("", "—")] + [(str(p.id), p.name) for p in packages])
-    form.router.choices = options([("", "—")] + [(str(r.id), r.name) for r in routers])
-    return form
-
-
 @blueprint.get("/")
 @view
 def index():
@@ -98,7 +95,7 @@ def _index_page(form: AnnouncementForm):
         return render_template(
             "announcements/index.html",
             page=page,
-            form=_with_choices(form, session),
+            form=with_choices(form, session),
             audiences=AUDIENCE_LABELS,
             now=now,
         )
@@ -109,18 +106,15 @@ def _index_page(form: AnnouncementForm):
 def create():
     form = AnnouncementForm()
     with database().transaction() as session:
-        _with_choices(form, session)
+        with_choices(form, session)
     if not form.validate_on_submit():
         return _index_page(form)
     starts, ends = _to_utc(form.starts.data), _to_utc(form.ends.data)
     if ends <= starts:
         form.ends.errors.append(_("The end must come after the start."))
         return _index_page(form)
-    audience = form.audience.data
-    target = {"package": form.package, "router": form.router}.get(audience)
-    chosen = target.data if target is not None else ""
-    if target is not None and not chosen:
-        target.errors.append(_("Choose one."))
+    audience = chosen(form)
+    if audience is None:
         return _index_page(form)
     try:
         database().run(
@@ -128,15 +122,16 @@ def create():
                 s,
                 staff_actor(),
                 text=form.text.data,
-                audience=audience,
-                package_id=int(chosen) if audience == "package" else None,
-                router_id=int(chosen) if audience == "router" else None,
+                audience=audience[0],
+                package_id=audience[1],
+                router_id=audience[2],
                 starts_at=starts,
                 ends_at=ends,
                 address=client_address(),
             )
         )
     except WalletError as error:
+        target = target_field(form)
         (target if target is not None else form.text).errors.append(explain(error))
         return _index_page(form)
     flash(_("Announcement posted."), "success")

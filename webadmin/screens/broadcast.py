@@ -8,22 +8,29 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from messaging.audiences import count_audience_chats
 from messaging.broadcasts import (
     MAX_TEXT_LENGTH,
+    NOTICE_KIND,
     all_broadcasts,
     broadcast_progress,
-    recipient_chats,
     send_broadcast,
 )
 from messaging.models import Broadcast
 from wallet import permissions
 from wallet.errors import NotFound, WalletError
-from wallet.hotspot_models import InternetPackage, Router
 from webadmin.access import Screen, change, client_address, database, view
+from webadmin.audience import (
+    PACKAGE_USERS,
+    ROUTER_USERS,
+    AudienceFields,
+    chosen,
+    target_field,
+    with_choices,
+)
 from webadmin.forms import FormKeyField, options
 from webadmin.screens.conversations import staff_actor
 from webadmin.ui import explain, new_form_key, paginate
@@ -39,12 +46,12 @@ SCREEN = Screen(
 )
 AUDIENCE_LABELS = {
     "all": _l("All customers with a linked chat"),
-    "package": _l("Users of a package"),
-    "router": _l("Users of a router"),
+    "package": PACKAGE_USERS,
+    "router": ROUTER_USERS,
 }
 
 
-class BroadcastForm(Form):
+class BroadcastForm(AudienceFields, Form):
     key = FormKeyField()
     text = TextAreaField(
         _l("Message"),
@@ -54,16 +61,6 @@ class BroadcastForm(Form):
         ],
     )
     audience = SelectField(_l("Send to"), choices=options(AUDIENCE_LABELS.items()))
-    package = SelectField(_l("Package"), choices=[])
-    router = SelectField(_l("Router"), choices=[])
-
-
-def _with_choices(form: BroadcastForm, session) -> BroadcastForm:
-    packages = session.execute(select(InternetPackage).order_by(InternetPackage.name)).scalars()
-    routers = session.execute(select(Router).order_by(Router.name)).scalars()
-    form.package.choices = options([("", "—")] + [(str(p.id), p.name) for p in packages])
-    form.router.choices = options([("", "—")] + [(str(r.id), r.name) for r in routers])
-    return form
 
 
 @blueprint.get("/")
@@ -76,12 +73,12 @@ def _index_page(form: BroadcastForm):
     with database().transaction() as session:
         page = paginate(session, all_broadcasts())
         progress = {b.id: broadcast_progress(session, b.id) for b in page.items}
-        linked = len(recipient_chats(session, "all"))
+        linked = count_audience_chats(session, "all", NOTICE_KIND)
         return render_template(
             "broadcast/index.html",
             page=page,
             progress=progress,
-            form=_with_choices(form, session),
+            form=with_choices(form, session),
             audiences=AUDIENCE_LABELS,
             linked=linked,
         )
@@ -92,17 +89,14 @@ def _index_page(form: BroadcastForm):
 def send():
     form = BroadcastForm()
     with database().transaction() as session:
-        _with_choices(form, session)
+        with_choices(form, session)
     if not form.validate_on_submit():
         if form.key.errors:
             form.text.errors = [*form.text.errors, *form.key.errors]
             form.key.data = new_form_key()
         return _index_page(form)
-    audience = form.audience.data
-    target = {"package": form.package, "router": form.router}.get(audience)
-    chosen = target.data if target is not None else ""
-    if target is not None and not chosen:
-        target.errors.append(_("Choose one."))
+    audience = chosen(form)
+    if audience is None:
         return _index_page(form)
     try:
         broadcast_id, is_new = database().run(
@@ -112,14 +106,15 @@ def send():
                     staff_actor(),
                     form_key=form.key.data,
                     text=form.text.data,
-                    audience=audience,
-                    package_id=int(chosen) if audience == "package" else None,
-                    router_id=int(chosen) if audience == "router" else None,
+                    audience=audience[0],
+                    package_id=audience[1],
+                    router_id=audience[2],
                     address=client_address(),
                 )
             )
         )
     except WalletError as error:
+        target = target_field(form)
         (target if target is not None else form.text).errors.append(explain(error))
         return _index_page(form)
     if is_new:
