@@ -68,6 +68,9 @@ class Reading:
     locale: Locale
     translations: NullTranslations
     site: SiteConfig
+    # The locale's name ("id"): cheaper than the Locale as a cache key (hashed and
+    # compared for each amount written).
+    locale_name: str = ""
 
     def gettext(self, text: str, **values) -> str:
         """Flask-Babel's gettext, with these translations."""
@@ -77,7 +80,8 @@ class Reading:
 
 def reading() -> Reading:
     """The request's Reading now (under `force_locale` too)."""
-    return Reading(reader_locale(), get_translations(), site())
+    locale = reader_locale()
+    return Reading(locale, get_translations(), site(), str(locale))
 
 
 def _reading_of(context) -> Reading:
@@ -95,7 +99,7 @@ def money(micro: int | None, with_currency: bool = True, *, by: Reading | None =
         micro,
         currency=config.currency if with_currency else "",
         precision=config.display_precision,
-        locale=by.locale if by is not None else reader_locale(),
+        locale=by.locale_name if by is not None else reader_locale(),
     )
 
 

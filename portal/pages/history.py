@@ -156,7 +156,7 @@ def month_label(moment: datetime, by: Reading | None = None) -> str:
         day = local_moment(moment).date()
         return _month_name(day.year, day.month, reader_locale())
     day = local_moment(moment, by.site).date()
-    return _month_name(day.year, day.month, by.locale)
+    return _month_name(day.year, day.month, by.locale_name)
 
 
 @lru_cache(maxsize=256)
