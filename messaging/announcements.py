@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Select, bindparam, delete, exists, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from messaging.actors import Actor
@@ -40,10 +41,20 @@ def post_announcement(
     router_id: int | None = None,
     now: datetime | None = None,
     address: str | None = None,
+    form_key: str | None = None,
 ) -> Announcement:
-    """Publish a message for customers, shown from `starts_at` to `ends_at` (naive UTC)."""
+    """Publish a message for customers, shown from `starts_at` to `ends_at` (naive UTC).
+    Given the `form_key` of one posted before (the same form submitted again), it returns
+    that announcement and enqueues nothing more."""
     if not actor.is_staff:
         raise NotAllowed("only staff post announcements")
+    form_key = (form_key or "").strip() or None
+    if form_key is not None:
+        if len(form_key) > 64:
+            raise InvalidInput("a form key has at most 64 characters")
+        earlier = _by_form_key(session, form_key)
+        if earlier is not None:
+            return earlier
     text = check_text((text or "").strip(), "the announcement", multiline=True)
     if not text:
         raise InvalidInput("write the announcement")
@@ -62,9 +73,18 @@ def post_announcement(
         ends_at=ends_at,
         created_by=actor.name[:60],
         created_at=moment,
+        form_key=form_key,
     )
-    session.add(announcement)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(announcement)
+            session.flush()
+    except IntegrityError:
+        # The same form, submitted twice at once: the other submit made it.
+        earlier = _by_form_key(session, form_key) if form_key else None
+        if earlier is None:
+            raise
+        return earlier
     pushed = _push_to_chats(session, announcement, moment) if ends_at > moment else 0
     record_audit(
         session,
@@ -82,6 +102,14 @@ def post_announcement(
         address=address,
     )
     return announcement
+
+
+def _by_form_key(session: Session, form_key: str) -> Announcement | None:
+    # A locking read: on MariaDB a plain one would read this transaction's old snapshot
+    # and miss the announcement another submit just committed.
+    return session.execute(
+        select(Announcement).where(Announcement.form_key == form_key).with_for_update()
+    ).scalar_one_or_none()
 
 
 def notice_key(announcement_id: int, customer_id: int) -> str:

@@ -126,6 +126,8 @@ class Announcement(Base):
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     ended_by: Mapped[str | None] = mapped_column(String(60))
+    # The admin form's key: a form submitted twice is one announcement, pushed once.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     package: Mapped[InternetPackage | None] = relationship()
     router: Mapped[Router | None] = relationship()

@@ -3,6 +3,8 @@ operator's time zone, the list, ending early; view and change permissions."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -10,17 +12,19 @@ from sqlalchemy import select
 from messaging.chats import issue_link_token, redeem_link_token
 from messaging.models import Announcement, Notice
 from messaging.notifications import render_notice
-from tests.conftest import unique_key
+from tests.conftest import make_account, unique_key
 from tests.hotspot.builders import make_login, make_package
 from tests.webadmin.conftest import field_errors, make_staff, page_with, signed_in
 from wallet.hotspot_models import HotspotLogin
 from wallet.internet import buy_package
 from wallet.ledger import utcnow
+from wallet.models import Account
 
 
 def form(text: str, **values: str) -> dict[str, str]:
     now = utcnow()  # the test site's time zone is UTC unless a test changes it
     data = {
+        "key": secrets.token_hex(16),  # the form's key, as the page renders it
         "text": text,
         "audience": "all",
         "package": "",
@@ -106,3 +110,38 @@ def test_an_announcement_to_a_packages_users_posted_here_goes_to_their_chats(db,
         assert [(n.recipient, render_notice(n, "id")) for n in notices] == [
             (f"customer:{customer_id}", text)
         ]
+
+
+def test_the_same_form_sent_twice_is_one_announcement_pushed_once(db, admin):
+    customer_id = db.run(lambda s: s.get(Account, make_account(db)).customer_id)
+    chat_id = unique_key("tg")
+
+    def link(session):
+        token, _ = issue_link_token(session, "telegram", actor="test", customer_id=customer_id)
+        redeem_link_token(session, "telegram", chat_id, token, language="id")
+
+    db.run(link)
+    text = unique_key("Sekali saja")
+    page = admin.get("/announcements/").get_data(as_text=True)
+    data = form(text, key=re.search(r'name="key" type="hidden" value="([^"]+)"', page).group(1))
+
+    first = admin.post("/announcements/", data=dict(data))
+    second = admin.post("/announcements/", data=dict(data))
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    posted = announcement(db, text)  # one, or scalar_one() fails
+    with db.transaction() as session:
+        keys = session.execute(
+            select(Notice.key).where(Notice.recipient == f"customer:{customer_id}")
+        ).scalars()
+        assert list(keys) == [f"announcement:{posted.id}:{customer_id}"]
+
+
+def test_an_announcement_form_without_its_key_is_refused(db, admin):
+    text = unique_key("Tanpa kunci")
+    page = admin.post("/announcements/", data=form(text, key="")).get_data(as_text=True)
+    assert "This form expired" in page
+    with db.transaction() as session:
+        assert (
+            session.execute(select(Announcement).where(Announcement.text == text)).first() is None
+        )

@@ -30,9 +30,9 @@ from webadmin.audience import (
     target_field,
     with_choices,
 )
-from webadmin.forms import options
+from webadmin.forms import FormKeyField, options
 from webadmin.screens.conversations import staff_actor
-from webadmin.ui import explain, paginate, zone
+from webadmin.ui import explain, new_form_key, paginate, zone
 from webcommon.forms import Form
 
 blueprint = Blueprint("announcements", __name__, url_prefix="/announcements")
@@ -52,6 +52,7 @@ _MINUTE = "%Y-%m-%dT%H:%M"
 
 
 class AnnouncementForm(AudienceFields, Form):
+    key = FormKeyField()
     text = TextAreaField(
         _l("Message"),
         validators=[
@@ -108,6 +109,9 @@ def create():
     with database().transaction() as session:
         with_choices(form, session)
     if not form.validate_on_submit():
+        if form.key.errors:
+            form.text.errors = [*form.text.errors, *form.key.errors]
+            form.key.data = new_form_key()
         return _index_page(form)
     starts, ends = _to_utc(form.starts.data), _to_utc(form.ends.data)
     if ends <= starts:
@@ -128,6 +132,7 @@ def create():
                 starts_at=starts,
                 ends_at=ends,
                 address=client_address(),
+                form_key=form.key.data,
             )
         )
     except WalletError as error:
