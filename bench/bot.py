@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from authorize import baseline, cpu_model
 from sqlalchemy import create_engine, text
 
+from bots.delivery import telegram_pace
 from bots.telegram import TelegramBot
 from messaging.chats import issue_link_token, redeem_link_token
 from pulsa.settings import load_settings
@@ -82,14 +83,18 @@ class WatchedBotApi(FakeBotApi):
         super().__init__(*args, **kwargs)
         self.answers: dict[int, list[float]] = {}
         self.answered = threading.Condition()
+        self.refused = 0  # sends Telegram's flood control refused (429)
 
     def _handle(self, token, method, params, files):
         arrived = time.time()
         status, body = super()._handle(token, method, params, files)
-        if status == 200 and method.lower() in ("sendmessage", "senddocument"):
+        if method.lower() in ("sendmessage", "senddocument"):
             with self.answered:
-                self.answers.setdefault(params.get("chat_id"), []).append(arrived)
-                self.answered.notify_all()
+                if status == 200:
+                    self.answers.setdefault(params.get("chat_id"), []).append(arrived)
+                    self.answered.notify_all()
+                elif status == 429:
+                    self.refused += 1
         return status, body
 
 
@@ -117,6 +122,28 @@ def person(
                 return
             times.append(api.answers[chat][before] - sent)
         time.sleep(think)
+
+
+def thread_cpu(threads: list[threading.Thread]) -> float:
+    """CPU seconds (user and system) the given threads of this process used so far
+    (Linux: /proc/self/task/<tid>/stat), for the bot's own share of the process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for thread in threads:
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def bot_threads(loop_thread: threading.Thread) -> list[threading.Thread]:
+    """The bot's threads: its event loop's and its dialogue workers'."""
+    return [loop_thread] + [
+        t for t in threading.enumerate() if t.name.startswith(("pulsa-telegram", "asyncio_"))
+    ]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -151,7 +178,9 @@ def main() -> None:
         print(baseline(url))
         chats = fill(db, args.chats)
         print(f"database  PostgreSQL, {args.chats} customers with a linked Telegram chat")
-        with WatchedBotApi(token=TOKEN) as api:
+        # Telegram's flood control: more than one message a second to a chat, or more
+        # than 30 in a second overall, is refused with 429 (the bot must keep to them).
+        with WatchedBotApi(token=TOKEN, flood_control=True) as api:
             settings = load_settings(
                 {
                     "PULSA_DATABASE_URL": url,
@@ -181,16 +210,22 @@ def main() -> None:
                 thread.start()
             barrier.wait()
             started, cpu = time.monotonic(), time.process_time()
+            bot_cpu = thread_cpu(bot_threads(runner))
             for thread in people:
                 thread.join()
             wall, cpu = time.monotonic() - started, time.process_time() - cpu
+            # Threads of the dialogue that ended during the run are not counted: a little
+            # low at worst.
+            bot_cpu = thread_cpu(bot_threads(runner)) - bot_cpu
             asyncio.run_coroutine_threadsafe(bot.stop(), loop).result(60)
         answered = len(times)
         print(
             f"replies   {answered} to {args.chats} chats writing at once, "
             f"{answered / wall:.1f} per second, {1000 * cpu / max(answered, 1):.1f} ms CPU "
-            "each (bot, fake and people in this process)"
+            "each (bot, fake and people in this process), of which the bot "
+            f"{1000 * bot_cpu / max(answered, 1):.1f} ms"
         )
+        print(f"refused   {api.refused} sends refused by flood control (429)")
         print(
             f"reply     p50 {1000 * statistics.median(times):.0f} ms, "
             f"p90 {1000 * percentile(times, 0.90):.0f} ms, "
@@ -199,6 +234,21 @@ def main() -> None:
         )
         within = sum(1 for t in times if t < 2.0)
         print(f"promise   {within} of {answered} within 2 s")
+        # Telegram's limits bound the reply time whatever the bot does: the chats share
+        # about 30 messages a second (the bot keeps 5 % under), and a chat gets one a
+        # second. A chat that writes again as soon as it is answered waits its turn.
+        pace = telegram_pace()
+        bound = max(args.chats * pace.interval, pace.chat_interval) - args.think
+        print(
+            f"limits    Telegram's: {1 / pace.interval:.1f} messages a second for all chats "
+            f"(30 less 5 %), one per {pace.chat_interval:.2f} s per chat; "
+            + (
+                f"{args.chats} chats writing {args.think:g} s after each answer cannot be "
+                f"answered faster than {bound * 1000:.0f} ms each on average"
+                if bound > 0
+                else "no bound on the reply time at this pace of writing"
+            )
+        )
         if failures:
             raise SystemExit("FAILED: " + "; ".join(failures[:5]))
     finally:

@@ -36,6 +36,7 @@ import logging
 import secrets
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -123,6 +124,9 @@ class Sender(Protocol):
 
 # --- Telegram -------------------------------------------------------------------------------
 
+TELEGRAM_PER_SECOND = 30.0
+TELEGRAM_PER_CHAT_PER_SECOND = 1.0
+
 
 class TelegramSender:
     """Telegram through python-telegram-bot's Bot, at `api_url` (PULSA_TELEGRAM_API_URL).
@@ -138,8 +142,8 @@ class TelegramSender:
         token: str,
         api_url: str = "https://api.telegram.org",
         *,
-        per_second: float = 30.0,
-        per_chat_per_second: float = 1.0,
+        per_second: float = TELEGRAM_PER_SECOND,
+        per_chat_per_second: float = TELEGRAM_PER_CHAT_PER_SECOND,
         margin: float = 0.05,
         connections: int = 16,
         timeout: float = 10.0,
@@ -160,6 +164,8 @@ class TelegramSender:
         )
         self.per_second = per_second * (1 - margin)
         self.per_chat_per_second = per_chat_per_second * (1 - margin)
+        # Never more than Telegram's own count in any second (Pace's window).
+        self.window_limit = int(per_second)
         # The longest a send can take (connect, write, read, pool), for the lease.
         self.longest_send = 4 * timeout
 
@@ -213,7 +219,7 @@ class TelegramSender:
             else:
                 message = await self.bot.send_message(chat, text, reply_markup=markup)
         except RetryAfter as error:
-            raise RetryLater(_seconds(error), str(error), rate_limited=True) from error
+            raise RetryLater(retry_after_seconds(error), str(error), rate_limited=True) from error
         except Forbidden as error:
             # 403: blocked by the user, or the user deleted their account.
             raise Undeliverable(str(error), chat_blocked=True) from error
@@ -232,7 +238,8 @@ class TelegramSender:
         return str(message.message_id)
 
 
-def _seconds(error) -> float:
+def retry_after_seconds(error) -> float:
+    """The seconds of a python-telegram-bot RetryAfter (429)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PTB's int-or-timedelta deprecation
         value = error.retry_after
@@ -256,14 +263,35 @@ def _never_left(error: BaseException) -> bool:
 
 class Pace:
     """A platform's rate limits in this process: an even pace overall, one per chat, and
-    a pause of everything (429, unreachable)."""
+    a pause of everything (429, unreachable). The outbox worker and the Telegram bot's
+    replies share one (`telegram_pace`) where they run in one process, as they share the
+    bot's allowance at Telegram. Used from one event loop only.
 
-    def __init__(self, per_second: float, per_chat_per_second: float) -> None:
+    Under the even pace, a window: a request leaves only while fewer than `window_limit`
+    are out or were answered within the last second (`leave`, then `answered`). A request
+    reaches the platform before its answer comes back, so the platform never sees more
+    than `window_limit` in any second, however late the requests leave or arrive (a busy
+    machine wakes several sends at once; the even pace alone then lets them bunch)."""
+
+    WINDOW = 1.0
+
+    def __init__(
+        self,
+        per_second: float,
+        per_chat_per_second: float,
+        *,
+        window_limit: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.chat_interval = 1.0 / per_chat_per_second if per_chat_per_second > 0 else 0.0
         self.next_overall = 0.0
         self.next_by_chat: dict[str, float] = {}
         self.paused_until = 0.0
+        self.window_limit = int(per_second) if window_limit is None else window_limit
+        self.clock = clock
+        self.out = 0  # requests that left and are not answered yet
+        self.recent: deque[float] = deque()  # when the last second's answers came
 
     def ready_at(self, chat_id: str) -> float:
         return max(self.next_overall, self.paused_until, self.next_by_chat.get(chat_id, 0.0))
@@ -278,6 +306,41 @@ class Pace:
     def forget_idle_chats(self, now: float) -> None:
         if len(self.next_by_chat) > 10_000:
             self.next_by_chat = {c: t for c, t in self.next_by_chat.items() if t > now}
+
+    async def leave(self) -> None:
+        """Wait until the window lets one more request leave, and count it out (then
+        `answered()` when its answer, or its failure, comes back)."""
+        while self.window_limit > 0:
+            now = self.clock()
+            recent = self.recent
+            while recent and recent[0] <= now - self.WINDOW:
+                recent.popleft()
+            # How many of those counted must leave the window before one more may go.
+            over = self.out + len(recent) - self.window_limit + 1
+            if over <= 0:
+                break
+            # The oldest answers leave the window a second after they came; requests
+            # still out are looked at again in a moment.
+            ready = recent[over - 1] + self.WINDOW if over <= len(recent) else now + 0.01
+            await asyncio.sleep(max(ready - now, 0.001))
+        self.out += 1
+
+    def answered(self) -> None:
+        self.out = max(0, self.out - 1)
+        if self.window_limit > 0:
+            self.recent.append(self.clock())
+
+
+def telegram_pace(margin: float = 0.05) -> Pace:
+    """Telegram's limits (about 30 messages a second overall, one a second per chat): the
+    even pace `margin` under, the window at Telegram's 30 (the window counts a request
+    from when it leaves to a second after its answer, more than Telegram's second: the
+    even pace meets it only when requests bunch or answers are slow)."""
+    return Pace(
+        TELEGRAM_PER_SECOND * (1 - margin),
+        TELEGRAM_PER_CHAT_PER_SECOND * (1 - margin),
+        window_limit=int(TELEGRAM_PER_SECOND),
+    )
 
 
 # --- the worker -------------------------------------------------------------------------------
@@ -319,12 +382,25 @@ class DeliveryWorker:
         give_up_after: timedelta = timedelta(hours=24),
         render_text: Callable[[str, dict, str], str] = render,
         clock: Callable[[], float] = time.monotonic,
+        paces: Mapping[str, Pace] | None = None,
     ) -> None:
         if not isinstance(senders, Mapping):
             senders = {s.platform: s for s in senders}
         self.db = db
+        # A platform's pace given in `paces` is shared (with the Telegram bot's replies);
+        # the others are the worker's own, from the sender's limits.
+        paces = paces or {}
         self.platforms = {
-            name: _Platform(sender, Pace(sender.per_second, _per_chat_per_second(sender)))
+            name: _Platform(
+                sender,
+                paces.get(name)
+                or Pace(
+                    sender.per_second,
+                    _per_chat_per_second(sender),
+                    window_limit=getattr(sender, "window_limit", None),
+                    clock=clock,
+                ),
+            )
             for name, sender in senders.items()
         }
         self.concurrency = concurrency
@@ -556,7 +632,6 @@ class DeliveryWorker:
         self, due: DueDelivery, claim: str, kind: str, payload: dict, at: float
     ) -> None:
         platform = self.platforms[due.platform]
-        sender = platform.sender
         if at > self.clock():
             await asyncio.sleep(at - self.clock())
         if platform.pace.paused_until > self.clock():
@@ -576,9 +651,7 @@ class DeliveryWorker:
         text = self.render_text(kind, payload, due.language)
         buttons = _buttons(payload.get("buttons"))
         try:
-            message_id = await sender.send(
-                due.chat_id, text, buttons, key=f"pulsa-delivery-{due.id}", language=due.language
-            )
+            message_id = await self._leave_and_send(platform, due, text, buttons)
         except RetryLater as error:
             self._outcomes.append(self._retry(due, claim, platform, error))
             return
@@ -601,6 +674,17 @@ class DeliveryWorker:
             self._outcomes.append(Outcome(due.id, claim, "sent", message_id=message_id))
         platform.failures = 0
         platform.probing = False
+
+    async def _leave_and_send(
+        self, platform: _Platform, due: DueDelivery, text: str, buttons: tuple
+    ) -> str | None:
+        await platform.pace.leave()
+        try:
+            return await platform.sender.send(
+                due.chat_id, text, buttons, key=f"pulsa-delivery-{due.id}", language=due.language
+            )
+        finally:
+            platform.pace.answered()
 
     def _retry(self, due: DueDelivery, claim: str, platform: _Platform, error: RetryLater):
         self.stats.retried += 1
@@ -668,10 +752,13 @@ def senders_from(settings) -> list[Sender]:
     return senders
 
 
-async def run_worker(db: Database, settings, stop: asyncio.Event) -> None:
+async def run_worker(
+    db: Database, settings, stop: asyncio.Event, *, paces: Mapping[str, Pace] | None = None
+) -> None:
     """`pulsa bot` and `pulsa serve`: deliver until `stop`, then finish the requests in
-    flight (nothing configured: return at once)."""
+    flight (nothing configured: return at once). `paces`: the platforms' paces shared
+    with the bots' replies in this process."""
     senders = senders_from(settings)
     if not senders:
         return
-    await DeliveryWorker(db, senders).run(stop)
+    await DeliveryWorker(db, senders, paces=paces).run(stop)

@@ -24,11 +24,14 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import time
 import weakref
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from bots.delivery import Pace, retry_after_seconds, telegram_pace
 from bots.dialogue import Incoming, Reply, handle
 from bots.i18n import N_, gettext_for
 from messaging.chats import chat_language, forget_old_chat_updates, remember_bot
@@ -41,6 +44,8 @@ MAX_TEXT = 4096  # Telegram's longest message
 MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
 HOUSEKEEPING_SECONDS = 3600.0
+#: A reply refused with 429 is sent again after Telegram's retry_after, this many times.
+RESENDS_AFTER_429 = 3
 SHARE_PHONE = N_("Share my phone number")
 SOMETHING_WENT_WRONG = N_("Something went wrong on our side. Please try again in a minute.")
 #: The command menu Telegram shows, per language (the dialogue knows both languages'
@@ -95,11 +100,15 @@ class TelegramBot:
         workers: int = 16,
         poll_timeout: float = 10.0,
         retry_seconds: float = 5.0,
+        pace: Pace | None = None,
     ) -> None:
         from telegram.ext import Application, TypeHandler
         from telegram.request import HTTPXRequest
 
         self.db = db
+        # Telegram's limits hold for replies as for notices (a reply over them is refused
+        # with 429): `pace` is shared with the outbox worker when both run here.
+        self.pace = pace or telegram_pace()
         self.settings = settings
         # Money moved from a chat notifies like money moved anywhere (payment notices,
         # low balance): the events become outbox notices in the same transaction.
@@ -338,26 +347,76 @@ class TelegramBot:
         if reply.document is not None:
             name, data = reply.document
             caption = reply.text if len(reply.text) <= MAX_CAPTION else None
-            await self._quietly(
-                bot.send_document(
+            await self._paced(
+                chat_id,
+                lambda: bot.send_document(
                     chat_id, document=data, filename=name, caption=caption, reply_markup=markup
-                )
+                ),
             )
             if caption is not None:
                 return
         pieces = split_text(reply.text)
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
-            await self._quietly(
-                bot.send_message(chat_id, piece, reply_markup=markup if last else None)
+            await self._paced(
+                chat_id,
+                lambda piece=piece, last=last: bot.send_message(
+                    chat_id, piece, reply_markup=markup if last else None
+                ),
             )
 
-    async def _quietly(self, call) -> None:
+    async def _paced(self, chat_id: int, send: Callable[[], Awaitable[object]]) -> None:
+        """Send one message within Telegram's limits: after the chat's last message by a
+        second, then at the next moment of the overall pace (first come, first served, so
+        that every waiting chat has its turn); a 429 pauses every send for Telegram's
+        retry_after, then this one goes again."""
+        from telegram.error import RetryAfter
+
+        key, pace = str(chat_id), self.pace
+        for _attempt in range(RESENDS_AFTER_429 + 1):
+            await self._turn(key)
+            await pace.leave()
+            try:
+                await self._quietly(send(), resend=True)
+                return
+            except RetryAfter as error:
+                pace.pause(time.monotonic() + retry_after_seconds(error))
+                log.warning("Telegram asks to slow down: %s", error)
+            finally:
+                pace.answered()
+                # The chat's second counts from Telegram's answer, as in the outbox worker.
+                pace.next_by_chat[key] = max(
+                    pace.next_by_chat.get(key, 0.0), time.monotonic() + pace.chat_interval
+                )
+        log.warning("a reply to chat %s was not sent: Telegram kept refusing it (429)", key)
+
+    async def _turn(self, key: str) -> None:
+        """Wait for this chat's turn in the pace, then take it."""
+        pace = self.pace
+        while True:
+            now = time.monotonic()
+            # The chat's own second (and a pause) first, without holding a moment of the
+            # overall pace meanwhile: other chats use those moments.
+            ready = max(pace.next_by_chat.get(key, 0.0), pace.paused_until)
+            if ready > now:
+                await asyncio.sleep(ready - now)
+                continue
+            at = max(pace.next_overall, now)
+            pace.take(key, at)
+            pace.forget_idle_chats(now)
+            if at > now:
+                await asyncio.sleep(at - now)
+            if pace.paused_until <= time.monotonic():
+                return
+
+    async def _quietly(self, call, *, resend: bool = False) -> None:
         from telegram.error import Forbidden, RetryAfter, TelegramError
 
         try:
             await call
         except RetryAfter as error:
+            if resend:
+                raise
             log.warning("Telegram asks to slow down: %s", error)
         except Forbidden as error:
             log.info("a chat blocked the bot: %s", error)
@@ -371,4 +430,6 @@ class TelegramBot:
             return
         user = getattr(update, "effective_user", None)
         _ = gettext_for(chat_language(user.language_code if user else None))
-        await self._quietly(self.application.bot.send_message(chat.id, _(SOMETHING_WENT_WRONG)))
+        await self._paced(
+            chat.id, lambda: self.application.bot.send_message(chat.id, _(SOMETHING_WENT_WRONG))
+        )

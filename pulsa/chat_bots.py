@@ -16,16 +16,31 @@ from wallet.db import Database
 log = logging.getLogger("pulsa.bots")
 
 
+def shared_paces(settings: Settings) -> dict:
+    """The rate limits the bots' replies and the outbox worker keep together in this
+    process (Telegram counts both against the bot's allowance): by platform."""
+    if not settings.telegram_token:
+        return {}
+    from bots.delivery import telegram_pace
+
+    return {"telegram": telegram_pace()}
+
+
 async def start_telegram_bot(
-    settings: Settings, database: Database, announce: Callable[[str], None] = log.info
+    settings: Settings,
+    database: Database,
+    announce: Callable[[str], None] = log.info,
+    *,
+    paces: dict | None = None,
 ) -> Callable[[], Awaitable[None]] | None:
-    """Start the Telegram bot when configured; returns what stops it (None: not started)."""
+    """Start the Telegram bot when configured; returns what stops it (None: not started).
+    `paces`: those of `shared_paces`, shared with the outbox worker."""
     if not settings.telegram_token:
         announce("Telegram bot off: PULSA_TELEGRAM_TOKEN is not set")
         return None
     from bots.telegram import TelegramBot
 
-    bot = TelegramBot(database, settings)
+    bot = TelegramBot(database, settings, pace=(paces or {}).get("telegram"))
     await bot.start()
     mode = (
         f"webhook {settings.telegram_webhook_url}"

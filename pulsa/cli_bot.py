@@ -26,7 +26,7 @@ def bot(ctx: Context, line_port: int | None, line_host: str) -> None:
     the outbox to the linked chats until Ctrl+C (nothing to do when no chat platform is
     configured)."""
     from bots.delivery import run_worker, senders_from
-    from pulsa.chat_bots import start_telegram_bot
+    from pulsa.chat_bots import shared_paces, start_telegram_bot
 
     settings = ctx.settings
     if line_port is not None and not settings.line_configured:
@@ -58,9 +58,11 @@ def bot(ctx: Context, line_port: int | None, line_host: str) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        telegram = await start_telegram_bot(settings, database, click.echo)
+        # The bot's replies and the notices share Telegram's limits.
+        paces = shared_paces(settings)
+        telegram = await start_telegram_bot(settings, database, click.echo, paces=paces)
         try:
-            await run_worker(database, settings, stop)
+            await run_worker(database, settings, stop, paces=paces)
         finally:
             if telegram is not None:
                 await telegram()

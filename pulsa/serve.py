@@ -99,12 +99,14 @@ async def serve_everything(
             announce(f"hotspot sync every {settings.hotspot_sync_seconds} s")
         else:
             announce("hotspot sync off: PULSA_ROUTER_KEY is not set")
-        delivery = _start_delivery(settings, database, announce)
+        from pulsa.chat_bots import shared_paces, start_telegram_bot
+
+        # The bot's replies and the notices share Telegram's limits.
+        paces = shared_paces(settings)
+        delivery = _start_delivery(settings, database, announce, paces)
         if delivery is not None:
             stops.append(delivery)
-        from pulsa.chat_bots import start_telegram_bot
-
-        telegram = await start_telegram_bot(settings, database, announce)
+        telegram = await start_telegram_bot(settings, database, announce, paces=paces)
         if telegram is not None:
             stops.append(telegram)
         housekeeping = asyncio.ensure_future(_housekeeping(database))
@@ -128,8 +130,9 @@ async def serve_everything(
         log.info("pulsa stopped")
 
 
-def _start_delivery(settings: Settings, database: Database, announce):
-    """The outbox worker, when a chat platform is configured; returns its stop."""
+def _start_delivery(settings: Settings, database: Database, announce, paces=None):
+    """The outbox worker, when a chat platform is configured; returns its stop. `paces`:
+    the rate limits it shares with the bots' replies."""
     from bots.delivery import run_worker, senders_from
 
     platforms = [sender.platform for sender in senders_from(settings)]
@@ -137,7 +140,7 @@ def _start_delivery(settings: Settings, database: Database, announce):
         announce("chat notices off: no chat platform configured")
         return None
     stop = asyncio.Event()
-    task = asyncio.ensure_future(run_worker(database, settings, stop))
+    task = asyncio.ensure_future(run_worker(database, settings, stop, paces=paces))
     announce(f"chat notices delivered to {', '.join(platforms)}")
 
     async def stop_delivery() -> None:

@@ -493,3 +493,38 @@ def test_a_chats_messages_are_handled_in_the_order_they_were_written(telegram):
             select(PaymentRequest).where(PaymentRequest.account_id == account_id)
         ).scalar_one()
         assert request.amount == 20_000 * RUPIAH
+
+
+def sends_refused(api: FakeBotApi) -> list:
+    return [c for c in api.calls if c.method.lower() == "sendmessage" and c.status == 429]
+
+
+def test_replies_keep_to_telegrams_limits_with_many_chats_and_a_chat_writing_fast(telegram):
+    """Telegram refuses (429) a second message to a chat within a second, and more than
+    30 a second overall: 40 chats writing at once, one of them three times in a row,
+    all get their answers, in order, and Telegram refuses none."""
+    api = telegram.api
+    api.flood_control = True
+    chats = [next(_chats) for _ in range(40)]
+    started = time.time()
+    for chat in chats:
+        api.push_text(chat, "/help", language_code="en")
+    fast = chats[0]
+    api.push_text(fast, "/help", language_code="id")
+    api.push_text(fast, "/help", language_code="en")
+    for chat in chats[1:]:
+        telegram.wait(chat, 0, started, timeout=20.0)
+    first, second, third = telegram.wait(fast, 0, started, expect=3, timeout=20.0)
+    assert sends_refused(api) == []
+    assert [m.text.split("!")[0] for m in (first, second, third)] == ["Hello", "Halo", "Hello"]
+    # One chat's answers a second apart at least (Telegram counts from their arrival).
+    assert second.at - first.at >= 0.95 and third.at - second.at >= 0.95
+
+
+def test_a_reply_refused_with_429_is_sent_again_after_telegrams_wait(telegram):
+    chat = next(_chats)
+    telegram.api.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=chat)
+    [answer] = telegram.say(chat, "/help", language_code="en")
+    assert answer.text.startswith("Hello!")
+    [refused] = sends_refused(telegram.api)
+    assert answer.at - refused.at >= 0.95
