@@ -113,14 +113,22 @@ def _may_hide_a_replay(session: Session) -> bool:
 class Chat:
     """One update being answered: the database session, who the chat is, its language."""
 
-    def __init__(self, session: Session, settings, incoming: Incoming, person: ChatPerson, photo):
+    def __init__(
+        self,
+        session: Session,
+        settings,
+        incoming: Incoming,
+        person: ChatPerson,
+        photo,
+        site: SiteConfig | None = None,
+    ):
         self.session = session
         self.settings = settings
         self.incoming = incoming
         self.person = person
         self.photo = photo
         self._: Gettext = gettext_for(person.language)
-        self._site: SiteConfig | None = None
+        self._site = site
         self._account: Account | None = None
 
     @property
@@ -184,9 +192,17 @@ class Chat:
 
 
 def customer_dialogue(
-    session: Session, settings, incoming: Incoming, person: ChatPerson, photo
+    session: Session,
+    settings,
+    incoming: Incoming,
+    person: ChatPerson,
+    photo,
+    *,
+    site: SiteConfig | None = None,
 ) -> list[Reply]:
-    chat = Chat(session, settings, incoming, person, photo)
+    """The answers to a customer's (or a stranger's) update; `site`: the operator's
+    settings when the caller read them already in this transaction."""
+    chat = Chat(session, settings, incoming, person, photo, site)
     if incoming.phone:
         return _shared_phone(chat)
     state = chat_state(session, chat.platform, person.chat_id, lock=True)

@@ -36,7 +36,7 @@ from wallet.db import Database
 from wallet.errors import InvalidInput
 from wallet.ledger import utcnow
 from wallet.payments import discard_proof, store_proof
-from wallet.site_settings import effective_settings
+from wallet.site_settings import load_site_config, settings_with
 
 __all__ = ["Button", "ChatPerson", "Incoming", "Reply", "handle"]
 log = logging.getLogger("pulsa.bots")
@@ -105,7 +105,8 @@ def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
     moment = utcnow()
     # The operator's choices in the admin (setup, Settings: country code, currency, time
     # zone) win over the server's environment, as they do in the admin and the portal.
-    settings = effective_settings(session, settings)
+    site = load_site_config(session, settings)
+    settings = settings_with(site, settings)
     claim_update(
         session, incoming.platform, str(incoming.update_id), incoming.chat_id, savepoint=False
     )
@@ -115,7 +116,8 @@ def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
         return Outcome(_slow_down(session, person, moment))
     if person.staff_id is not None:
         return Outcome(staff=person, settings=settings)
-    return Outcome(customer_dialogue(session, settings, incoming, person, photo))
+    # The operator's settings just read serve the dialogue too (no second query).
+    return Outcome(customer_dialogue(session, settings, incoming, person, photo, site=site))
 
 
 def _flooding(session, person: ChatPerson, moment) -> bool:
