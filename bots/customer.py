@@ -37,7 +37,7 @@ from messaging.chats import (
     step_data,
 )
 from messaging.conversations import open_conversation, post_message
-from messaging.models import ChatLink, Conversation
+from messaging.models import CHANNELS, CHAT_CHANNELS, ChatLink, Conversation
 from messaging.wording import (
     calls_of_entries,
     describe_entry,
@@ -472,16 +472,21 @@ def _linked(chat: Chat, link) -> list[Reply]:
 
 
 def _current_conversation(chat: Chat) -> Conversation | None:
-    """The chat's conversation still going on (not closed), opened in this chat app."""
-    owner = (
-        Conversation.customer_id == chat.person.customer_id
-        if chat.person.customer_id is not None
-        else (Conversation.customer_id.is_(None))
-        & (Conversation.contact_key == contact_key(chat.platform, chat.person.chat_id))
-    )
+    """The chat's conversation still going on (not closed): the latest of those whose
+    replies this chat gets, opened in this chat app or, for a linked customer, on the
+    portal or by staff in the admin (their replies reach every chat of the customer), so
+    that answering a reply in the chat continues the same conversation."""
+    if chat.person.customer_id is not None:
+        owner = Conversation.customer_id == chat.person.customer_id
+        channels = (chat.platform, *(c for c in CHANNELS if c not in CHAT_CHANNELS))
+    else:
+        owner = (Conversation.customer_id.is_(None)) & (
+            Conversation.contact_key == contact_key(chat.platform, chat.person.chat_id)
+        )
+        channels = (chat.platform,)
     return chat.session.execute(
         select(Conversation)
-        .where(owner, Conversation.status != "closed", Conversation.channel == chat.platform)
+        .where(owner, Conversation.status != "closed", Conversation.channel.in_(channels))
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(1)
     ).scalar_one_or_none()

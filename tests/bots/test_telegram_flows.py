@@ -317,8 +317,15 @@ def test_a_staff_reply_in_the_admin_to_a_portal_conversation_reaches_the_chat_on
     assert "on the portal" in reply.text  # the chat did not ask: it says where from
     time.sleep(0.5)  # a second copy would come within the worker's poll interval
     assert len(telegram.api.messages(chat)) == before + 1
+    # Answering in the chat continues the same conversation (the one the portal shows).
+    [ack] = telegram.say(chat, "Sudah bisa, terima kasih", language_code="en")
+    assert "Sent to the operator" in ack.text
     with telegram.db.transaction() as s:
-        assert s.get(Conversation, conversation_id).channel == "portal"
+        [conversation] = s.execute(
+            select(Conversation).where(Conversation.customer_id == customer_id)
+        ).scalars()
+        assert (conversation.id, conversation.channel) == (conversation_id, "portal")
+        assert conversation.staff_unread == 1
 
 
 def test_a_customer_who_turned_replies_off_gets_no_staff_reply_in_the_chat(telegram):
