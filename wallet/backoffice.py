@@ -380,16 +380,21 @@ def last_hangup_requests(session: Session, call_ids: Collection[int]) -> dict[in
     }
 
 
-def _unhandled(session: Session) -> list[tuple[HangupRequest, str]]:
+#: How long after its call ended a request is left to the listener that hung the call up
+#: (its "hung up" is on the way) before another one closes it as "call already ended".
+HANGUP_OUTCOME_GRACE = timedelta(seconds=5)
+
+
+def _unhandled(session: Session) -> list[tuple[HangupRequest, str, datetime | None]]:
     # Unhandled requests are few (staff clicks, handled within seconds), so they are all
     # read and sorted out here rather than matched against thousands of followed calls.
     rows = session.execute(
-        select(HangupRequest, Call.status)
+        select(HangupRequest, Call.status, Call.ended_at)
         .join(Call, Call.id == HangupRequest.call_id)
         .where(HangupRequest.handled_at.is_(None))
         .order_by(HangupRequest.id)
     ).all()
-    return [(request, status) for request, status in rows]
+    return [(request, status, ended_at) for request, status, ended_at in rows]
 
 
 def pending_hangup_requests(session: Session, call_ids: Collection[int]) -> list[PendingHangup]:
@@ -398,7 +403,7 @@ def pending_hangup_requests(session: Session, call_ids: Collection[int]) -> list
     wanted = set(call_ids)
     return [
         PendingHangup(request.id, request.call_id, request.requested_by, request.requested_at)
-        for request, status in _unhandled(session)
+        for request, status, _ended_at in _unhandled(session)
         if request.call_id in wanted and status in LIVE_STATUSES
     ]
 
@@ -407,15 +412,20 @@ def close_hangup_requests_nobody_can_act_on(
     session: Session, call_ids: Collection[int], now: datetime, give_up_after: timedelta
 ) -> int:
     """Mark handled the requests no listener will ever act on, so that they do not pile up
-    (nor keep the live-calls screen saying "hang-up requested"): those of calls that are
-    no longer live, and those older than `give_up_after` whose call is not among
+    (nor keep the live-calls screen saying "hang-up requested"): those of calls that ended
+    more than HANGUP_OUTCOME_GRACE ago, and those older than `give_up_after` whose call is
+    not among
     `call_ids`. With several Asterisk servers a listener only knows its own calls: the
     age is what tells that no other listener followed the call either. Returns how many
     were closed."""
     followed = set(call_ids)
     closed = 0
-    for request, status in _unhandled(session):
+    for request, status, ended_at in _unhandled(session):
         if status not in LIVE_STATUSES:
+            # With two Asterisk servers, the other listener may have hung this call up
+            # and be writing "hung up" right now: its word comes first.
+            if ended_at is not None and ended_at > now - HANGUP_OUTCOME_GRACE:
+                continue
             outcome = HANGUP_CALL_ENDED
         elif request.call_id not in followed and request.requested_at < now - give_up_after:
             outcome = HANGUP_NOT_FOLLOWED

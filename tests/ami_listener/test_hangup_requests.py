@@ -21,6 +21,7 @@ from wallet.backoffice import (
     HANGUP_CALL_ENDED,
     HANGUP_DONE,
     HANGUP_NOT_FOLLOWED,
+    HANGUP_OUTCOME_GRACE,
     HangupRequest,
     close_hangup_requests_nobody_can_act_on,
     mark_hangup_handled,
@@ -154,12 +155,45 @@ def test_hangup_request_for_an_ended_call_is_marked_handled(db, plan):
             await s.quiet()
             assert call_status(db, call.call_id) == "settled"
             assert request_row(db, request_id).handled_at is None
-            await s.step(1)
+            ended = s.clock.now()
+            # Left a few seconds to a listener that might have hung it up, then closed.
+            while request_row(db, request_id).handled_at is None:
+                assert s.clock.now() <= ended + HANGUP_OUTCOME_GRACE + timedelta(seconds=1)
+                await s.step(1)
             assert s.pbx.hangups == []
             row = request_row(db, request_id)
-            assert (row.handled_at, row.result) == (s.clock.now(), HANGUP_CALL_ENDED)
+            assert row.result == HANGUP_CALL_ENDED
+            assert row.handled_at > ended + HANGUP_OUTCOME_GRACE - timedelta(seconds=1)
             records = check_invariants(db, [account], s.call_ids())
             assert records[call.call_id].billsec == 5
+
+    run(body)
+
+
+def test_a_listeners_hung_up_is_not_overtaken_by_anothers_call_already_ended(db, plan):
+    """Two Asterisk servers: the listener that hung the call up writes "hung up" a moment
+    after the call ended; the other listener's sweep in that moment leaves it alone."""
+
+    async def body():
+        async with Scenario(db) as s:
+            _account, number = make_caller(db, plan, 100)
+            call = await s.pbx.start_call(number, "15550100")
+            await s.pbx.answer(call)
+            await s.quiet()
+            await s.step(1)
+            request_id = ask_to_hang_up(db, call.call_id)
+            await s.pbx.hangup(call)  # as the other listener's Hangup action would
+            await s.quiet()
+            assert call_status(db, call.call_id) == "settled"
+            moment = s.clock.now() + timedelta(seconds=1)
+            give_up = timedelta(minutes=1)
+
+            def sweep(session):
+                return close_hangup_requests_nobody_can_act_on(session, [], moment, give_up)
+
+            assert db.run(sweep) == 0
+            assert db.run(lambda x: mark_hangup_handled(x, request_id, HANGUP_DONE, moment))
+            assert request_row(db, request_id).result == HANGUP_DONE
 
     run(body)
 
