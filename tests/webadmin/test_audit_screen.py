@@ -3,6 +3,8 @@ keeps its exact JSON (micro-units)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from tests.conftest import make_account
@@ -122,3 +124,84 @@ def test_who_did_it_reads_in_the_readers_words_with_the_stored_name_beside(db, a
         title = stored.replace("'", "&#39;")
         assert f'<td title="{title}">{in_indonesian}</td>' in indonesian, stored
         assert f'<td title="{title}">{in_english}</td>' in english, stored
+
+
+def _settings(client, **changes) -> None:
+    data = {
+        "operator_name": "pulsa",
+        "sign_in_banner": "",
+        "display_precision": "0",
+        "timezone": "UTC",
+        "call_slice_seconds": "60",
+        "call_mode": "live",
+        "low_balance_threshold": "0",
+        **changes,
+    }
+    assert client.post("/settings/", data=data).status_code == 302
+
+
+def test_a_settings_change_reads_in_words_with_the_stored_keys_in_tooltips(db, admin, admin_id):
+    _settings(admin_id)  # live, whatever the environment's mode comes to here
+    _settings(admin_id, call_mode="static", timezone="Asia/Jakarta")
+    try:
+        indonesian = admin_id.get("/audit/?action=settings.save").get_data(as_text=True)
+        english = admin.get("/audit/?action=settings.save").get_data(as_text=True)
+    finally:
+        _settings(admin_id)
+    # The glossary keeps "static" (a call mode) as it is in Indonesian.
+    assert '<span class="muted" title="call_mode">Mode panggilan:</span> static' in indonesian
+    assert '<span class="muted" title="timezone">Zona waktu:</span> Asia/Jakarta' in indonesian
+    assert '<span class="muted" title="call_mode">Call mode:</span> static' in english
+    assert '<span class="muted" title="call_mode">Mode panggilan:</span> live' in indonesian
+    assert ">call_mode:<" not in indonesian and ">timezone:<" not in indonesian
+
+
+def test_values_read_as_words_times_as_local_time_and_the_record_stays_exact(db, admin, admin_id):
+    from tests.webadmin.conftest import unique_name
+    from wallet.staff import record_audit
+
+    target = unique_name("subscription ")
+    moment = datetime(2026, 12, 4, 3, 15, 7, 123456)  # naive UTC, as pulsa stores moments
+    after = {
+        "auto_renew": True,
+        "paid": False,
+        "method": "cash",
+        "status": "pending",
+        "ends_at": moment,
+        "price": 25_000_000_000,
+        "customers": "change",
+        "routers": ["rt-1", "rt-2"],
+    }
+
+    def write(session):
+        record_audit(session, "web:pemilik", "internet.buy", target, after=after)
+
+    db.run(write)
+    _settings(admin_id, timezone="Asia/Jakarta")
+    try:
+        page = admin_id.get(f"/audit/?target={target}").get_data(as_text=True)
+        english = admin.get(f"/audit/?target={target}").get_data(as_text=True)
+    finally:
+        _settings(admin_id)
+    words = {
+        "auto_renew": "Perpanjangan otomatis:</span> Ya",
+        "paid": "Dibayar:</span> Tidak",
+        "method": "Cara bayar:</span> Tunai",
+        "status": "Status:</span> Menunggu",
+        "ends_at": "Berakhir pada:</span> 2026-12-04 10:15:07<",  # Jakarta is UTC+7
+        "price": "Harga:</span> Rp25.000",
+        "customers": "Pelanggan:</span> Ubah",  # a role's grant of a screen
+        "routers": "Router:</span> rt-1, rt-2",
+    }
+    for key, shown in words.items():
+        assert f'title="{key}">{shown}' in page, key
+    assert "123456" not in page.replace('title="&#34;2026-12-04 03:15:07.123456&#34;"', "")
+    assert "Auto-renewal:</span> Yes" in english and "Paid:</span> No" in english
+    with db.transaction() as session:
+        record = session.execute(
+            select(AuditRecord).where(AuditRecord.target == target)
+        ).scalar_one()
+        assert record.after_data() == {
+            **after,
+            "ends_at": "2026-12-04 03:15:07.123456",
+        }

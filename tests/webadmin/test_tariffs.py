@@ -82,7 +82,7 @@ def test_a_good_csv_is_previewed_first_and_imported_on_confirmation(db, admin):
     ]
     assert "3 rates imported." in admin.get(done.headers["Location"]).get_data(as_text=True)
     audit = admin.get(f"/audit/?action=tariff.import&target=plan+{name}").get_data(as_text=True)
-    assert "imported:</span> 3<" in audit
+    assert 'title="imported">Imported:</span> 3<' in audit
 
 
 def test_a_rate_for_a_band_the_plan_lacks_is_refused(db, admin):

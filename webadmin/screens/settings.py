@@ -48,6 +48,13 @@ SCREEN = Screen(
 )
 
 
+#: When an internet package's validity starts (wallet.internet.START_MODES), in words.
+START_LABELS = {
+    "router": _l("when a router first holds it"),
+    "first_login": _l("at the customer's first login"),
+}
+
+
 class SettingsForm(Form):
     operator_name = StringField(_l("Operator name"), validators=[DataRequired(), Length(max=100)])
     logo = FileField(_l("Logo (PNG, JPEG or GIF)"))
@@ -73,12 +80,7 @@ class SettingsForm(Form):
     low_balance_threshold = MoneyField(_l("Low-balance threshold"), allow_zero=True)
     internet_start = SelectField(
         _l("An internet package's validity starts"),
-        choices=options(
-            [
-                ("router", _l("when a router first holds it")),
-                ("first_login", _l("at the customer's first login")),
-            ]
-        ),
+        choices=options(list(START_LABELS.items())),
     )
     # Shown beside a setting only while a stored value overrides the environment's.
     call_slice_seconds_from_environment = BooleanField()
