@@ -4,7 +4,7 @@ and nothing that could freeze the process or silently change money (issue 12).""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rating.money import (
@@ -161,8 +161,16 @@ def test_a_tariff_file_written_by_pulsa_reads_back_the_same_prices(price, precis
     assert (rate.price_per_minute, rate.connection_fee) == (price, price // 7)
 
 
+def test_a_negative_amount_may_end_with_the_no_cents_dash():
+    assert parse_amount("-Rp 5.000,-", precision=0, currency="IDR") == -5_000 * MICRO
+    assert parse_amount("-0.-", precision=0, currency="IDR") == 0
+    with pytest.raises(AmountError):
+        parse_amount("--5.000,-", precision=0, currency="IDR")
+
+
 @settings(max_examples=500)
 @given(text=st.text(alphabet=st.sampled_from("0123456789.,+- eE$Rp\u0665\u00b2"), max_size=30))
+@example("-0.-")  # found by Hypothesis: the sign and the no-cents dash
 def test_an_accepted_amount_has_only_ascii_digits_and_stays_in_bounds(text):
     for precision in (0, 2):
         try:
@@ -171,4 +179,8 @@ def test_an_accepted_amount_has_only_ascii_digits_and_stays_in_bounds(text):
             continue
         assert all(ch.isascii() for ch in text if ch.isdigit() or ch.isnumeric())
         assert abs(micro) <= MAX_UNITS * MICRO + MICRO
-        assert text.count("-") + text.count("+") <= 1
+        # One sign at most; a trailing ",-" or ".-" ("Rp 5.000,-": no cents) is no sign.
+        number = text.strip()
+        if number.endswith((",-", ".-")):
+            number = number[:-2]
+        assert number.count("-") + number.count("+") <= 1
