@@ -182,7 +182,7 @@ LABELS = {
         "kind": _l("Kind"),
         "language": _l("Language"),
         "limit_bytes_total": _l("Data limit (bytes)"),
-        "limit_uptime": _l("Time limit"),
+        "limit_uptime": _l("Time limit (seconds)"),
         "link": _l("Link"),
         "locale": _l("Language"),
         "login": _l("Hotspot login"),

@@ -171,6 +171,10 @@ def test_values_read_as_words_times_as_local_time_and_the_record_stays_exact(db,
         "price": 25_000_000_000,
         "customers": "change",
         "routers": ["rt-1", "rt-2"],
+        "validity": "30 days",
+        "setup": "done",
+        "to": "customer:50",
+        "by": "phone",
     }
 
     def write(session):
@@ -192,6 +196,10 @@ def test_values_read_as_words_times_as_local_time_and_the_record_stays_exact(db,
         "price": "Harga:</span> Rp25.000",
         "customers": "Pelanggan:</span> Ubah",  # a role's grant of a screen
         "routers": "Router:</span> rt-1, rt-2",
+        "validity": "Masa berlaku:</span> 30 hari",
+        "setup": "Penyiapan awal:</span> Selesai",
+        "to": "Dikirim ke:</span> pelanggan 50",  # a notice's recipient
+        "by": "Ditautkan lewat:</span> nomor telepon yang dibagikan di chat",
     }
     for key, shown in words.items():
         assert f'title="{key}">{shown}' in page, key

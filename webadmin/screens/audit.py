@@ -18,8 +18,8 @@ from sqlalchemy import or_, select
 from wallet.display import AUDIT_MONEY_KEYS
 from wallet.staff import AuditRecord
 from webadmin.access import Screen, database, view
-from webadmin.hotspot_ui import LOGIN_STATUS_LABELS
-from webadmin.labels import LABELS, PLATFORM_NAMES, stored_target
+from webadmin.hotspot_ui import LOGIN_STATUS_LABELS, UNIT_LABELS
+from webadmin.labels import LABELS, PLATFORM_NAMES, audit_target, stored_target
 from webadmin.screens import announcements, conversations, customers, payments, settings, staff
 from webadmin.ui import local, money, paginate, parse_day, utc_range
 
@@ -152,6 +152,14 @@ class _Words:
             "platform": PLATFORM_NAMES,
             "locale": dict(staff.LANGUAGES),
             "language": dict(staff.LANGUAGES),
+            "setup": {"done": _l("Finished"), "skipped": _l("Skipped")},
+            # How a chat was linked (messaging.chats): Telegram's link, LINE's typed code,
+            # the phone number the chat shared.
+            "by": {
+                "token": _l("a link"),
+                "code": _l("a code typed in the chat"),
+                "phone": _l("the phone number the chat shared"),
+            },
         }
         self.levels = {"view": _l("View"), "change": _l("Change")}
 
@@ -183,6 +191,12 @@ class _Words:
             found = self.values.get(str(key), {}).get(value)
             if found is not None:
                 return str(found)
+            if key == "to" and ":" in value:  # a notice's recipient, "customer:50"
+                return audit_target(value.replace(":", " ", 1))
+            if key == "validity":  # "30 days": a package's validity, its unit in words
+                number, _sep, unit = value.partition(" ")
+                if unit in UNIT_LABELS:
+                    return f"{number} {UNIT_LABELS[unit]}"
             moment = _moment(value)
             if moment is not None:
                 return local(moment, "%Y-%m-%d %H:%M:%S")
