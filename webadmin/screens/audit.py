@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
@@ -95,7 +95,10 @@ def detail_lines(stored: str | None) -> list[tuple[str, str, str, str]]:
         return [("", "", stored, stored)]
     if not isinstance(data, dict):
         return [("", "", stored, stored)]
-    words = _Words()
+    # The tables of words are gathered once per page, not for each of its 100 details.
+    words = g.get("audit_words")
+    if words is None:
+        words = g.audit_words = _Words()
     return [
         (
             str(key),
