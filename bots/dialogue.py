@@ -29,6 +29,7 @@ from messaging.chats import (
     chat_state,
     claim_update,
     find_link,
+    reachable_again,
     updates_since,
     was_handled,
 )
@@ -111,6 +112,7 @@ def _handle(session, settings, incoming: Incoming, photo: Photo) -> Outcome:
         session, incoming.platform, str(incoming.update_id), incoming.chat_id, savepoint=False
     )
     link = find_link(session, incoming.platform, str(incoming.chat_id))
+    reachable_again(link)
     person = ChatPerson.of(incoming, link)
     if _flooding(session, person, moment):
         return Outcome(_slow_down(session, person, moment))

@@ -403,23 +403,15 @@ def claim_update(
                 session.flush()
         except IntegrityError:
             return False
-    _reachable_again(session, platform, str(chat_id))
     return True
 
 
-def _reachable_again(session: Session, platform: str, chat_id: str) -> None:
-    """A chat that writes has unblocked the bot (LINE sends a follow, Telegram a message):
-    its notices are pushed again."""
-    session.execute(
-        update(ChatLink)
-        .where(
-            ChatLink.platform == platform,
-            ChatLink.chat_id == chat_id,
-            ChatLink.blocked_at.is_not(None),
-        )
-        .values(blocked_at=None)
-        .execution_options(synchronize_session=False)
-    )
+def reachable_again(link: ChatLink | None) -> None:
+    """The chat of `link` wrote: it has unblocked the bot (LINE sends a follow, Telegram
+    a message), and its notices are pushed again. Called on the link the dialogue reads
+    for every update anyway: no statement unless the chat was marked."""
+    if link is not None and link.blocked_at is not None:
+        link.blocked_at = None
 
 
 def mark_chat_blocked(

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bots.delivery import DeliveryWorker, TelegramSender
-from messaging.chats import claim_update, mark_chat_blocked
+from messaging.chats import find_link, mark_chat_blocked, reachable_again
 from messaging.outbox import CHAT_BLOCKED
 from tests.bots.fake_telegram import FakeBotApi
 from tests.bots.outbox_builders import (
@@ -140,7 +140,7 @@ def test_a_chat_that_blocked_the_bot_is_not_pushed_to_again_until_it_writes(clea
 
     # The person unblocks the bot and writes to it: notices reach the chat again.
     api.unblock(blocked)
-    db.run(lambda s: claim_update(s, "telegram", f"update-from-{blocked}", str(blocked)))
+    db.run(lambda s: reachable_again(find_link(s, "telegram", str(blocked))))
     (third,) = enqueue_texts(db, customer_id, ["third notice"])
     run(worker(db, quick_sender(api)).drain(timeout=10))
 

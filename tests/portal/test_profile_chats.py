@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 
 from messaging.chats import (
-    claim_update,
     find_link,
     issue_link_token,
     mark_chat_blocked,
+    reachable_again,
     redeem_link_token,
     remember_bot,
 )
@@ -126,5 +126,5 @@ def test_a_chat_that_blocked_the_bot_says_so_on_the_profile_until_it_writes_agai
     db.run(lambda s: mark_chat_blocked(s, "telegram", chat_id))
     assert 'data-test="chat-blocked"' in client.get("/profile/").get_data(as_text=True)
 
-    db.run(lambda s: claim_update(s, "telegram", "update-1", chat_id))
+    db.run(lambda s: reachable_again(find_link(s, "telegram", chat_id)))
     assert 'data-test="chat-blocked"' not in client.get("/profile/").get_data(as_text=True)
