@@ -21,7 +21,6 @@ and the worker's side once: routing the announcement's notices into deliveries
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import sys
@@ -31,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from authorize import baseline, cpu_model
-from sqlalchemy import create_engine, func, insert, select, text
+from scratch import print_machine, scratch_database
+from sqlalchemy import func, insert, select, text
 
 from messaging.actors import Actor
 from messaging.announcements import post_announcement
@@ -41,14 +40,8 @@ from messaging.models import ChatLink, Notice
 from messaging.outbox import route_notices
 from wallet.db import Database
 from wallet.ledger import utcnow
-from wallet.migrate import upgrade
 from wallet.models import Customer
 from wallet.staff import create_staff
-
-SERVER = os.environ.get(
-    "PULSA_BENCH_PG",
-    os.environ.get("PULSA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432"),
-)
 
 
 def fill(db: Database, customers: int) -> None:
@@ -95,78 +88,65 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    name = f"pulsa_bench_announce_{secrets.token_hex(3)}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{SERVER}/{name}"
-    db = None
-    try:
-        upgrade(url)
+    with scratch_database("announce") as url:
         db = Database(url)
-        print(f"python    {sys.version.split()[0]}")
-        print(f"cpu       {cpu_model()}, {os.cpu_count()} cores")
-        print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
-        print(baseline(url))
-        fill(db, args.customers)
-        print(f"database  PostgreSQL, {args.customers} customers with a linked Telegram chat")
-        staff_id = db.run(
-            lambda s: create_staff(s, "bench", secrets.token_urlsafe(24), actor="bench").id
-        )
-        staff = Actor.staff(staff_id, "bench")
-        posted: list[int] = []
+        try:
+            print_machine(url)
+            fill(db, args.customers)
+            print(f"database  PostgreSQL, {args.customers} customers with a linked Telegram chat")
+            staff_id = db.run(
+                lambda s: create_staff(s, "bench", secrets.token_urlsafe(24), actor="bench").id
+            )
+            staff = Actor.staff(staff_id, "bench")
+            posted: list[int] = []
 
-        def announce() -> int:
-            def work(session):
-                now = utcnow()
-                announcement = post_announcement(
-                    session,
-                    staff,
-                    text="Gangguan jaringan malam ini pukul 22.00 sampai 23.00.",
-                    starts_at=now,
-                    ends_at=now + timedelta(days=1),
-                )
-                posted.append(announcement.id)
-
-            db.run(work)
-            return None
-
-        def broadcast() -> int:
-            def work(session):
-                sent, _ = send_broadcast(
-                    session, staff, form_key=secrets.token_hex(8), text="Promo paket malam."
-                )
-                return sent.recipients
-
-            return db.run(work)
-
-        def notices_of_the_last() -> int:
-            with db.transaction() as session:
-                return session.execute(
-                    select(func.count(Notice.id)).where(
-                        Notice.key.like(f"announcement:{posted[-1]}:%")
+            def announce() -> int:
+                def work(session):
+                    now = utcnow()
+                    announcement = post_announcement(
+                        session,
+                        staff,
+                        text="Gangguan jaringan malam ini pukul 22.00 sampai 23.00.",
+                        starts_at=now,
+                        ends_at=now + timedelta(days=1),
                     )
-                ).scalar_one()
+                    posted.append(announcement.id)
 
-        timed("announcement", args.runs, announce, notices_of_the_last)
-        timed("broadcast", args.runs, broadcast)
-        started, routed = time.perf_counter(), 0
-        while True:
-            done = db.run(lambda s: route_notices(s, limit=200))
-            if not done:
-                break
-            routed += done
-        wall = time.perf_counter() - started
-        print(
-            f"routing       {routed} notices into deliveries (the worker, 200 a "
-            f"transaction): {wall:.1f} s, {routed / wall:.0f}/s"
-        )
-    finally:
-        if db is not None:
+                db.run(work)
+                return None
+
+            def broadcast() -> int:
+                def work(session):
+                    sent, _ = send_broadcast(
+                        session, staff, form_key=secrets.token_hex(8), text="Promo paket malam."
+                    )
+                    return sent.recipients
+
+                return db.run(work)
+
+            def notices_of_the_last() -> int:
+                with db.transaction() as session:
+                    return session.execute(
+                        select(func.count(Notice.id)).where(
+                            Notice.key.like(f"announcement:{posted[-1]}:%")
+                        )
+                    ).scalar_one()
+
+            timed("announcement", args.runs, announce, notices_of_the_last)
+            timed("broadcast", args.runs, broadcast)
+            started, routed = time.perf_counter(), 0
+            while True:
+                done = db.run(lambda s: route_notices(s, limit=200))
+                if not done:
+                    break
+                routed += done
+            wall = time.perf_counter() - started
+            print(
+                f"routing       {routed} notices into deliveries (the worker, 200 a "
+                f"transaction): {wall:.1f} s, {routed / wall:.0f}/s"
+            )
+        finally:
             db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ the pages ask on every request (p50 and p95, ms):
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import sys
@@ -29,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from authorize import baseline, cpu_model
-from sqlalchemy import create_engine, insert, select, text
+from scratch import print_machine, scratch_database
+from sqlalchemy import insert, select, text
 
 from messaging.actors import Actor
 from messaging.conversations import (
@@ -43,14 +42,8 @@ from messaging.conversations import (
 from messaging.models import Conversation, Message
 from wallet.db import Database
 from wallet.ledger import utcnow
-from wallet.migrate import upgrade
 from wallet.models import Customer
 from wallet.staff import create_staff
-
-SERVER = os.environ.get(
-    "PULSA_BENCH_PG",
-    os.environ.get("PULSA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432"),
-)
 
 
 def fill(db: Database, customers: int, conversations: int, per: int) -> None:
@@ -125,64 +118,51 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    name = f"pulsa_bench_messaging_{secrets.token_hex(3)}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{SERVER}/{name}"
-    db = None
-    try:
-        upgrade(url)
+    with scratch_database("messaging") as url:
         db = Database(url)
-        print(f"python    {sys.version.split()[0]}")
-        print(f"cpu       {cpu_model()}, {os.cpu_count()} cores")
-        print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
-        print(baseline(url))
-        started = time.perf_counter()
-        fill(db, args.customers, args.conversations, args.messages)
-        total = args.conversations * args.messages
-        print(
-            f"database  PostgreSQL, {args.conversations} conversations of {args.customers} "
-            f"customers, {total} messages (filled in {time.perf_counter() - started:.0f} s)"
-        )
-        staff_id = db.run(
-            lambda s: create_staff(s, "bench", secrets.token_urlsafe(24), actor="bench").id
-        )
-        staff = Actor.staff(staff_id, "bench")
-        with db.transaction() as session:
-            busiest = session.execute(
-                select(Conversation.customer_id).order_by(Conversation.id).limit(1)
-            ).scalar_one()
-        customer = Actor.customer(busiest)
+        try:
+            print_machine(url)
+            started = time.perf_counter()
+            fill(db, args.customers, args.conversations, args.messages)
+            total = args.conversations * args.messages
+            print(
+                f"database  PostgreSQL, {args.conversations} conversations of {args.customers} "
+                f"customers, {total} messages (filled in {time.perf_counter() - started:.0f} s)"
+            )
+            staff_id = db.run(
+                lambda s: create_staff(s, "bench", secrets.token_urlsafe(24), actor="bench").id
+            )
+            staff = Actor.staff(staff_id, "bench")
+            with db.transaction() as session:
+                busiest = session.execute(
+                    select(Conversation.customer_id).order_by(Conversation.id).limit(1)
+                ).scalar_one()
+            customer = Actor.customer(busiest)
 
-        def read(work):
-            def run():
-                with db.transaction() as session:
-                    return work(session)
+            def read(work):
+                def run():
+                    with db.transaction() as session:
+                        return work(session)
 
-            return run
+                return run
 
-        def open_list(session):
-            page = list(session.execute(conversations_with_status("open").limit(50)).scalars())
-            return unread_by_conversation(session, staff, [c.id for c in page])
+            def open_list(session):
+                page = list(session.execute(conversations_with_status("open").limit(50)).scalars())
+                return unread_by_conversation(session, staff, [c.id for c in page])
 
-        def poll(session):
-            conversation = get_conversation(session, customer, 1)
-            return messages_of(session, conversation, 10**12)
+            def poll(session):
+                conversation = get_conversation(session, customer, 1)
+                return messages_of(session, conversation, 10**12)
 
-        with db.transaction() as session:
-            counted = unread_count(session, staff)
-        print(f"check     staff unread {counted} (expected {args.conversations // 10})")
-        timed("staff unread", args.runs, read(lambda s: unread_count(s, staff)))
-        timed("customer unread", args.runs, read(lambda s: unread_count(s, customer)))
-        timed("admin open list", args.runs, read(open_list))
-        timed("poll", args.runs, read(poll))
-    finally:
-        if db is not None:
+            with db.transaction() as session:
+                counted = unread_count(session, staff)
+            print(f"check     staff unread {counted} (expected {args.conversations // 10})")
+            timed("staff unread", args.runs, read(lambda s: unread_count(s, staff)))
+            timed("customer unread", args.runs, read(lambda s: unread_count(s, customer)))
+            timed("admin open list", args.runs, read(open_list))
+            timed("poll", args.runs, read(poll))
+        finally:
             db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -34,21 +33,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from authorize import baseline, cpu_model
-from sqlalchemy import create_engine, delete, func, insert, select, text
+from scratch import print_machine, scratch_database
+from sqlalchemy import delete, func, insert, select
 
 from bots.delivery import DeliveryWorker, TelegramSender
 from messaging.models import ChatLink, Delivery, Notice
 from wallet.db import Database
 from wallet.ledger import utcnow
-from wallet.migrate import upgrade
 from wallet.models import Customer
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get(
-    "PULSA_BENCH_PG",
-    os.environ.get("PULSA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432"),
-)
 TOKEN = "7000000001:BENCH-token"
 
 FAKE = """
@@ -156,12 +150,6 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    name = f"pulsa_bench_notify_{secrets.token_hex(3)}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{SERVER}/{name}"
-    db = None
     fake = subprocess.Popen(
         [sys.executable, "-c", FAKE, TOKEN],
         cwd=ROOT,
@@ -170,40 +158,38 @@ def main() -> None:
         text=True,
     )
     try:
-        api_url = f"http://127.0.0.1:{int(fake.stdout.readline())}"
-        upgrade(url)
-        db = Database(url, pool_size=4)
-        print(f"python    {sys.version.split()[0]}")
-        print(f"cpu       {cpu_model()}, {os.cpu_count()} cores")
-        print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
-        print(baseline(url))
-        customers = fill(db, args.chats)
-        print(f"database  PostgreSQL, {args.chats} customers with a linked Telegram chat")
-        total = 0
-        if args.limited:
-            enqueue(db, customers, args.limited, "limited")
-            phase("limited", db, TelegramSender(TOKEN, api_url), args.limited, 16, 30.0)
-            total += args.limited
-        if args.notices:
-            enqueue(db, customers, args.notices, "unlimited")
-            unlimited = TelegramSender(
-                TOKEN, api_url, per_second=1e9, per_chat_per_second=1e9, connections=64
-            )
-            phase("unlimited", db, unlimited, args.notices, args.concurrency, 30.0)
-            total += args.notices
-        fake.send_signal(signal.SIGTERM)
-        received, repeated = (int(x) for x in fake.stdout.readline().split())
-        print(f"check     the Bot API received {received} of {total} messages, {repeated} twice")
-        if received != total or repeated:
-            raise SystemExit("FAILED: messages lost or repeated")
+        with scratch_database("notify") as url:
+            db = Database(url, pool_size=4)
+            try:
+                api_url = f"http://127.0.0.1:{int(fake.stdout.readline())}"
+                print_machine(url)
+                customers = fill(db, args.chats)
+                print(f"database  PostgreSQL, {args.chats} customers with a linked Telegram chat")
+                total = 0
+                if args.limited:
+                    enqueue(db, customers, args.limited, "limited")
+                    phase("limited", db, TelegramSender(TOKEN, api_url), args.limited, 16, 30.0)
+                    total += args.limited
+                if args.notices:
+                    enqueue(db, customers, args.notices, "unlimited")
+                    unlimited = TelegramSender(
+                        TOKEN, api_url, per_second=1e9, per_chat_per_second=1e9, connections=64
+                    )
+                    phase("unlimited", db, unlimited, args.notices, args.concurrency, 30.0)
+                    total += args.notices
+                fake.send_signal(signal.SIGTERM)
+                received, repeated = (int(x) for x in fake.stdout.readline().split())
+                print(
+                    f"check     the Bot API received {received} of {total} messages, "
+                    f"{repeated} twice"
+                )
+                if received != total or repeated:
+                    raise SystemExit("FAILED: messages lost or repeated")
+            finally:
+                db.dispose()
     finally:
         if fake.poll() is None:
             fake.kill()
-        if db is not None:
-            db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
