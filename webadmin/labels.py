@@ -239,6 +239,8 @@ LABELS = {
         "value": _l("Value"),
     },
     "yes_no": {True: _l("Yes"), False: _l("No")},
+    # Each language by its own name, as language menus write them.
+    "language": {"en": "English", "id": "Bahasa Indonesia"},
 }
 
 

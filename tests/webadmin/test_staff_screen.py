@@ -123,3 +123,9 @@ def test_common_passwords_are_refused_beside_the_password_field(admin):
     assert field_errors(response.get_data(as_text=True), "password") == [
         "This password is one of the most common ones. Choose one that is harder to guess."
     ]
+
+
+def test_the_staff_list_names_each_members_language(db, admin):
+    make_staff(db, locale="id")
+    page = admin.get("/staff/").get_data(as_text=True)
+    assert "<td>Bahasa Indonesia</td>" in page and "<td>id</td>" not in page
