@@ -4,6 +4,8 @@ the tariff plan's own time zone."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -93,3 +95,11 @@ def test_a_caller_id_is_stored_in_one_form_however_it_is_typed(db, indonesian_ad
             select(SipIdentity.value).where(SipIdentity.account_id == account_id)
         ).scalars()
         assert list(values) == ["6281270001234"]
+
+
+def test_the_calculators_billing_reads_in_seconds_of_the_readers_language(db, admin, admin_id):
+    plan_id = plan_with_rates(admin, db)
+    english = calculate(admin, plan_id, "6281234567890")
+    indonesian = calculate(admin_id, plan_id, "6281234567890")
+    assert re.search(r"<dd>\d+/\d+ s[< ]", english)
+    assert re.search(r"<dd>\d+/\d+ dtk[< ]", indonesian)
