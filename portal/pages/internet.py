@@ -246,7 +246,7 @@ def buy(package_id: int):
         package = my.session.get(InternetPackage, package_id)
         if package is None or not package.active:
             abort(404)
-        return staff_buy_package(
+        subscription, new = staff_buy_package(
             my.session,
             login_id,
             package_id,
@@ -255,16 +255,20 @@ def buy(package_id: int):
             actor=actor(),
             address=address,
         )
+        return new, subscription.awaits_start
 
     try:
-        new = run_as_me(work)[1]
+        new, waits = run_as_me(work)
     except IdempotencyConflict:
         return _confirmation(
             package_id, new_form_key(), login_id, _("This form expired. Please try again.")
         )
     except WalletError as error:
         return _confirmation(package_id, key, login_id, explain(error))
-    if new:
+    if new and waits:
+        # Not "enjoy": it cannot be used before a router takes it (the page says why).
+        flash(_("Bought. The package waits for the router; its validity starts then."), "info")
+    elif new:
         flash(_("Bought. Enjoy your internet!"), "success")
     else:
         flash(_("This purchase was made already; nothing more was charged."), "info")

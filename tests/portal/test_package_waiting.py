@@ -5,12 +5,13 @@ login makes their first one through the admin's service."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from sqlalchemy import select
 
 from tests.portal.conftest import make_customer, signed_in
-from wallet.hotspot_models import HotspotLogin
+from wallet.hotspot_models import HotspotLogin, Subscription
 from wallet.internet import buy_package, create_login, create_package, start_subscription
 from wallet.staff import AuditRecord
 
@@ -95,3 +96,48 @@ def test_a_customer_without_a_login_makes_one_through_the_admins_service(portal,
         assert record.actor == f"portal:customer:{person.customer_id}"
     text = again.get_data(as_text=True)
     assert "This login cannot be made" in text and username in text
+
+
+def test_buying_says_the_package_waits_instead_of_enjoy_while_no_router_took_it(portal, db):
+    person = make_customer(db, 10_000_000_000)
+    client = signed_in(portal, person)
+    client.get("/internet/")  # the customer's first login
+    client.post("/internet/login", data={"username": f"w{secrets.token_hex(3)}", "password": ""})
+
+    def a_package(session):
+        return create_package(
+            session,
+            f"Harian {secrets.token_hex(3)}",
+            price=1_000_000_000,
+            validity_value=1,
+            validity_unit="days",
+        ).id
+
+    package_id = db.run(a_package)
+    with db.transaction() as session:
+        login_id = session.execute(
+            select(HotspotLogin.id).where(HotspotLogin.customer_id == person.customer_id)
+        ).scalar_one()
+
+    def buy():
+        page = client.get(f"/internet/buy/{package_id}").get_data(as_text=True)
+        key = re.search(r'name="key" value="([0-9a-f]{32})"', page).group(1)
+        return client.post(
+            f"/internet/buy/{package_id}",
+            data={"key": key, "login": str(login_id)},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+
+    first = buy()
+    assert "The package waits for the router" in first and "Enjoy" not in first
+
+    # Once the first runs, the next is placed after it: nothing to wait for.
+    def start_the_first(session):
+        sub = session.execute(
+            select(Subscription).where(Subscription.login_id == login_id)
+        ).scalar_one()
+        start_subscription(session, sub.id, sub.created_at)
+
+    db.run(start_the_first)
+    second = buy()
+    assert "Enjoy your internet!" in second
