@@ -643,13 +643,53 @@ def _record_purchase(
             reference=references.package(package.name, login.username),
             actor=actor,
         )
-    subscription = Subscription(
-        login_id=login.id,
-        package_id=package.id,
-        account_id=account.id,
-        ledger_entry_id=entry.id if entry is not None else None,
+    subscription = package_subscription(
+        package,
+        login.id,
+        starts_at,
         purchase_key=key,
         price=package.price,
+        actor=actor,
+        created_at=moment,
+        account_id=account.id,
+        ledger_entry_id=entry.id if entry is not None else None,
+        auto_renew=auto_renew,
+        renewed_from_id=renewed_from_id,
+        awaits_start=waits,
+    )
+    login.package_id = package.id
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def package_subscription(
+    package: InternetPackage,
+    login_id: int,
+    starts_at: datetime,
+    *,
+    purchase_key: str,
+    price: int,
+    actor: str,
+    created_at: datetime,
+    account_id: int | None = None,
+    ledger_entry_id: int | None = None,
+    voucher_id: int | None = None,
+    auto_renew: bool = False,
+    renewed_from_id: int | None = None,
+    awaits_start: bool = False,
+) -> Subscription:
+    """A new running subscription of `package` on a login from `starts_at`, with the
+    package's validity and quotas as they are now (later changes to the package leave it
+    alone). Not added to the session: the caller does that with what pays for it."""
+    return Subscription(
+        login_id=login_id,
+        package_id=package.id,
+        account_id=account_id,
+        ledger_entry_id=ledger_entry_id,
+        voucher_id=voucher_id,
+        purchase_key=purchase_key,
+        price=price,
         status="active",
         starts_at=starts_at,
         ends_at=validity_end(package, starts_at),
@@ -657,14 +697,10 @@ def _record_purchase(
         limit_bytes_total=package.limit_bytes_total,
         auto_renew=auto_renew,
         renewed_from_id=renewed_from_id,
-        awaits_start=waits,
+        awaits_start=awaits_start,
         actor=actor,
-        created_at=moment,
+        created_at=created_at,
     )
-    login.package_id = package.id
-    session.add(subscription)
-    session.flush()
-    return subscription
 
 
 def get_subscription(session: Session, subscription_id: int) -> Subscription:

@@ -31,8 +31,8 @@ from wallet.internet import (
     _queue_place,
     get_package,
     normalize_username,
+    package_subscription,
     username_key,
-    validity_end,
 )
 from wallet.ledger import utcnow
 from wallet.models import LedgerEntry
@@ -414,22 +414,17 @@ def _voucher_subscription(
 ) -> Subscription:
     """The package a voucher pays for, on `login_id` from `starts_at`: free here (the
     voucher was paid in cash when sold), never renewed, one per voucher (its purchase key)."""
-    return Subscription(
-        login_id=login_id,
-        package_id=package.id,
-        account_id=account_id,
-        voucher_id=voucher.id,
+    return package_subscription(
+        package,
+        login_id,
+        starts_at,
         purchase_key=f"voucher:{voucher.id}",
         price=0,
-        status="active",
-        starts_at=starts_at,
-        ends_at=validity_end(package, starts_at),
-        limit_uptime=package.limit_uptime,
-        limit_bytes_total=package.limit_bytes_total,
-        auto_renew=False,
-        awaits_start=awaits_start,
         actor=actor[:100],
         created_at=created_at,
+        account_id=account_id,
+        voucher_id=voucher.id,
+        awaits_start=awaits_start,
     )
 
 
